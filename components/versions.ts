@@ -1,0 +1,61 @@
+/**
+ * Every pinned version in the program: Kubernetes minors, EKS add-ons, Helm charts, images.
+ * Change a version here and nowhere else; tests read these constants, so a bump is one reviewed diff.
+ *
+ * EKS add-on versions are per Kubernetes minor (kube-proxy and coredns must match the control
+ * plane). Refresh them with:
+ *   aws eks describe-addon-versions --kubernetes-version <minor> --addon-name <name> \
+ *     --query 'addons[].addonVersions[0].addonVersion'
+ */
+
+/** The EKS managed add-ons this program installs on every cluster. */
+export const EKS_ADDON_NAMES = ["vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver", "metrics-server"] as const;
+export type EksAddonName = (typeof EKS_ADDON_NAMES)[number];
+
+interface EksVersionPins {
+    /** cluster-autoscaler image tag built for this Kubernetes minor. */
+    clusterAutoscalerTag: string;
+    addons: Record<EksAddonName, string>;
+}
+
+/** Kubernetes minor versions supported on EKS by this program, with everything pinned to each. */
+export const EKS_VERSIONS: Record<"1.33" | "1.34" | "1.35", EksVersionPins> = {
+    "1.33": {
+        clusterAutoscalerTag: "v1.33.6",
+        addons: {
+            "vpc-cni": "v1.20.4-eksbuild.2",
+            coredns: "v1.12.4-eksbuild.1",
+            "kube-proxy": "v1.33.3-eksbuild.6",
+            "aws-ebs-csi-driver": "v1.50.1-eksbuild.1",
+            "metrics-server": "v0.8.0-eksbuild.2",
+        },
+    },
+    "1.34": {
+        clusterAutoscalerTag: "v1.34.5",
+        addons: {
+            "vpc-cni": "v1.20.4-eksbuild.2",
+            coredns: "v1.12.4-eksbuild.1",
+            "kube-proxy": "v1.34.0-eksbuild.2",
+            "aws-ebs-csi-driver": "v1.50.1-eksbuild.1",
+            "metrics-server": "v0.8.0-eksbuild.2",
+        },
+    },
+    "1.35": {
+        clusterAutoscalerTag: "v1.35.2",
+        addons: {
+            "vpc-cni": "v1.21.1-eksbuild.3",
+            coredns: "v1.13.2-eksbuild.1",
+            "kube-proxy": "v1.35.0-eksbuild.2",
+            "aws-ebs-csi-driver": "v1.50.1-eksbuild.1",
+            "metrics-server": "v0.8.0-eksbuild.2",
+        },
+    },
+};
+
+export type EksVersion = keyof typeof EKS_VERSIONS;
+export const SUPPORTED_EKS_VERSIONS = Object.keys(EKS_VERSIONS) as EksVersion[];
+
+/** Helm charts of third-party software: repository, chart name and exact version. */
+export const CHARTS = {
+    clusterAutoscaler: { repo: "https://kubernetes.github.io/autoscaler", chart: "cluster-autoscaler", version: "9.59.0" },
+} as const;

@@ -1,0 +1,236 @@
+/**
+ * Offline harness: evaluates the Pulumi program for one stack under the SDK's mock runtime, with
+ * that stack's config read from Pulumi.<stack>.yaml, and records every resource the program
+ * registers: type, logical name, parent, provider, dependsOn, protect / retainOnDelete /
+ * ignoreChanges, and inputs (secrets written as "[secret]").
+ *
+ * Needs neither the Pulumi CLI nor provider plugins nor cloud credentials. Used by
+ * `npm run render` and by the mocha tests. Nothing in the program depends on it.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import * as YAML from "yaml";
+import * as mocks from "./mocks";
+
+export const ROOT = path.resolve(__dirname, "..");
+export const SECRET = "[secret]";
+const UNKNOWN = "[unknown]";
+
+// Signatures the Pulumi wire format uses for special values.
+const SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SIG_SECRET = "1b47061264138c4ac30d75fd1eb44270";
+const SIG_RESOURCE = "5cf8f73096256a8f31e491e813e4eb8e";
+const SIG_ASSET = "c44067f5952c0a294b673a41bacd8c17";
+const SIG_ARCHIVE = "0def7320c3a5731c473e5ecbe6d11154";
+const UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+export interface RecordedResource {
+    urn: string;
+    type: string;
+    name: string;
+    custom: boolean;
+    id?: string;
+    parent?: string;
+    provider?: string;
+    dependsOn: string[];
+    protect: boolean;
+    retainOnDelete: boolean;
+    deleteBeforeReplace: boolean;
+    ignoreChanges: string[];
+    replaceOnChanges: string[];
+    additionalSecretOutputs: string[];
+    /** Inputs as the engine would receive them; secret values are "[secret]". */
+    inputs: Record<string, unknown>;
+}
+
+export interface StackRender {
+    stack: string;
+    project: string;
+    resources: RecordedResource[];
+    /** Stack outputs; secret outputs are "[secret]". */
+    outputs: Record<string, unknown>;
+}
+
+/** A config value to set (any YAML value) or, with `undefined`, to remove. Keys are `ns:key`. */
+export type ConfigOverrides = Record<string, unknown>;
+
+export interface EvaluateOptions {
+    /** Changes to the stack file's config, e.g. `{"cli-platform:cluster": {...}}`. */
+    config?: ConfigOverrides;
+    /** Keys (ns:key) to treat as secret in addition to `secure:` values in the stack file. */
+    secretKeys?: string[];
+}
+
+/** Parses Pulumi.yaml for the project name. */
+export function projectName(): string {
+    const doc = YAML.parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as { name: string };
+    return doc.name;
+}
+
+/** Stacks that have a Pulumi.<stack>.yaml. */
+export function knownStacks(): string[] {
+    return fs
+        .readdirSync(ROOT)
+        .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
+        .filter((s): s is string => s !== undefined)
+        .sort();
+}
+
+/** Reads Pulumi.<stack>.yaml into the flat string map the Pulumi runtime uses. */
+export function readStackConfig(stack: string, overrides: ConfigOverrides = {}): { config: Record<string, string>; secretKeys: string[] } {
+    const file = path.join(ROOT, `Pulumi.${stack}.yaml`);
+    if (!fs.existsSync(file)) {
+        throw new Error(`unknown stack "${stack}": no ${path.basename(file)} (known stacks: ${knownStacks().join(", ")})`);
+    }
+    const doc = (YAML.parse(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+    const raw: Record<string, unknown> = { ...(doc.config ?? {}) };
+    for (const [k, v] of Object.entries(overrides)) {
+        if (v === undefined) delete raw[k];
+        else raw[k] = v;
+    }
+    const config: Record<string, string> = {};
+    const secretKeys: string[] = [];
+    for (const [key, value] of Object.entries(raw)) {
+        if (value && typeof value === "object" && !Array.isArray(value) && "secure" in value) {
+            // Encrypted in the stack file; offline we stand in a recognisable placeholder.
+            config[key] = `mock-secret-${key}`;
+            secretKeys.push(key);
+        } else {
+            config[key] = typeof value === "string" ? value : JSON.stringify(value);
+        }
+    }
+    return { config, secretKeys };
+}
+
+/** Replaces the wire format's special values: secrets by "[secret]", resources by their URN. */
+export function redact(value: unknown): unknown {
+    if (Array.isArray(value)) return value.map(redact);
+    if (value === UNKNOWN_VALUE) return UNKNOWN;
+    if (value && typeof value === "object") {
+        const obj = value as Record<string, unknown>;
+        switch (obj[SIG_KEY]) {
+            case SIG_SECRET:
+                return SECRET;
+            case SIG_RESOURCE:
+                return obj.urn;
+            case SIG_ASSET:
+            case SIG_ARCHIVE:
+                return { asset: obj.path ?? obj.uri ?? "(inline)" };
+            default:
+                return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, redact(v)]));
+        }
+    }
+    return value;
+}
+
+function providerUrn(ref: string): string | undefined {
+    if (!ref) return undefined;
+    const i = ref.lastIndexOf("::");
+    return i > 0 ? ref.slice(0, i) : ref;
+}
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- the monitor's protobuf request types are untyped here */
+function record(req: any, resources: RecordedResource[], urnOf: (req: any) => string): RecordedResource {
+    const rec: RecordedResource = {
+        urn: urnOf(req),
+        type: req.getType(),
+        name: req.getName(),
+        custom: typeof req.getCustom === "function" ? Boolean(req.getCustom()) : true,
+        parent: req.getParent() || undefined,
+        provider: providerUrn(req.getProvider()),
+        dependsOn: typeof req.getDependenciesList === "function" ? [...req.getDependenciesList()] : [],
+        protect: typeof req.getProtect === "function" ? Boolean(req.getProtect()) : false,
+        retainOnDelete: typeof req.getRetainondelete === "function" ? Boolean(req.getRetainondelete()) : false,
+        deleteBeforeReplace: typeof req.getDeletebeforereplace === "function" ? Boolean(req.getDeletebeforereplace()) : false,
+        ignoreChanges: typeof req.getIgnorechangesList === "function" ? [...req.getIgnorechangesList()] : [],
+        replaceOnChanges: typeof req.getReplaceonchangesList === "function" ? [...req.getReplaceonchangesList()] : [],
+        additionalSecretOutputs: typeof req.getAdditionalsecretoutputsList === "function" ? [...req.getAdditionalsecretoutputsList()] : [],
+        inputs: redact((req.getObject?.() ?? req.getProperties?.())?.toJavaScript() ?? {}) as Record<string, unknown>,
+    };
+    resources.push(rec);
+    return rec;
+}
+
+/** Wraps the mock monitor so each registration is recorded with its options. */
+function instrument(monitor: any, resources: RecordedResource[], stackOutputs: { value?: unknown }): void {
+    const newUrn = (req: any) => monitor.newUrn(req.getParent(), req.getType(), req.getName());
+    const register = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (req: any, callback: (err: unknown, resp: any) => void) => {
+        const rec = record(req, resources, newUrn);
+        register(req, (err: unknown, resp: any) => {
+            if (resp) {
+                rec.id = resp.getId() || undefined;
+                // Mark additionalSecretOutputs as secrets, as the engine does.
+                if (rec.additionalSecretOutputs.length > 0) {
+                    const obj = resp.getObject().toJavaScript();
+                    for (const key of rec.additionalSecretOutputs) {
+                        if (key in obj) obj[key] = { [SIG_KEY]: SIG_SECRET, value: obj[key] };
+                    }
+                    resp.setObject(req.getObject().constructor.fromJavaScript(obj));
+                }
+            }
+            callback(err, resp);
+        });
+    };
+    const read = monitor.readResource.bind(monitor);
+    monitor.readResource = (req: any, callback: (err: unknown, resp: any) => void) => {
+        record(req, resources, newUrn);
+        read(req, callback);
+    };
+    const registerOutputs = monitor.registerResourceOutputs.bind(monitor);
+    monitor.registerResourceOutputs = (req: any, callback: (err: unknown, resp: any) => void) => {
+        if (req.getUrn().split("::")[2] === "pulumi:pulumi:Stack") stackOutputs.value = redact(req.getOutputs()?.toJavaScript() ?? {});
+        registerOutputs(req, callback);
+    };
+}
+/* eslint-enable @typescript-eslint/no-explicit-any */
+
+let running = false;
+
+/**
+ * Evaluates the program (index.ts) for `stack` under mocks and returns what it registered.
+ * Rejects with the program's own error (e.g. a ConfigError) when it fails.
+ */
+export async function evaluateStack(stack: string, options: EvaluateOptions = {}): Promise<StackRender> {
+    if (running) throw new Error("harness: evaluateStack is not re-entrant; await the previous evaluation first");
+    running = true;
+    const project = projectName();
+    const { config, secretKeys } = readStackConfig(stack, options.config);
+    const region = config["aws:region"] ?? "us-east-1";
+    const resources: RecordedResource[] = [];
+    const stackOutputs: { value?: unknown } = {};
+    const failures: unknown[] = [];
+    const onRejection = (reason: unknown) => failures.push(reason);
+    process.on("unhandledRejection", onRejection);
+    try {
+        await pulumi.runtime.setMocks(
+            {
+                newResource: (args) => mocks.newResource(args, { region }),
+                call: (args) => mocks.call(args, { region }),
+            },
+            project,
+            stack,
+            false,
+        );
+        pulumi.runtime.setAllConfig(config, [...secretKeys, ...(options.secretKeys ?? [])]);
+        instrument(pulumi.runtime.getMonitor(), resources, stackOutputs);
+
+        // The program's module exports a function (Pulumi calls it for `pulumi up`); call it the same way.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const program = require(path.join(ROOT, "index.ts")) as () => Promise<Record<string, unknown>>;
+        await pulumi.runtime.runInPulumiStack(program);
+        await pulumi.runtime.waitForRPCs();
+        // Let rejected promises inside apply() callbacks surface.
+        await new Promise((resolve) => setImmediate(resolve));
+        if (failures.length > 0) throw failures[0];
+        return { stack, project, resources, outputs: (stackOutputs.value ?? {}) as Record<string, unknown> };
+    } finally {
+        process.off("unhandledRejection", onRejection);
+        running = false;
+    }
+}
+
+declare module "@pulumi/pulumi/runtime" {
+    function waitForRPCs(): Promise<void>;
+}
