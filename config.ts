@@ -583,14 +583,16 @@ function crossFieldProblems(cfg: PlatformConfig): string[] {
                     if (!cidrContains(vpc, parseCidr(c)!)) out.push(problem(["network", key, i], c, `must lie inside the VPC CIDR ${network.cidr}`));
                 });
             }
-            const all = [...(network.publicSubnetCidrs ?? []), ...(network.privateSubnetCidrs ?? [])];
-            for (let i = 0; i < all.length; i++) {
-                for (let j = i + 1; j < all.length; j++) {
-                    if (cidrsOverlap(parseCidr(all[i])!, parseCidr(all[j])!)) {
-                        out.push(problem(["network"], { subnets: [all[i], all[j]] }, `subnet CIDRs ${all[i]} and ${all[j]} overlap; subnets must be disjoint`));
+            const all = (["publicSubnetCidrs", "privateSubnetCidrs"] as const).flatMap((key) =>
+                (network[key] ?? []).map((cidr, i) => ({ path: ["network", key, i], cidr })),
+            );
+            all.forEach((a, i) =>
+                all.slice(i + 1).forEach((b) => {
+                    if (cidrsOverlap(parseCidr(a.cidr)!, parseCidr(b.cidr)!)) {
+                        out.push(problem(a.path, a.cidr, `overlaps ${keyName(b.path)} (${b.cidr}); subnets must be disjoint`));
                     }
-                }
-            }
+                }),
+            );
         }
     }
 

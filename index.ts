@@ -95,6 +95,6 @@ export = async (): Promise<Record<string, unknown>> => {
         /** The StorageClass persistent volumes use. */
         storageClassName: cluster.storageClassName,
         /** IRSA role of the cluster-autoscaler (absent when disabled). */
-        autoscalerRoleArn: autoscaler?.roleArn,
+        ...(autoscaler ? { autoscalerRoleArn: autoscaler.roleArn } : {}),
     };
 };

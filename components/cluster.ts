@@ -92,7 +92,7 @@ export function kubeconfigFor(clusterName: string, endpoint: string, caData: str
 }
 
 /** Launch-template settings every node gets: IMDSv2 only, pods cut off from IMDS, encrypted gp3 root. */
-export function nodeLaunchTemplate(diskSizeGiB: number): Pick<aws.ec2.LaunchTemplateArgs, "metadataOptions" | "blockDeviceMappings"> {
+export function nodeLaunchTemplate(diskSizeGiB: number) {
     return {
         metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1, instanceMetadataTags: "disabled" },
         blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { volumeSize: diskSizeGiB, volumeType: "gp3", encrypted: "true", deleteOnTermination: "true" } }],

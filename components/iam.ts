@@ -5,7 +5,15 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 
-export type PolicyDocument = { Version: "2012-10-17"; Statement: object[] };
+export interface PolicyStatement {
+    Sid?: string;
+    Effect: "Allow" | "Deny";
+    Action: string | string[];
+    Resource?: string | string[];
+    Principal?: Record<string, string>;
+    Condition?: Record<string, Record<string, string>>;
+}
+export type PolicyDocument = { Version: "2012-10-17"; Statement: PolicyStatement[] };
 
 /** Trust policy letting an AWS service (e.g. "eks.amazonaws.com") assume a role. */
 export function serviceTrustPolicy(service: string): PolicyDocument {

@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { serviceTrustPolicy } from "./iam";
+import { type PolicyDocument, serviceTrustPolicy } from "./iam";
 
 export interface NetworkArgs {
     /** VPC CIDR (validated by config.ts). */
@@ -47,7 +47,7 @@ export function subnetTags(kind: "public" | "private", clusterName: string): Rec
 }
 
 /** Permissions of the VPC flow-logs delivery role: write to one log group only. */
-export function flowLogPermissions(logGroupArn: string): object {
+export function flowLogPermissions(logGroupArn: string): PolicyDocument {
     return {
         Version: "2012-10-17",
         Statement: [

@@ -186,6 +186,17 @@ function instrument(monitor: any, resources: RecordedResource[], stackOutputs: {
 }
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
+/** The program failed; `resources` holds what it had registered by then (to prove nothing was half-declared). */
+export class StackEvaluationError extends Error {
+    constructor(
+        readonly cause: unknown,
+        readonly resources: RecordedResource[],
+    ) {
+        super(cause instanceof Error ? cause.message : String(cause));
+        this.name = cause instanceof Error ? cause.name : "StackEvaluationError";
+    }
+}
+
 let running = false;
 
 /**
@@ -219,11 +230,15 @@ export async function evaluateStack(stack: string, options: EvaluateOptions = {}
         // The program's module exports a function (Pulumi calls it for `pulumi up`); call it the same way.
         // eslint-disable-next-line @typescript-eslint/no-require-imports
         const program = require(path.join(ROOT, "index.ts")) as () => Promise<Record<string, unknown>>;
-        await pulumi.runtime.runInPulumiStack(program);
-        await pulumi.runtime.waitForRPCs();
-        // Let rejected promises inside apply() callbacks surface.
-        await new Promise((resolve) => setImmediate(resolve));
-        if (failures.length > 0) throw failures[0];
+        try {
+            await pulumi.runtime.runInPulumiStack(program);
+            await pulumi.runtime.waitForRPCs();
+            // Let rejected promises inside apply() callbacks surface.
+            await new Promise((resolve) => setImmediate(resolve));
+        } catch (err) {
+            failures.unshift(err);
+        }
+        if (failures.length > 0) throw new StackEvaluationError(failures[0], resources);
         return { stack, project, resources, outputs: (stackOutputs.value ?? {}) as Record<string, unknown> };
     } finally {
         process.off("unhandledRejection", onRejection);

@@ -1,0 +1,120 @@
+/**
+ * The one shared helper module of the test suite: evaluates stacks through the offline harness
+ * (cached per stack, so each stack runs once per mocha process) and gives typed look-ups into
+ * what they registered.
+ */
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as YAML from "yaml";
+import type { RawConfig } from "../config";
+import {
+    type ConfigOverrides,
+    evaluateStack,
+    type EvaluateOptions,
+    type RecordedResource,
+    ROOT,
+    StackEvaluationError,
+    type StackRender,
+} from "../tools/harness";
+
+export { ROOT, SECRET } from "../tools/harness";
+export type { RecordedResource, StackRender } from "../tools/harness";
+
+export const STACKS = ["dev", "prod", "local"] as const;
+export type StackName = (typeof STACKS)[number];
+
+const cache = new Map<string, Promise<StackRender>>();
+let queue: Promise<unknown> = Promise.resolve();
+
+/** Evaluations are serialised: the Pulumi runtime is process-global. */
+function serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = queue.then(fn, fn);
+    queue = next.catch(() => undefined);
+    return next;
+}
+
+/** The stack as its Pulumi.<stack>.yaml defines it (evaluated once per process). */
+export function render(stack: StackName): Promise<StackRender> {
+    if (!cache.has(stack))
+        cache.set(
+            stack,
+            serial(() => evaluateStack(stack)),
+        );
+    return cache.get(stack)!;
+}
+
+/** The stack with config changes applied (not cached). */
+export function renderWith(stack: StackName, config: ConfigOverrides, options: Omit<EvaluateOptions, "config"> = {}): Promise<StackRender> {
+    return serial(() => evaluateStack(stack, { ...options, config }));
+}
+
+/** Evaluates a variant that must fail; returns the error (with what was registered before it). */
+export async function renderError(stack: StackName, config: ConfigOverrides): Promise<StackEvaluationError> {
+    try {
+        await renderWith(stack, config);
+    } catch (err) {
+        assert.ok(err instanceof StackEvaluationError, `expected a StackEvaluationError, got ${String(err)}`);
+        return err;
+    }
+    assert.fail(`stack ${stack} with ${JSON.stringify(config)} evaluated, but it should have failed`);
+}
+
+/** The stack file's config merged with `patch` (deep for objects), as an override map. */
+export function patchSection(stack: StackName, key: string, patch: Record<string, unknown>): ConfigOverrides {
+    const current = stackFile(stack)[key] as Record<string, unknown> | undefined;
+    return { [key]: deepMerge(current ?? {}, patch) };
+}
+
+function deepMerge(base: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown> {
+    const out: Record<string, unknown> = { ...base };
+    for (const [k, v] of Object.entries(patch)) {
+        const b = base[k];
+        out[k] =
+            v && typeof v === "object" && !Array.isArray(v) && b && typeof b === "object" && !Array.isArray(b)
+                ? deepMerge(b as Record<string, unknown>, v as Record<string, unknown>)
+                : v;
+    }
+    return out;
+}
+
+/** The raw `config:` map of Pulumi.<stack>.yaml. */
+export function stackFile(stack: StackName): Record<string, unknown> {
+    return (YAML.parse(fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8")) as { config: Record<string, unknown> }).config;
+}
+
+/** A RawConfig for config.parseConfig, from a stack file plus changes (`undefined` removes a key). */
+export function rawConfig(stack: StackName, changes: Record<string, unknown> = {}): RawConfig {
+    const file = { ...stackFile(stack), ...changes };
+    const values: Record<string, unknown> = {};
+    let awsRegion: string | undefined;
+    for (const [key, value] of Object.entries(file)) {
+        if (value === undefined) continue;
+        if (key === "aws:region") awsRegion = value as string;
+        else if (key.startsWith("cli-platform:")) values[key.slice("cli-platform:".length)] = value;
+    }
+    return { stack, values, awsRegion };
+}
+
+export function byType(r: StackRender, type: string): RecordedResource[] {
+    return r.resources.filter((x) => x.type === type);
+}
+
+/** The one resource of `type` (and `name`, when given); fails when there is not exactly one. */
+export function one(r: StackRender, type: string, name?: string): RecordedResource {
+    const found = byType(r, type).filter((x) => name === undefined || x.name === name);
+    assert.equal(found.length, 1, `expected exactly one ${type}${name ? ` named ${name}` : ""}, found ${found.length}`);
+    return found[0];
+}
+
+export function byUrn(r: StackRender, urn: string): RecordedResource {
+    const found = r.resources.find((x) => x.urn === urn);
+    assert.ok(found, `no resource with URN ${urn}`);
+    return found;
+}
+
+/** Parses a JSON-string input (IAM policy documents and the like). */
+export function json<T = Record<string, unknown>>(value: unknown): T {
+    assert.equal(typeof value, "string", `expected a JSON string, got ${JSON.stringify(value)}`);
+    return JSON.parse(value as string) as T;
+}

@@ -1,0 +1,121 @@
+import * as assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as YAML from "yaml";
+import * as mocks from "../tools/mocks";
+import { manifestsYaml, parseArgs } from "../tools/render";
+import { render, ROOT, SECRET, STACKS } from "./harness";
+
+describe("stacks evaluate offline", () => {
+    for (const stack of STACKS) {
+        it(`${stack}: every resource has a parent, and every child of a component is parented to it`, async () => {
+            const r = await render(stack);
+            assert.ok(r.resources.length > 1);
+            for (const res of r.resources.filter((x) => x.type !== "pulumi:pulumi:Stack")) {
+                assert.ok(res.parent, `${res.urn} has no parent`);
+            }
+            // Components are the only top-level children of the stack (besides providers).
+            const stackUrn = r.resources.find((x) => x.type === "pulumi:pulumi:Stack")!.urn;
+            for (const res of r.resources.filter((x) => x.parent === stackUrn)) {
+                assert.match(res.type, /^(cli-platform:|pulumi:providers:)/, `${res.urn} should live inside a component`);
+            }
+        });
+
+        it(`${stack}: every in-cluster resource uses an explicit Kubernetes provider`, async () => {
+            const r = await render(stack);
+            for (const res of r.resources.filter((x) => x.custom && x.type.startsWith("kubernetes:"))) {
+                assert.match(res.provider ?? "", /pulumi:providers:kubernetes::/, `${res.urn} uses the default provider`);
+                assert.doesNotMatch(res.provider ?? "", /::default_/, `${res.urn} uses the ambient default provider`);
+            }
+        });
+
+        it(`${stack}: no secret value appears in plain text in the render`, async () => {
+            const r = await render(stack);
+            const text = JSON.stringify(r.resources) + JSON.stringify(r.outputs) + manifestsYaml(r);
+            for (const leaked of ["mock-ecr-password", "mock-secret-", "certificate-authority-data"]) assert.ok(!text.includes(leaked), `${leaked} leaked`);
+            if (stack !== "local") assert.equal(r.outputs.kubeconfig, SECRET);
+        });
+    }
+
+    it("outputs are flat and named for what they are", async () => {
+        const dev = await render("dev");
+        for (const key of ["clusterName", "clusterEndpoint", "kubeconfig", "vpcId", "oidcProviderArn", "nodeRoleArn", "storageClassName"])
+            assert.ok(key in dev.outputs, key);
+        assert.equal(dev.outputs.clusterName, "cli-platform-dev");
+        const local = await render("local");
+        assert.deepEqual(Object.keys(local.outputs).sort(), ["environment", "kubeContext", "storageClassName"]);
+    });
+
+    it("the harness answers only the invokes it knows, naming the unknown token", () => {
+        assert.throws(
+            () => mocks.call({ token: "aws:ec2/getAmi:getAmi", inputs: {} } as never, { region: "eu-west-1" }),
+            /harness: no mock for invoke "aws:ec2\/getAmi:getAmi"/,
+        );
+        assert.throws(
+            () => mocks.call({ token: "aws:index/getAvailabilityZones:getAvailabilityZones", inputs: {} } as never, { region: "xx-nowhere-1" }),
+            /no availability-zone data for region "xx-nowhere-1"/,
+        );
+    });
+
+    it("mocked outputs are deterministic across runs", () => {
+        const a = mocks.newResource({ type: "aws:ec2/vpc:Vpc", name: "n-vpc", inputs: {} } as never, { region: "eu-west-1" });
+        const b = mocks.newResource({ type: "aws:ec2/vpc:Vpc", name: "n-vpc", inputs: {} } as never, { region: "eu-west-1" });
+        assert.deepEqual(a, b);
+        assert.match(String(a.id), /^vpc-[0-9a-f]{17}$/);
+    });
+});
+
+describe("npm run render", () => {
+    const tsNode = path.join(ROOT, "node_modules", ".bin", "ts-node");
+    const run = (args: string[]) => spawnSync(tsNode, ["--transpile-only", path.join(ROOT, "tools", "render.ts"), ...args], { cwd: ROOT, encoding: "utf8" });
+
+    it("writes manifests.yaml and resources.json and prints a summary", () => {
+        const out = fs.mkdtempSync(path.join(os.tmpdir(), "render-"));
+        const res = run(["dev", "--out", out]);
+        assert.equal(res.status, 0, res.stderr);
+        assert.match(res.stdout, /Stack dev: \d+ resources/);
+        assert.match(res.stdout, /aws:eks\/cluster:Cluster\s+1/);
+        assert.match(res.stdout, /clusterName: cli-platform-dev/);
+        assert.match(res.stdout, /kubeconfig: \[secret\]/);
+        const resources = JSON.parse(fs.readFileSync(path.join(out, "resources.json"), "utf8")) as { type: string }[];
+        assert.ok(resources.some((r) => r.type === "aws:eks/cluster:Cluster"));
+        const manifests = fs.readFileSync(path.join(out, "manifests.yaml"), "utf8");
+        assert.match(manifests, /kind: StorageClass/);
+        // kubectl-readable: every document parses as YAML with apiVersion and kind.
+        const docs = manifests.split(/^---$/m).slice(1);
+        assert.ok(docs.length > 0);
+        for (const d of docs) {
+            const obj = YAML.parse(d) as { apiVersion?: string; kind?: string };
+            assert.ok(obj.apiVersion && obj.kind, d);
+        }
+    });
+
+    it("an unknown stack is one line on stderr and exit code 1", () => {
+        const res = run(["nope"]);
+        assert.equal(res.status, 1);
+        assert.equal(res.stderr, `render: unknown stack "nope": no Pulumi.nope.yaml (known stacks: dev, local, prod)\n`);
+    });
+
+    it("broken config is one line on stderr and exit code 1", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "render-broken-"));
+        // A copy of the project whose dev stack has a bad value.
+        for (const f of fs.readdirSync(ROOT)) {
+            if (!["node_modules", ".git", "out", "service"].includes(f)) fs.cpSync(path.join(ROOT, f), path.join(dir, f), { recursive: true });
+        }
+        fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
+        const file = path.join(dir, "Pulumi.dev.yaml");
+        fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace("azCount: 2", "azCount: 0"));
+        const res = spawnSync(tsNode, ["--transpile-only", path.join(dir, "tools", "render.ts"), "dev"], { cwd: dir, encoding: "utf8" });
+        assert.equal(res.status, 1);
+        assert.equal(res.stderr, `render: Invalid configuration for stack "dev": cli-platform:network.azCount = 0: must be >= 1\n`);
+    });
+
+    it("parses its arguments strictly", () => {
+        assert.deepEqual(parseArgs(["prod", "--out", "x"]), { stack: "prod", out: "x" });
+        assert.throws(() => parseArgs([]), /usage: npm run render -- <stack>/);
+        assert.throws(() => parseArgs(["dev", "--force"]), /unknown option --force/);
+        assert.throws(() => parseArgs(["dev", "--out"]), /--out needs a directory/);
+    });
+});
