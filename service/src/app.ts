@@ -1,0 +1,207 @@
+/**
+ * The API (port 8000). Builds the HTTP app from its dependencies; never listens (server.ts does).
+ * Handlers are thin: storage is in db.ts, the cache in cache.ts, the LLM in llm.ts.
+ */
+import { z } from "zod";
+import { cacheKey, type GenerationCache } from "./cache";
+import { type CommandRepository, DatabaseUnavailableError } from "./db";
+import { createHttp, HttpError, parse, sendError } from "./http";
+import { LlmError, LlmTimeoutError, LlmUnavailableError, type LlmClient } from "./llm";
+import type { Logger } from "./logger";
+import type { ApiMetrics } from "./metrics";
+import { argsSchema, secretMatches } from "./runner/app";
+import { type RunnerClient, RunnerUnavailableError } from "./runnerClient";
+import { validateCode } from "./validation";
+
+export interface ApiDeps {
+    log: Logger;
+    metrics: ApiMetrics;
+    repo: CommandRepository;
+    cache: GenerationCache;
+    llm: LlmClient;
+    runner: RunnerClient;
+    /** PINGs Redis; rejects when it does not answer. */
+    redisPing: () => Promise<unknown>;
+    apiTokens: string[];
+    validation: { enabled: boolean; strictMode: boolean };
+    security: { sandboxEnabled: boolean; maxExecutionTimeMs: number };
+    version: string;
+    bodyLimit: number;
+    /** How long /ready waits for each dependency. Default 1000 ms. */
+    readyTimeoutMs?: number;
+}
+
+export const NAME_PATTERN = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
+export const MAX_NAME_LENGTH = 63;
+export const MAX_DESCRIPTION_LENGTH = 2000;
+const PUBLIC_ROUTES = new Set(["/health", "/ready"]);
+
+const nameSchema = z
+    .string()
+    .max(MAX_NAME_LENGTH, `must be at most ${MAX_NAME_LENGTH} characters`)
+    .regex(NAME_PATTERN, "must be a slug: lowercase letters and digits in dash-separated words, starting with a letter");
+
+const evolveSchema = z.strictObject({
+    description: z.string().trim().min(1, "must not be empty").max(MAX_DESCRIPTION_LENGTH, `must be at most ${MAX_DESCRIPTION_LENGTH} characters`),
+    name: nameSchema.optional(),
+});
+const runSchema = z.strictObject({ args: argsSchema().default([]) });
+const paramsSchema = z.object({ name: nameSchema });
+
+/** A command name from a description: its first words as a slug. */
+export function slugify(description: string): string {
+    const words = description
+        .toLowerCase()
+        .replace(/[^a-z0-9]+/g, " ")
+        .trim()
+        .split(" ")
+        .filter(Boolean);
+    let slug = "";
+    for (const w of words) {
+        const next = slug ? `${slug}-${w}` : w;
+        if (next.length > 40) break;
+        slug = next;
+    }
+    slug = slug.replace(/^[0-9-]+/, "");
+    return NAME_PATTERN.test(slug) ? slug : "command";
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+    return new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
+        p.then(
+            (v) => {
+                clearTimeout(t);
+                resolve(v);
+            },
+            (e: unknown) => {
+                clearTimeout(t);
+                reject(e instanceof Error ? e : new Error(String(e)));
+            },
+        );
+    });
+}
+
+export function buildApiApp(deps: ApiDeps) {
+    const app = createHttp({ logger: deps.log, bodyLimit: deps.bodyLimit });
+    const { metrics } = deps;
+    let draining = false;
+    const readyTimeout = deps.readyTimeoutMs ?? 1000;
+
+    app.addHook("onRequest", async (request) => {
+        metrics.activeConnections.inc();
+        (request as { startedAt?: bigint }).startedAt = process.hrtime.bigint();
+    });
+    app.addHook("onResponse", async (request, reply) => {
+        metrics.activeConnections.dec();
+        const endpoint = request.routeOptions.url ?? "unmatched";
+        const seconds = Number(process.hrtime.bigint() - ((request as { startedAt?: bigint }).startedAt ?? process.hrtime.bigint())) / 1e9;
+        metrics.requests.inc({ method: request.method, endpoint, status: String(reply.statusCode) });
+        metrics.requestDuration.observe({ method: request.method, endpoint }, seconds);
+        const level = PUBLIC_ROUTES.has(endpoint) ? "debug" : "info";
+        request.log[level]({ method: request.method, route: endpoint, status: reply.statusCode, durationMs: Math.round(seconds * 1000) }, "request");
+    });
+    // Auth on every route but health and ready (metrics are on their own port).
+    app.addHook("onRequest", async (request) => {
+        if (PUBLIC_ROUTES.has(request.routeOptions.url ?? "")) return;
+        const header = request.headers.authorization;
+        const token = header?.startsWith("Bearer ") ? header.slice("Bearer ".length) : undefined;
+        if (!secretMatches(token, deps.apiTokens)) throw new HttpError(401, "unauthorized", "missing or invalid bearer token");
+    });
+
+    app.setErrorHandler(
+        ((handler) => (err: Error, request, reply) => {
+            if (err instanceof DatabaseUnavailableError) return sendError(reply, 503, "database_unavailable", "the database is unavailable; try again shortly");
+            if (err instanceof RunnerUnavailableError) return sendError(reply, 502, "runner_unavailable", err.message);
+            if (err instanceof LlmUnavailableError) return sendError(reply, 503, "llm_unavailable", `code generation is unavailable: ${err.message}`);
+            if (err instanceof LlmTimeoutError) return sendError(reply, 504, "llm_timeout", err.message);
+            if (err instanceof LlmError) return sendError(reply, 502, "llm_error", err.message);
+            return handler.call(app, err, request, reply);
+        })(app.errorHandler),
+    );
+
+    app.get("/health", async () => ({ status: "ok", version: deps.version }));
+
+    app.get("/ready", async (_request, reply) => {
+        if (draining) return reply.code(503).send({ status: "shutting down", failing: [] });
+        const checks = await Promise.allSettled([
+            withTimeout(deps.repo.ping(), readyTimeout, "postgres"),
+            withTimeout(deps.redisPing(), readyTimeout, "redis"),
+        ]);
+        const names = ["postgres", "redis"];
+        const failing = names.filter((_n, i) => checks[i].status === "rejected");
+        const detail = Object.fromEntries(
+            names.map((n, i) => [n, checks[i].status === "fulfilled" ? "ok" : ((checks[i] as PromiseRejectedResult).reason?.message ?? "failed")]),
+        );
+        if (failing.length > 0) return reply.code(503).send({ status: "not ready", failing, checks: detail });
+        return { status: "ready", checks: detail };
+    });
+
+    app.post("/evolve", async (request, reply) => {
+        const body = parse(evolveSchema, request.body ?? {}, "body");
+        const name = body.name ?? slugify(body.description);
+        if (!deps.llm.configured) throw new LlmUnavailableError("no LLM API key is configured (OPENAI_API_KEY)");
+        metrics.generationAttempts.inc();
+
+        const key = cacheKey(body.description, deps.llm.model, deps.llm.temperature);
+        const cached = await deps.cache.get(key);
+        let code: string;
+        try {
+            code = cached?.code ?? (await deps.llm.generate(body.description, name));
+        } catch (err) {
+            metrics.llmErrors.inc({ kind: err instanceof LlmTimeoutError ? "timeout" : "error" });
+            throw err;
+        }
+
+        const end = metrics.validationDuration.startTimer();
+        const report = validateCode(code, deps.validation);
+        end();
+        if (!report.valid) {
+            for (const p of report.problems) metrics.validationRejections.inc({ reason: p.reason });
+            request.log.warn({ name, reasons: report.problems.map((p) => p.reason) }, "generated code rejected");
+            return sendError(reply, 422, "validation_failed", "the generated code did not pass validation; nothing was stored", {
+                name,
+                validation: report,
+                code,
+            });
+        }
+        if (!cached) await deps.cache.set(key, { code });
+
+        const latest = await deps.repo.latest(name);
+        if (latest && latest.code === code) {
+            metrics.generationSuccess.inc();
+            return reply.code(200).send({ ...latest, cached: Boolean(cached), created: false });
+        }
+        const stored = await deps.repo.addVersion({ name, description: body.description, code, model: deps.llm.model, validation: report });
+        metrics.generationSuccess.inc();
+        return reply.code(201).send({ ...stored, cached: Boolean(cached), created: true });
+    });
+
+    app.get("/commands", async () => ({ commands: await deps.repo.list() }));
+
+    app.get("/commands/:name", async (request) => {
+        const { name } = parse(paramsSchema, request.params, "path");
+        const versions = await deps.repo.versions(name);
+        if (versions.length === 0) throw new HttpError(404, "not_found", `no command named "${name}"`);
+        return { name, versions };
+    });
+
+    app.post("/commands/:name/run", async (request) => {
+        const { name } = parse(paramsSchema, request.params, "path");
+        const body = parse(runSchema, request.body ?? {}, "body");
+        const latest = await deps.repo.latest(name);
+        if (!latest) throw new HttpError(404, "not_found", `no command named "${name}"`);
+        if (!deps.security.sandboxEnabled) throw new HttpError(503, "sandbox_disabled", "running commands is disabled (security.sandbox_enabled: false)");
+        const result = await deps.runner.run(latest.code, body.args, deps.security.maxExecutionTimeMs);
+        metrics.runs.inc({ outcome: result.killed ?? (result.exitCode === 0 ? "ok" : "error") });
+        return { name, version: latest.version, ...result };
+    });
+
+    return {
+        app,
+        beginShutdown: () => {
+            draining = true;
+        },
+        close: () => app.close(),
+    };
+}

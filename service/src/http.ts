@@ -1,0 +1,68 @@
+/** HTTP plumbing shared by the api and the runner: JSON errors, body parsing, request metrics. */
+import Fastify, { type FastifyReply } from "fastify";
+import { z } from "zod";
+import type { Logger } from "./logger";
+
+/** A 4xx/5xx the handlers raise on purpose: it becomes `{error: {code, message}}`. */
+export class HttpError extends Error {
+    constructor(
+        readonly statusCode: number,
+        readonly code: string,
+        message: string,
+        readonly details?: unknown,
+    ) {
+        super(message);
+    }
+}
+
+export function sendError(reply: FastifyReply, status: number, code: string, message: string, details?: unknown): FastifyReply {
+    return reply.code(status).send({ error: { code, message, ...(details === undefined ? {} : { details }) } });
+}
+
+/** Parses a body/params object with a zod schema; a mismatch is a 400 naming the field. */
+export function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+    const result = schema.safeParse(value);
+    if (result.success) return result.data;
+    const issue = result.error.issues[0];
+    const field = issue.path.length > 0 ? issue.path.join(".") : what;
+    const message = issue.code === "unrecognized_keys" ? `unknown field(s) ${issue.keys.join(", ")}` : issue.message;
+    throw new HttpError(400, "invalid_request", `${what}: ${field}: ${message}`);
+}
+
+export interface HttpOptions {
+    logger: Logger;
+    bodyLimit: number;
+}
+
+export function createHttp(options: HttpOptions) {
+    const app = Fastify({
+        loggerInstance: options.logger,
+        bodyLimit: options.bodyLimit,
+        disableRequestLogging: true,
+        return503OnClosing: true,
+        forceCloseConnections: "idle",
+        requestTimeout: 120_000,
+    });
+
+    app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, request, reply) => {
+        if (err instanceof HttpError) return sendError(reply, err.statusCode, err.code, err.message, err.details);
+        const status = err.statusCode ?? 500;
+        if (status >= 400 && status < 500) {
+            const code =
+                err.code === "FST_ERR_CTP_BODY_TOO_LARGE"
+                    ? "body_too_large"
+                    : err.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE"
+                      ? "unsupported_media_type"
+                      : err.code === "FST_ERR_CTP_EMPTY_JSON_BODY" || err.code === "FST_ERR_CTP_INVALID_JSON_BODY" || err instanceof SyntaxError
+                        ? "invalid_json"
+                        : "bad_request";
+            return sendError(reply, status, code, err.message);
+        }
+        request.log.error({ err, route: request.routeOptions.url }, "unhandled error");
+        return sendError(reply, 500, "internal", "internal error");
+    });
+    app.setNotFoundHandler((request, reply) => sendError(reply, 404, "not_found", `no route ${request.method} ${request.url.split("?")[0]}`));
+    return app;
+}
+
+export type HttpApp = ReturnType<typeof createHttp>;
