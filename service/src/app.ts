@@ -82,8 +82,18 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
     });
 }
 
+/** Domain errors → HTTP: dependencies down are 5xx with a clear code, never a bare 500. */
+export function mapError(err: Error): HttpError | undefined {
+    if (err instanceof DatabaseUnavailableError) return new HttpError(503, "database_unavailable", "the database is unavailable; try again shortly");
+    if (err instanceof RunnerUnavailableError) return new HttpError(502, "runner_unavailable", err.message);
+    if (err instanceof LlmUnavailableError) return new HttpError(503, "llm_unavailable", `code generation is unavailable: ${err.message}`);
+    if (err instanceof LlmTimeoutError) return new HttpError(504, "llm_timeout", err.message);
+    if (err instanceof LlmError) return new HttpError(502, "llm_error", err.message);
+    return undefined;
+}
+
 export function buildApiApp(deps: ApiDeps) {
-    const app = createHttp({ logger: deps.log, bodyLimit: deps.bodyLimit });
+    const app = createHttp({ logger: deps.log, bodyLimit: deps.bodyLimit, mapError });
     const { metrics } = deps;
     let draining = false;
     const readyTimeout = deps.readyTimeoutMs ?? 1000;
@@ -108,17 +118,6 @@ export function buildApiApp(deps: ApiDeps) {
         const token = header?.startsWith("Bearer ") ? header.slice("Bearer ".length) : undefined;
         if (!secretMatches(token, deps.apiTokens)) throw new HttpError(401, "unauthorized", "missing or invalid bearer token");
     });
-
-    app.setErrorHandler(
-        ((handler) => (err: Error, request, reply) => {
-            if (err instanceof DatabaseUnavailableError) return sendError(reply, 503, "database_unavailable", "the database is unavailable; try again shortly");
-            if (err instanceof RunnerUnavailableError) return sendError(reply, 502, "runner_unavailable", err.message);
-            if (err instanceof LlmUnavailableError) return sendError(reply, 503, "llm_unavailable", `code generation is unavailable: ${err.message}`);
-            if (err instanceof LlmTimeoutError) return sendError(reply, 504, "llm_timeout", err.message);
-            if (err instanceof LlmError) return sendError(reply, 502, "llm_error", err.message);
-            return handler.call(app, err, request, reply);
-        })(app.errorHandler),
-    );
 
     app.get("/health", async () => ({ status: "ok", version: deps.version }));
 

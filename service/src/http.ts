@@ -1,5 +1,5 @@
 /** HTTP plumbing shared by the api and the runner: JSON errors, body parsing, request metrics. */
-import Fastify, { type FastifyReply } from "fastify";
+import Fastify, { LogController, type FastifyReply } from "fastify";
 import { z } from "zod";
 import type { Logger } from "./logger";
 
@@ -32,20 +32,24 @@ export function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T 
 export interface HttpOptions {
     logger: Logger;
     bodyLimit: number;
+    /** Maps domain errors (database down, LLM timeout...) to HTTP errors; undefined = not mine. */
+    mapError?: (err: Error) => HttpError | undefined;
 }
 
 export function createHttp(options: HttpOptions) {
     const app = Fastify({
         loggerInstance: options.logger,
         bodyLimit: options.bodyLimit,
-        disableRequestLogging: true,
+        // Our own onResponse hook logs requests (with route and duration); fastify's are off.
+        logController: new LogController({ disableRequestLogging: true }),
         return503OnClosing: true,
         forceCloseConnections: "idle",
         requestTimeout: 120_000,
     });
 
     app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, request, reply) => {
-        if (err instanceof HttpError) return sendError(reply, err.statusCode, err.code, err.message, err.details);
+        const mapped = err instanceof HttpError ? err : options.mapError?.(err);
+        if (mapped) return sendError(reply, mapped.statusCode, mapped.code, mapped.message, mapped.details);
         const status = err.statusCode ?? 500;
         if (status >= 400 && status < 500) {
             const code =
@@ -60,6 +64,15 @@ export function createHttp(options: HttpOptions) {
         }
         request.log.error({ err, route: request.routeOptions.url }, "unhandled error");
         return sendError(reply, 500, "internal", "internal error");
+    });
+    // Once close() has begun, answers ask the client to close its connection, and connections that
+    // turn idle are closed: keep-alive clients must not hold a draining server open.
+    app.addHook("onSend", async (_request, reply) => {
+        if (!app.server.listening) reply.header("connection", "close");
+    });
+    app.addHook("preClose", async () => {
+        const timer = setInterval(() => app.server.closeIdleConnections(), 50);
+        app.server.once("close", () => clearInterval(timer));
     });
     app.setNotFoundHandler((request, reply) => sendError(reply, 404, "not_found", `no route ${request.method} ${request.url.split("?")[0]}`));
     return app;

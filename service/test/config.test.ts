@@ -1,0 +1,108 @@
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { ConfigError, loadConfig } from "../src/config";
+
+function file(text: string): string {
+    const p = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "svc-cfg-")), "config.yaml");
+    fs.writeFileSync(p, text);
+    return p;
+}
+
+const GUIDE = `version: "1.0.0"
+llm:
+  provider: "openai"
+  model: "gpt-4"
+  temperature: 0.7
+  timeout: 30
+validation:
+  enabled: true
+  strict_mode: true
+security:
+  sandbox_enabled: true
+  max_execution_time: 60
+redis:
+  host: "redis-service"
+  port: 6379
+postgres:
+  host: "postgres-service"
+  port: 5432
+  database: "cli_platform"
+`;
+
+const base = { POSTGRES_URL: "postgres://u:p@db:5432/cli_platform" };
+
+describe("service config", () => {
+    it("reads the deployment guide's config.yaml", () => {
+        const c = loadConfig({ ...base, CONFIG_PATH: file(GUIDE) });
+        assert.equal(c.llm.model, "gpt-4");
+        assert.equal(c.llm.temperature, 0.7);
+        assert.equal(c.llm.timeoutMs, 30_000);
+        assert.deepEqual(c.validation, { enabled: true, strictMode: true });
+        assert.deepEqual(c.security, { sandboxEnabled: true, maxExecutionTimeMs: 60_000 });
+        assert.equal(c.redis.url, "redis://redis-service:6379");
+        assert.equal(c.port, 8000);
+        assert.equal(c.metricsPort, 8080);
+        assert.equal(c.runnerPort, 8001);
+    });
+
+    it("environment variables override the file", () => {
+        const c = loadConfig({
+            ...base,
+            CONFIG_PATH: file(GUIDE),
+            REDIS_URL: "redis://:secret@cache:6380",
+            OPENAI_API_KEY: "sk-abc",
+            OPENAI_BASE_URL: "http://llm.local/v1/",
+            API_TOKENS: "aaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbb",
+            PORT: "9000",
+        });
+        assert.equal(c.redis.url, "redis://:secret@cache:6380");
+        assert.equal(c.llm.apiKey, "sk-abc");
+        assert.equal(c.llm.baseUrl, "http://llm.local/v1");
+        assert.deepEqual(c.apiTokens, ["aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"]);
+        assert.equal(c.port, 9000);
+    });
+
+    it("builds the PostgreSQL URL from the file and POSTGRES_USER/PASSWORD", () => {
+        const c = loadConfig({ CONFIG_PATH: file(GUIDE), POSTGRES_USER: "cli_user", POSTGRES_PASSWORD: "p@ss word" });
+        assert.equal(c.postgres.url, "postgres://cli_user:p%40ss%20word@postgres-service:5432/cli_platform");
+    });
+
+    it("the runner needs no database", () => {
+        assert.equal(loadConfig({ CONFIG_PATH: file(GUIDE) }, "runner").postgres.url, "");
+    });
+
+    const errors: [string, NodeJS.ProcessEnv, RegExp][] = [
+        [
+            "a missing file named by CONFIG_PATH",
+            { ...base, CONFIG_PATH: "/nonexistent/config.yaml" },
+            /^config file \/nonexistent\/config.yaml: not found \(CONFIG_PATH\)$/,
+        ],
+        ["a file that is not YAML", { ...base, CONFIG_PATH: file("llm: [unclosed") }, /^config file .*: not valid YAML/],
+        [
+            "a wrong type in the file",
+            { ...base, CONFIG_PATH: file("llm:\n  temperature: hot\n") },
+            /^config file .*: llm.temperature: Invalid input: expected number, received string$/,
+        ],
+        ["an out-of-range value", { ...base, CONFIG_PATH: file("security:\n  max_execution_time: 9999\n") }, /security.max_execution_time: Too big/],
+        ["an unknown key in the file", { ...base, CONFIG_PATH: file("llm:\n  modle: gpt-4\n") }, /llm: unknown key\(s\) modle$/],
+        ["an unknown provider", { ...base, CONFIG_PATH: file("llm:\n  provider: anthropic\n") }, /llm.provider: Invalid input: expected "openai"$/],
+        ["a bad REDIS_URL", { ...base, CONFIG_PATH: file(GUIDE), REDIS_URL: "http://cache" }, /^environment variable REDIS_URL: /],
+        ["a bad PORT", { ...base, CONFIG_PATH: file(GUIDE), PORT: "eighty" }, /^environment variable PORT: /],
+        ["no database settings", { CONFIG_PATH: file(GUIDE) }, /^environment variable POSTGRES_URL: required/],
+        [
+            "a short API token",
+            { ...base, CONFIG_PATH: file(GUIDE), API_TOKENS: "short" },
+            /^environment variable API_TOKENS: every token must be at least 16 characters$/,
+        ],
+    ];
+    for (const [title, env, message] of errors) {
+        it(`fails on ${title}, naming the key`, () => {
+            assert.throws(
+                () => loadConfig(env),
+                (err: unknown) => err instanceof ConfigError && message.test(err.message),
+            );
+        });
+    }
+});

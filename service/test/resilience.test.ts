@@ -1,0 +1,146 @@
+import * as assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import * as path from "node:path";
+import { freePort, stopAll } from "./support";
+import { type Platform, startPlatform, TOKEN } from "./fixture";
+
+describe("resilience (real servers stopped and started)", function () {
+    this.timeout(90_000);
+    let p: Platform;
+    before(async () => {
+        p = await startPlatform();
+    });
+    after(async () => {
+        await p?.close();
+        await stopAll();
+    });
+
+    it("Redis down: /ready names redis, generation still works without the cache (counted)", async () => {
+        await p.redisServer.stop();
+        const ready = await fetch(`${p.apiUrl}/ready`);
+        assert.equal(ready.status, 503);
+        const body = (await ready.json()) as { status: string; failing: string[] };
+        assert.equal(body.status, "not ready");
+        assert.deepEqual(body.failing, ["redis"]);
+
+        const calls = p.llm.calls.length;
+        const a = await p.call("POST", "/evolve", { description: "add without a cache", name: "nocache" });
+        const b = await p.call("POST", "/evolve", { description: "add without a cache", name: "nocache" });
+        assert.equal(a.status, 201);
+        assert.equal(b.status, 200);
+        assert.equal(p.llm.calls.length, calls + 2, "no cache: both requests reach the LLM");
+        assert.match(await p.metrics.registry.getSingleMetricAsString("cache_requests_total"), /cache_requests_total\{result="error"\} [1-9]/);
+
+        await p.redisServer.startAgain();
+        for (let i = 0; i < 50 && (await fetch(`${p.apiUrl}/ready`)).status !== 200; i++) await new Promise((r) => setTimeout(r, 200));
+        assert.equal((await fetch(`${p.apiUrl}/ready`)).status, 200, "ready again once Redis is back");
+    });
+
+    it("PostgreSQL down: 503 with a JSON error (never a 500), /ready names postgres; back up: everything works again", async () => {
+        p.pg.stop();
+        const list = await p.call("GET", "/commands");
+        assert.equal(list.status, 503);
+        assert.equal(list.body.error!.code, "database_unavailable");
+        const ready = (await (await fetch(`${p.apiUrl}/ready`)).json()) as { failing: string[] };
+        assert.deepEqual(ready.failing, ["postgres"]);
+        const evolve = await p.call("POST", "/evolve", { description: "greet while the database is down", name: "dbdown" });
+        assert.equal(evolve.status, 503);
+
+        p.pg.startAgain();
+        let status = 0;
+        for (let i = 0; i < 50 && status !== 200; i++) {
+            status = (await p.call("GET", "/commands")).status;
+            if (status !== 200) await new Promise((r) => setTimeout(r, 200));
+        }
+        assert.equal(status, 200);
+        assert.equal((await fetch(`${p.apiUrl}/ready`)).status, 200);
+        assert.equal((await p.call("POST", "/evolve", { description: "greet after recovery", name: "recovered" })).status, 201);
+    });
+
+    it("/ready turns 503 as soon as shutdown begins", async () => {
+        const q = await startPlatform();
+        try {
+            q.api.beginShutdown();
+            const res = await fetch(`${q.apiUrl}/ready`);
+            assert.equal(res.status, 503);
+            assert.equal(((await res.json()) as { status: string }).status, "shutting down");
+        } finally {
+            await q.close();
+        }
+    });
+});
+
+describe("the api process (src/server.ts)", function () {
+    this.timeout(90_000);
+    const tsNode = path.join(__dirname, "..", "node_modules", ".bin", "ts-node");
+    const start = (env: NodeJS.ProcessEnv) =>
+        spawn(tsNode, ["--transpile-only", path.join(__dirname, "..", "src", "server.ts")], {
+            env: { PATH: process.env.PATH, CONFIG_PATH: "/dev/null", LOG_LEVEL: "warn", ...env },
+            stdio: ["ignore", "pipe", "pipe"],
+        });
+    const exited = (child: ReturnType<typeof start>) =>
+        new Promise<{ code: number | null; stderr: string }>((resolve) => {
+            let stderr = "";
+            child.stderr!.on("data", (d) => (stderr += d));
+            child.stdout!.on("data", (d) => (stderr += d));
+            child.on("exit", (code) => resolve({ code, stderr }));
+        });
+
+    it("exits 1 with one line on stderr for bad configuration", async () => {
+        const child = start({ POSTGRES_URL: "mysql://nope", API_TOKENS: "x" });
+        const { code, stderr } = await exited(child);
+        assert.equal(code, 1);
+        assert.equal(stderr.trim().split("\n").length, 1);
+        assert.match(stderr, /^cli-platform: invalid configuration: environment variable POSTGRES_URL: /);
+    });
+
+    it("on SIGTERM finishes the request in flight, refuses new ones, and exits 0", async () => {
+        const p = await startPlatform();
+        try {
+            p.llm.mode = "slow";
+            p.llm.delayMs = 1500;
+            const port = await freePort();
+            const child = start({
+                POSTGRES_URL: p.pg.url,
+                REDIS_URL: p.redisServer.url,
+                OPENAI_API_KEY: "sk-test",
+                OPENAI_BASE_URL: p.llm.url,
+                API_TOKENS: TOKEN,
+                PORT: String(port),
+                METRICS_PORT: String(await freePort()),
+                SHUTDOWN_TIMEOUT: "10",
+            });
+            const done = exited(child);
+            const url = `http://127.0.0.1:${port}`;
+            for (let i = 0; i < 100; i++) {
+                if (
+                    await fetch(`${url}/health`).then(
+                        (r) => r.ok,
+                        () => false,
+                    )
+                )
+                    break;
+                await new Promise((r) => setTimeout(r, 100));
+            }
+            const inFlight = fetch(`${url}/evolve`, {
+                method: "POST",
+                headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+                body: JSON.stringify({ description: "greet during shutdown", name: "draining" }),
+            });
+            await new Promise((r) => setTimeout(r, 400));
+            child.kill("SIGTERM");
+            await new Promise((r) => setTimeout(r, 200));
+            const late = await fetch(`${url}/health`).then(
+                (r) => r.status,
+                () => "refused",
+            );
+            const res = await inFlight;
+            assert.equal(res.status, 201, "the in-flight request completed");
+            assert.ok(late === "refused" || late === 503, `a new request after SIGTERM got ${late}`);
+            const { code } = await done;
+            assert.equal(code, 0, "exit code; output: " + (await done).stderr);
+        } finally {
+            await p.close();
+        }
+    });
+});
