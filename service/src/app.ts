@@ -9,7 +9,7 @@ import { createHttp, HttpError, parse, sendError } from "./http";
 import { LlmError, LlmTimeoutError, LlmUnavailableError, type LlmClient } from "./llm";
 import type { Logger } from "./logger";
 import type { ApiMetrics } from "./metrics";
-import { argsSchema, secretMatches } from "./runner/app";
+import { argsSchema, secretMatcher } from "./runner/app";
 import { type RunnerClient, RunnerUnavailableError } from "./runnerClient";
 import { validateCode } from "./validation";
 
@@ -98,25 +98,35 @@ export function buildApiApp(deps: ApiDeps) {
     let draining = false;
     const readyTimeout = deps.readyTimeoutMs ?? 1000;
 
+    const tokenOk = secretMatcher(deps.apiTokens);
+    // Metric children cached per label set: prom-client hashes label objects on every call otherwise.
+    const requestCounters = new Map<string, ReturnType<ApiMetrics["requests"]["labels"]>>();
+    const durationHistograms = new Map<string, ReturnType<ApiMetrics["requestDuration"]["labels"]>>();
+
     app.addHook("onRequest", async (request) => {
         metrics.activeConnections.inc();
         (request as { startedAt?: bigint }).startedAt = process.hrtime.bigint();
+        // Auth on every route but health and ready (metrics are on their own port).
+        if (PUBLIC_ROUTES.has(request.routeOptions.url ?? "")) return;
+        const header = request.headers.authorization;
+        const token = header?.startsWith("Bearer ") ? header.slice("Bearer ".length) : undefined;
+        if (!tokenOk(token)) throw new HttpError(401, "unauthorized", "missing or invalid bearer token");
     });
     app.addHook("onResponse", async (request, reply) => {
         metrics.activeConnections.dec();
         const endpoint = request.routeOptions.url ?? "unmatched";
         const seconds = Number(process.hrtime.bigint() - ((request as { startedAt?: bigint }).startedAt ?? process.hrtime.bigint())) / 1e9;
-        metrics.requests.inc({ method: request.method, endpoint, status: String(reply.statusCode) });
-        metrics.requestDuration.observe({ method: request.method, endpoint }, seconds);
-        const level = PUBLIC_ROUTES.has(endpoint) ? "debug" : "info";
-        request.log[level]({ method: request.method, route: endpoint, status: reply.statusCode, durationMs: Math.round(seconds * 1000) }, "request");
-    });
-    // Auth on every route but health and ready (metrics are on their own port).
-    app.addHook("onRequest", async (request) => {
-        if (PUBLIC_ROUTES.has(request.routeOptions.url ?? "")) return;
-        const header = request.headers.authorization;
-        const token = header?.startsWith("Bearer ") ? header.slice("Bearer ".length) : undefined;
-        if (!secretMatches(token, deps.apiTokens)) throw new HttpError(401, "unauthorized", "missing or invalid bearer token");
+        const status = String(reply.statusCode);
+        const counterKey = `${request.method} ${endpoint} ${status}`;
+        let counter = requestCounters.get(counterKey);
+        if (!counter) requestCounters.set(counterKey, (counter = metrics.requests.labels({ method: request.method, endpoint, status })));
+        counter.inc();
+        const histogramKey = `${request.method} ${endpoint}`;
+        let histogram = durationHistograms.get(histogramKey);
+        if (!histogram) durationHistograms.set(histogramKey, (histogram = metrics.requestDuration.labels({ method: request.method, endpoint })));
+        histogram.observe(seconds);
+        if (PUBLIC_ROUTES.has(endpoint)) request.log.debug({ method: request.method, route: endpoint, status: reply.statusCode }, "request");
+        else request.log.info({ method: request.method, route: endpoint, status: reply.statusCode, durationMs: Math.round(seconds * 1000) }, "request");
     });
 
     app.get("/health", async () => ({ status: "ok", version: deps.version }));
@@ -172,17 +182,23 @@ export function buildApiApp(deps: ApiDeps) {
             return reply.code(200).send({ ...latest, cached: Boolean(cached), created: false });
         }
         const stored = await deps.repo.addVersion({ name, description: body.description, code, model: deps.llm.model, validation: report });
+        await deps.cache.invalidateCommand(name);
         metrics.generationSuccess.inc();
         return reply.code(201).send({ ...stored, cached: Boolean(cached), created: true });
     });
 
     app.get("/commands", async () => ({ commands: await deps.repo.list() }));
 
-    app.get("/commands/:name", async (request) => {
+    // Served from Redis when cached (invalidated whenever a version is stored), else PostgreSQL.
+    app.get("/commands/:name", async (request, reply) => {
         const { name } = parse(paramsSchema, request.params, "path");
+        const cached = await deps.cache.getCommand(name);
+        if (cached !== undefined) return reply.type("application/json; charset=utf-8").send(cached);
         const versions = await deps.repo.versions(name);
         if (versions.length === 0) throw new HttpError(404, "not_found", `no command named "${name}"`);
-        return { name, versions };
+        const body = JSON.stringify({ name, versions });
+        await deps.cache.setCommand(name, body);
+        return reply.type("application/json; charset=utf-8").send(body);
     });
 
     app.post("/commands/:name/run", async (request) => {

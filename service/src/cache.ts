@@ -18,7 +18,19 @@ export function cacheKey(description: string, model: string, temperature: number
     return `cli-platform:generation:v1:${digest}`;
 }
 
+/** Key of a command's serialised version list (GET /commands/:name). */
+export function commandKey(name: string): string {
+    return `cli-platform:command:v1:${name}`;
+}
+
+/** Seconds a replica keeps a command list in memory before asking Redis again (bounded staleness across replicas). */
+export const LOCAL_TTL_MS = 1000;
+const LOCAL_MAX_ENTRIES = 1000;
+
 export class GenerationCache {
+    /** Per-replica micro-cache of GET /commands/:name bodies, in front of Redis. */
+    private readonly local = new Map<string, { body: string; expires: number }>();
+
     constructor(
         private readonly redis: Redis,
         private readonly ttlSeconds: number,
@@ -39,11 +51,45 @@ export class GenerationCache {
     }
 
     async set(key: string, value: CachedGeneration): Promise<void> {
+        await this.write(() => this.redis.set(key, JSON.stringify(value), "EX", this.ttlSeconds));
+    }
+
+    /** The cached response body of GET /commands/:name, if any. */
+    async getCommand(name: string): Promise<string | undefined> {
+        const local = this.local.get(name);
+        if (local && local.expires > Date.now()) return local.body;
+        let body: string | undefined;
         try {
-            await this.redis.set(key, JSON.stringify(value), "EX", this.ttlSeconds);
+            body = (await this.redis.get(commandKey(name))) ?? undefined;
+        } catch {
+            return undefined;
+        }
+        if (body !== undefined) this.remember(name, body);
+        return body;
+    }
+
+    async setCommand(name: string, body: string): Promise<void> {
+        this.remember(name, body);
+        await this.write(() => this.redis.set(commandKey(name), body, "EX", this.ttlSeconds));
+    }
+
+    /** Called when a version is stored: this replica forgets at once, the others within LOCAL_TTL_MS. */
+    async invalidateCommand(name: string): Promise<void> {
+        this.local.delete(name);
+        await this.write(() => this.redis.del(commandKey(name)));
+    }
+
+    private remember(name: string, body: string): void {
+        if (this.local.size >= LOCAL_MAX_ENTRIES) this.local.delete(this.local.keys().next().value!);
+        this.local.set(name, { body, expires: Date.now() + LOCAL_TTL_MS });
+    }
+
+    private async write(op: () => Promise<unknown>): Promise<void> {
+        try {
+            await op();
         } catch (err) {
             this.metrics.cacheRequests.inc({ result: "error" });
-            this.log.warn({ err: (err as Error).message }, "could not write the generation cache");
+            this.log.warn({ err: (err as Error).message }, "could not write the cache");
         }
     }
 }

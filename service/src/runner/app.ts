@@ -32,19 +32,26 @@ function digest(s: string): Buffer {
     return createHash("sha256").update(s).digest();
 }
 
-/** Constant-time comparison of a presented secret against the accepted ones. */
-export function secretMatches(presented: string | undefined, accepted: string[]): boolean {
-    if (presented === undefined) return false;
-    const p = digest(presented);
-    let ok = false;
-    for (const a of accepted) ok = timingSafeEqual(p, digest(a)) || ok;
-    return ok;
+/**
+ * A constant-time matcher for the accepted secrets: compares SHA-256 digests (fixed length, so
+ * neither content nor length leaks through timing) against every accepted secret.
+ */
+export function secretMatcher(accepted: string[]): (presented: string | undefined) => boolean {
+    const digests = accepted.map(digest);
+    return (presented) => {
+        if (presented === undefined) return false;
+        const p = digest(presented);
+        let ok = false;
+        for (const d of digests) ok = timingSafeEqual(p, d) || ok;
+        return ok;
+    };
 }
 
 export function buildRunnerApp(deps: RunnerDeps) {
     const app = createHttp({ logger: deps.log, bodyLimit: deps.bodyLimit });
     let active = 0;
     let draining = false;
+    const tokenOk = secretMatcher(deps.token === undefined ? [] : [deps.token]);
     const runSchema = z.strictObject({
         code: z.string().min(1).max(MAX_CODE_LENGTH),
         args: argsSchema().default([]),
@@ -55,7 +62,7 @@ export function buildRunnerApp(deps: RunnerDeps) {
     app.get("/ready", async (_req, reply) => (draining ? sendError(reply, 503, "shutting_down", "the runner is shutting down") : { status: "ready", active }));
 
     app.post("/run", async (request, reply) => {
-        if (deps.token !== undefined && !secretMatches(request.headers["x-runner-token"] as string | undefined, [deps.token])) {
+        if (deps.token !== undefined && !tokenOk(request.headers["x-runner-token"] as string | undefined)) {
             throw new HttpError(401, "unauthorized", "missing or wrong x-runner-token");
         }
         const body = parse(runSchema, request.body ?? {}, "body");
