@@ -48,6 +48,13 @@ const evolveSchema = z.strictObject({
 const runSchema = z.strictObject({ args: argsSchema().default([]) });
 const paramsSchema = z.object({ name: nameSchema });
 
+/** Path parameter check; the common valid case skips zod (this is the hottest read path). */
+function parseName(params: unknown): { name: string } {
+    const name = (params as { name?: unknown }).name;
+    if (typeof name === "string" && name.length <= MAX_NAME_LENGTH && NAME_PATTERN.test(name)) return { name };
+    return parse(paramsSchema, params, "path");
+}
+
 /** A command name from a description: its first words as a slug. */
 export function slugify(description: string): string {
     const words = description
@@ -103,16 +110,17 @@ export function buildApiApp(deps: ApiDeps) {
     const requestCounters = new Map<string, ReturnType<ApiMetrics["requests"]["labels"]>>();
     const durationHistograms = new Map<string, ReturnType<ApiMetrics["requestDuration"]["labels"]>>();
 
-    app.addHook("onRequest", async (request) => {
+    // Callback-style hooks: they run on every request, and skip a promise each.
+    app.addHook("onRequest", (request, _reply, done) => {
         metrics.activeConnections.inc();
         (request as { startedAt?: bigint }).startedAt = process.hrtime.bigint();
         // Auth on every route but health and ready (metrics are on their own port).
-        if (PUBLIC_ROUTES.has(request.routeOptions.url ?? "")) return;
+        if (PUBLIC_ROUTES.has(request.routeOptions.url ?? "")) return done();
         const header = request.headers.authorization;
         const token = header?.startsWith("Bearer ") ? header.slice("Bearer ".length) : undefined;
-        if (!tokenOk(token)) throw new HttpError(401, "unauthorized", "missing or invalid bearer token");
+        done(tokenOk(token) ? undefined : new HttpError(401, "unauthorized", "missing or invalid bearer token"));
     });
-    app.addHook("onResponse", async (request, reply) => {
+    app.addHook("onResponse", (request, reply, done) => {
         metrics.activeConnections.dec();
         const endpoint = request.routeOptions.url ?? "unmatched";
         const seconds = Number(process.hrtime.bigint() - ((request as { startedAt?: bigint }).startedAt ?? process.hrtime.bigint())) / 1e9;
@@ -125,8 +133,10 @@ export function buildApiApp(deps: ApiDeps) {
         let histogram = durationHistograms.get(histogramKey);
         if (!histogram) durationHistograms.set(histogramKey, (histogram = metrics.requestDuration.labels({ method: request.method, endpoint })));
         histogram.observe(seconds);
-        if (PUBLIC_ROUTES.has(endpoint)) request.log.debug({ method: request.method, route: endpoint, status: reply.statusCode }, "request");
-        else request.log.info({ method: request.method, route: endpoint, status: reply.statusCode, durationMs: Math.round(seconds * 1000) }, "request");
+        const entry = { reqId: request.id, method: request.method, route: endpoint, status: reply.statusCode, durationMs: Math.round(seconds * 1000) };
+        if (PUBLIC_ROUTES.has(endpoint)) request.log.debug(entry, "request");
+        else request.log.info(entry, "request");
+        done();
     });
 
     app.get("/health", async () => ({ status: "ok", version: deps.version }));
@@ -191,7 +201,7 @@ export function buildApiApp(deps: ApiDeps) {
 
     // Served from Redis when cached (invalidated whenever a version is stored), else PostgreSQL.
     app.get("/commands/:name", async (request, reply) => {
-        const { name } = parse(paramsSchema, request.params, "path");
+        const { name } = parseName(request.params);
         const cached = await deps.cache.getCommand(name);
         if (cached !== undefined) return reply.type("application/json; charset=utf-8").send(cached);
         const versions = await deps.repo.versions(name);
@@ -202,7 +212,7 @@ export function buildApiApp(deps: ApiDeps) {
     });
 
     app.post("/commands/:name/run", async (request) => {
-        const { name } = parse(paramsSchema, request.params, "path");
+        const { name } = parseName(request.params);
         const body = parse(runSchema, request.body ?? {}, "body");
         const latest = await deps.repo.latest(name);
         if (!latest) throw new HttpError(404, "not_found", `no command named "${name}"`);

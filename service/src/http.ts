@@ -42,6 +42,9 @@ export function createHttp(options: HttpOptions) {
         bodyLimit: options.bodyLimit,
         // Our own onResponse hook logs requests (with route and duration); fastify's are off.
         logController: new LogController({ disableRequestLogging: true }),
+        // No per-request child logger (pino children cost a redaction set-up each); request logs
+        // carry reqId themselves.
+        childLoggerFactory: (logger) => logger,
         return503OnClosing: true,
         forceCloseConnections: "idle",
         requestTimeout: 120_000,
@@ -65,11 +68,8 @@ export function createHttp(options: HttpOptions) {
         request.log.error({ err, route: request.routeOptions.url }, "unhandled error");
         return sendError(reply, 500, "internal", "internal error");
     });
-    // Once close() has begun, answers ask the client to close its connection, and connections that
-    // turn idle are closed: keep-alive clients must not hold a draining server open.
-    app.addHook("onSend", async (_request, reply) => {
-        if (!app.server.listening) reply.header("connection", "close");
-    });
+    // Once close() has begun, connections that turn idle are closed as soon as their last response
+    // is out: keep-alive clients must not hold a draining server open.
     app.addHook("preClose", async () => {
         const timer = setInterval(() => app.server.closeIdleConnections(), 50);
         app.server.once("close", () => clearInterval(timer));

@@ -207,6 +207,20 @@ describe("api (real PostgreSQL, Redis, runner; fake LLM)", function () {
             assert.ok(commands.some((c) => c.name === "add"));
         });
 
+        it("GET /commands/:name is cached in Redis and invalidated when a version is stored", async () => {
+            await p.call("POST", "/evolve", { description: "greet the cache", name: "cached-cmd" });
+            const first = await p.call("GET", "/commands/cached-cmd");
+            assert.equal((first.body.versions as unknown[]).length, 1);
+            assert.ok(await p.redis.get("cli-platform:command:v1:cached-cmd"), "cached in Redis");
+            await p.call("POST", "/evolve", { description: "add for the cache", name: "cached-cmd" });
+            assert.equal(await p.redis.get("cli-platform:command:v1:cached-cmd"), null, "invalidated on write");
+            const second = await p.call("GET", "/commands/cached-cmd");
+            assert.deepEqual(
+                (second.body.versions as { version: number }[]).map((v) => v.version),
+                [1, 2],
+            );
+        });
+
         it("GET /commands/:name: 404 for an unknown command, 400 for a bad name", async () => {
             const missing = await p.call("GET", "/commands/does-not-exist");
             assert.equal(missing.status, 404);
