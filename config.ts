@@ -136,6 +136,8 @@ const redisSchema = z.strictObject({
     nodeType: z.string().regex(/^cache\.[a-z0-9]+\.[a-z0-9]+$/, { message: 'must be an ElastiCache node type such as "cache.r7g.large"' }),
     /** ElastiCache cache clusters (1 primary + replicas), 1..6. Default dev 1, prod 2. */
     nodeCount: z.int().min(1).max(6),
+    /** ElastiCache Multi-AZ with automatic failover (needs nodeCount >= 2). Default dev false, prod true. */
+    multiAz: z.boolean(),
     /** AOF volume in GiB (in-cluster mode). Default 5. */
     storageGiB: z.int().min(1).max(1024),
 });
@@ -302,7 +304,7 @@ export const DEFAULTS: Record<Environment, Defaults> = {
             autoscaler: true,
         },
         postgres: { mode: "in-cluster", ...commonData, storageGiB: 10, instanceClass: "db.t4g.medium", multiAz: false, backupRetentionDays: 7 },
-        redis: { mode: "in-cluster", nodeType: "cache.t4g.small", nodeCount: 1, storageGiB: 5 },
+        redis: { mode: "in-cluster", nodeType: "cache.t4g.small", nodeCount: 1, multiAz: false, storageGiB: 5 },
         service: {
             api: { replicas: 1, minReplicas: 1, maxReplicas: 3, ...apiDefaults },
             runner: { replicas: 1, minReplicas: 1, maxReplicas: 2, ...runnerDefaults },
@@ -326,7 +328,7 @@ export const DEFAULTS: Record<Environment, Defaults> = {
             autoscaler: true,
         },
         postgres: { mode: "rds", ...commonData, storageGiB: 50, instanceClass: "db.r6g.large", multiAz: true, backupRetentionDays: 14 },
-        redis: { mode: "elasticache", nodeType: "cache.r7g.large", nodeCount: 2, storageGiB: 5 },
+        redis: { mode: "elasticache", nodeType: "cache.r7g.large", nodeCount: 2, multiAz: true, storageGiB: 5 },
         service: {
             api: { replicas: 3, minReplicas: 3, maxReplicas: 20, ...apiDefaults },
             runner: { replicas: 2, minReplicas: 2, maxReplicas: 10, ...runnerDefaults },
@@ -340,7 +342,7 @@ export const DEFAULTS: Record<Environment, Defaults> = {
     local: {
         kubernetes: { context: "kind-cli-platform", storageClassName: "standard" },
         postgres: { mode: "in-cluster", ...commonData, storageGiB: 2, instanceClass: "db.t4g.medium", multiAz: false, backupRetentionDays: 7 },
-        redis: { mode: "in-cluster", nodeType: "cache.t4g.small", nodeCount: 1, storageGiB: 1 },
+        redis: { mode: "in-cluster", nodeType: "cache.t4g.small", nodeCount: 1, multiAz: false, storageGiB: 1 },
         service: {
             api: { replicas: 1, minReplicas: 1, maxReplicas: 2, ...apiDefaults },
             runner: { replicas: 1, minReplicas: 1, maxReplicas: 1, ...runnerDefaults },
@@ -654,6 +656,9 @@ function crossFieldProblems(cfg: PlatformConfig): string[] {
         }
     }
 
+    if (cfg.redis.mode === "elasticache" && cfg.redis.multiAz && cfg.redis.nodeCount < 2) {
+        out.push(problem(["redis", "nodeCount"], cfg.redis.nodeCount, "must be >= 2 when redis.multiAz is true (a replica in another AZ)"));
+    }
     if (cfg.ingress.enabled && cfg.ingress.tls && cfg.ingress.acmeEmail === undefined) {
         out.push(problem(["ingress", "acmeEmail"], undefined, "required when ingress.tls is true (the Let's Encrypt account e-mail)"));
     }

@@ -5,27 +5,16 @@
  * (The offline harness calls it the same way, once per stack.)
  */
 import * as k8s from "@pulumi/kubernetes";
-import { availableZones, ClusterAutoscaler, EksCluster, Network } from "./components";
-import { loadConfig } from "./config";
+import type * as pulumi from "@pulumi/pulumi";
+import { availableZones, ClusterAutoscaler, EksCluster, Network, PlatformNamespace, Postgres, Redis } from "./components";
+import { loadConfig, type PlatformConfig } from "./config";
+import { MONITORING_NAMESPACE, PLATFORM_NAMESPACE } from "./lib/k8s";
 import { awsTags, clusterNameFor } from "./lib/naming";
 
-export = async (): Promise<Record<string, unknown>> => {
-    const cfg = loadConfig();
+type Outputs = Record<string, pulumi.Input<unknown> | undefined>;
 
-    if (!cfg.onAws) {
-        // local: an existing cluster, addressed by an explicit kubeconfig context. No AWS at all.
-        // Every in-cluster component deploys through this provider (none reads the ambient default context).
-        new k8s.Provider("local-k8s", { context: cfg.kubernetes!.context, enableServerSideApply: true });
-        return {
-            /** Which environment's defaults this stack runs with. */
-            environment: cfg.environment,
-            /** The kubeconfig context the stack deploys into. */
-            kubeContext: cfg.kubernetes!.context,
-            /** The StorageClass persistent volumes use. */
-            storageClassName: cfg.kubernetes!.storageClassName,
-        };
-    }
-
+/** dev/prod: VPC, EKS and the autoscaler. Resolves AZs before declaring anything. */
+async function awsLayer(cfg: PlatformConfig) {
     const network = cfg.network!;
     const clusterCfg = cfg.cluster!;
     const region = cfg.awsRegion!;
@@ -45,7 +34,6 @@ export = async (): Promise<Record<string, unknown>> => {
         clusterName,
         tags,
     });
-
     const cluster = new EksCluster("cluster", {
         clusterName,
         kubernetesVersion: clusterCfg.kubernetesVersion,
@@ -57,9 +45,9 @@ export = async (): Promise<Record<string, unknown>> => {
         logTypes: clusterCfg.logTypes,
         logRetentionDays: clusterCfg.logRetentionDays,
         nodeGroups: clusterCfg.nodeGroups,
+        retainVolumes: cfg.protectStatefulResources,
         tags,
     });
-
     const autoscaler = clusterCfg.autoscaler
         ? new ClusterAutoscaler("autoscaler", {
               clusterName,
@@ -71,9 +59,7 @@ export = async (): Promise<Record<string, unknown>> => {
           })
         : undefined;
 
-    return {
-        /** Which environment's defaults this stack runs with. */
-        environment: cfg.environment,
+    const outputs: Outputs = {
         /** AWS region. */
         awsRegion: region,
         /** VPC id. */
@@ -92,9 +78,68 @@ export = async (): Promise<Record<string, unknown>> => {
         nodeRoleArn: cluster.nodeRoleArn,
         /** kubeconfig using `aws eks get-token` (secret). */
         kubeconfig: cluster.kubeconfig,
-        /** The StorageClass persistent volumes use. */
-        storageClassName: cluster.storageClassName,
         /** IRSA role of the cluster-autoscaler (absent when disabled). */
         ...(autoscaler ? { autoscalerRoleArn: autoscaler.roleArn } : {}),
+    };
+    return { vpc, cluster, tags, outputs };
+}
+
+export = async (): Promise<Outputs> => {
+    const cfg = loadConfig();
+    const infra = cfg.onAws ? await awsLayer(cfg) : undefined;
+
+    // The in-cluster layer, identical on EKS and on an existing cluster, through one explicit provider.
+    const provider = infra?.cluster.provider ?? new k8s.Provider("local-k8s", { context: cfg.kubernetes!.context, enableServerSideApply: true });
+    const storageClassName = infra?.cluster.storageClassName ?? cfg.kubernetes!.storageClassName;
+    const namespace = new PlatformNamespace("platform", { namespace: PLATFORM_NAMESPACE, provider });
+    const awsNetwork = infra && {
+        vpcId: infra.vpc.vpcId,
+        subnetIds: infra.vpc.privateSubnetIds,
+        clientSecurityGroupId: infra.cluster.clusterSecurityGroupId,
+        tags: infra.tags,
+    };
+
+    const postgres = new Postgres("postgres", {
+        mode: cfg.postgres.mode,
+        namespace: namespace.name,
+        provider,
+        database: cfg.postgres.database,
+        username: cfg.postgres.username,
+        storageGiB: cfg.postgres.storageGiB,
+        protect: cfg.protectStatefulResources,
+        monitoringNamespace: MONITORING_NAMESPACE,
+        storageClassName,
+        instanceClass: cfg.postgres.instanceClass,
+        multiAz: cfg.postgres.multiAz,
+        backupRetentionDays: cfg.postgres.backupRetentionDays,
+        ...awsNetwork,
+    });
+    const redis = new Redis("redis", {
+        mode: cfg.redis.mode,
+        namespace: namespace.name,
+        provider,
+        protect: cfg.protectStatefulResources,
+        monitoringNamespace: MONITORING_NAMESPACE,
+        storageGiB: cfg.redis.storageGiB,
+        storageClassName,
+        nodeType: cfg.redis.nodeType,
+        nodeCount: cfg.redis.nodeCount,
+        multiAz: cfg.redis.multiAz,
+        ...awsNetwork,
+    });
+
+    return {
+        /** Which environment's defaults this stack runs with. */
+        environment: cfg.environment,
+        ...infra?.outputs,
+        ...(infra ? {} : { /** The kubeconfig context the stack deploys into. */ kubeContext: cfg.kubernetes!.context }),
+        /** The StorageClass persistent volumes use. */
+        storageClassName,
+        /** Namespace of the platform's workloads. */
+        namespace: namespace.name,
+        /** PostgreSQL connection URL (secret). */
+        postgresUrl: postgres.url,
+        /** Redis connection URL (secret). */
+        redisUrl: redis.url,
     };
 };

@@ -26,6 +26,8 @@ export interface EksClusterArgs {
     logRetentionDays?: number;
     /** Managed node groups (at least one). */
     nodeGroups: NodeGroupConfig[];
+    /** The default StorageClass keeps volumes (reclaimPolicy Retain) when their claim is deleted. Default false. */
+    retainVolumes?: boolean;
     /** Tags on every AWS resource. Default none. */
     tags?: Record<string, string>;
 }
@@ -36,9 +38,10 @@ const DEFAULTS = {
     adminPrincipalArns: [] as string[],
     logTypes: ["api", "audit", "authenticator"],
     logRetentionDays: 90,
+    retainVolumes: false,
 };
 
-/** The EBS StorageClass every stateful workload on EKS uses: gp3, encrypted, expandable. */
+/** The EBS StorageClass every stateful workload on EKS uses: gp3, encrypted, expandable (Retain in prod). */
 export const STORAGE_CLASS = "gp3-encrypted";
 
 export const MANAGED_POLICIES = {
@@ -272,7 +275,7 @@ export class EksCluster extends pulumi.ComponentResource {
                 parameters: { type: "gp3", encrypted: "true", "csi.storage.k8s.io/fstype": "ext4" },
                 volumeBindingMode: "WaitForFirstConsumer",
                 allowVolumeExpansion: true,
-                reclaimPolicy: "Delete",
+                reclaimPolicy: a.retainVolumes ? "Retain" : "Delete",
             },
             { parent: this, provider: this.provider },
         );

@@ -59,3 +59,17 @@ export const SUPPORTED_EKS_VERSIONS = Object.keys(EKS_VERSIONS) as EksVersion[];
 export const CHARTS = {
     clusterAutoscaler: { repo: "https://kubernetes.github.io/autoscaler", chart: "cluster-autoscaler", version: "9.59.0" },
 } as const;
+
+/** Container images of third-party software we run as plain Kubernetes workloads. */
+export const IMAGES = {
+    postgres: "docker.io/library/postgres:16.10-bookworm",
+    postgresExporter: "quay.io/prometheuscommunity/postgres-exporter:v0.19.1",
+    redis: "docker.io/library/redis:7.4.6-bookworm",
+    redisExporter: "docker.io/oliver006/redis_exporter:v1.80.0",
+} as const;
+
+/** Managed data services: engine versions (a change is an in-place upgrade, reviewed like any other). */
+export const ENGINES = {
+    rdsPostgres: { engine: "postgres", version: "16.10", parameterFamily: "postgres16" },
+    elasticacheRedis: { engine: "redis", version: "7.1", parameterFamily: "redis7" },
+} as const;

@@ -33,7 +33,7 @@ describe("EksCluster", () => {
 
             it("encrypts secrets with a rotating KMS key", async () => {
                 const r = await render(stack);
-                const key = one(r, "aws:kms/key:Key");
+                const key = one(r, "aws:kms/key:Key", "cluster-secrets");
                 assert.equal(key.inputs.enableKeyRotation, true);
                 const cluster = one(r, CLUSTER);
                 assert.deepEqual((cluster.inputs.encryptionConfig as { resources: string[] }).resources, ["secrets"]);

@@ -294,6 +294,12 @@ describe("config: validation messages", () => {
             message: `cli-platform:logging.sink = "cloudwatch": the local stack has no AWS; must be "stdout" or "none"`,
         },
         {
+            title: "Multi-AZ Redis with one node",
+            stack: "prod",
+            changes: () => section("prod", "redis", { nodeCount: 1 }),
+            message: `cli-platform:redis.nodeCount = 1: must be >= 2 when redis.multiAz is true (a replica in another AZ)`,
+        },
+        {
             title: "replicas < 1",
             stack: "dev",
             changes: () => workload("dev", "api", { replicas: 0 }),

@@ -118,3 +118,23 @@ export function json<T = Record<string, unknown>>(value: unknown): T {
     assert.equal(typeof value, "string", `expected a JSON string, got ${JSON.stringify(value)}`);
     return JSON.parse(value as string) as T;
 }
+
+/**
+ * Validates a Kubernetes object against the API schema (kubernetes-models; prometheus-operator
+ * kinds via @kubernetes-models/prometheus-operator). Throws on a schema error or an unknown kind.
+ */
+export function validateK8sObject(obj: Record<string, unknown>): void {
+    const apiVersion = String(obj.apiVersion);
+    const kind = String(obj.kind);
+    const [group, version] = apiVersion.includes("/") ? apiVersion.split("/") : [undefined, apiVersion];
+    const base = group === "monitoring.coreos.com" ? "@kubernetes-models/prometheus-operator" : "kubernetes-models";
+    const modulePath = `${base}/${group ? `${group}/` : ""}${version}/${kind}`;
+    let Model: new (o: unknown) => { validate(): void };
+    try {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        Model = (require(modulePath) as Record<string, new (o: unknown) => { validate(): void }>)[kind];
+    } catch {
+        throw new Error(`no schema model for ${apiVersion} ${kind} (${modulePath})`);
+    }
+    new Model(obj).validate();
+}

@@ -45,7 +45,9 @@ describe("stacks evaluate offline", () => {
             assert.ok(key in dev.outputs, key);
         assert.equal(dev.outputs.clusterName, "cli-platform-dev");
         const local = await render("local");
-        assert.deepEqual(Object.keys(local.outputs).sort(), ["environment", "kubeContext", "storageClassName"]);
+        assert.deepEqual(Object.keys(local.outputs).sort(), ["environment", "kubeContext", "namespace", "postgresUrl", "redisUrl", "storageClassName"]);
+        assert.equal(local.outputs.postgresUrl, SECRET);
+        assert.equal(local.outputs.redisUrl, SECRET);
     });
 
     it("the harness answers only the invokes it knows, naming the unknown token", () => {

@@ -103,7 +103,18 @@ export function readStackConfig(stack: string, overrides: ConfigOverrides = {}):
     return { config, secretKeys };
 }
 
-/** Replaces the wire format's special values: secrets by "[secret]", resources by their URN. */
+/** A secret's value with every leaf replaced by "[secret]": its shape (map keys) stays readable. */
+function mask(value: unknown): unknown {
+    if (Array.isArray(value)) return value.map(mask);
+    if (value && typeof value === "object") {
+        const obj = value as Record<string, unknown>;
+        if (obj[SIG_KEY] === SIG_SECRET) return mask(obj.value);
+        return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, mask(v)]));
+    }
+    return SECRET;
+}
+
+/** Replaces the wire format's special values: secrets by "[secret]" (keeping map keys), resources by their URN. */
 export function redact(value: unknown): unknown {
     if (Array.isArray(value)) return value.map(redact);
     if (value === UNKNOWN_VALUE) return UNKNOWN;
@@ -111,7 +122,7 @@ export function redact(value: unknown): unknown {
         const obj = value as Record<string, unknown>;
         switch (obj[SIG_KEY]) {
             case SIG_SECRET:
-                return SECRET;
+                return mask(obj.value);
             case SIG_RESOURCE:
                 return obj.urn;
             case SIG_ASSET:
