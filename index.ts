@@ -5,8 +5,30 @@
  * (The offline harness calls it the same way, once per stack.)
  */
 import * as k8s from "@pulumi/kubernetes";
-import type * as pulumi from "@pulumi/pulumi";
-import { availableZones, ClusterAutoscaler, EksCluster, Network, PlatformNamespace, Postgres, Redis } from "./components";
+import * as pulumi from "@pulumi/pulumi";
+import * as path from "node:path";
+import {
+    API,
+    apiNetworkPolicy,
+    apiProbes,
+    availableZones,
+    CliService,
+    ClusterAutoscaler,
+    EksCluster,
+    GENERATION_RATE_METRIC,
+    INGRESS_NAMESPACE,
+    IngressControllers,
+    Network,
+    PlatformNamespace,
+    Postgres,
+    Redis,
+    RUNNER,
+    runnerNetworkPolicy,
+    runnerProbes,
+    serviceConfigYaml,
+    ServiceImage,
+    ServiceSecrets,
+} from "./components";
 import { loadConfig, type PlatformConfig } from "./config";
 import { MONITORING_NAMESPACE, PLATFORM_NAMESPACE } from "./lib/k8s";
 import { awsTags, clusterNameFor } from "./lib/naming";
@@ -128,6 +150,81 @@ export = async (): Promise<Outputs> => {
         ...awsNetwork,
     });
 
+    // The platform service: one image, two workloads.
+    const image = new ServiceImage("service-image", {
+        context: path.join(__dirname, "service"),
+        inputs: ["Dockerfile", ".dockerignore", "package.json", "package-lock.json", "tsconfig.json", "src", "config"],
+        push: cfg.onAws,
+        forceDelete: !cfg.protectStatefulResources,
+        tags: infra?.tags,
+    });
+    const secrets = new ServiceSecrets("cli-platform-secrets", { namespace: namespace.name, provider, openaiApiKey: cfg.secrets.openaiApiKey });
+    const configYaml = pulumi
+        .all([redis.host, postgres.host])
+        .apply(([r, p]) => serviceConfigYaml(cfg.service, { redis: r, postgres: p }, cfg.postgres.database));
+    const ingress = cfg.ingress.enabled
+        ? new IngressControllers("ingress", {
+              provider,
+              awsLoadBalancer: cfg.onAws,
+              acmeEmail: cfg.ingress.tls ? cfg.ingress.acmeEmail : undefined,
+              replicas: cfg.environment === "prod" ? 2 : 1,
+          })
+        : undefined;
+    const common = {
+        namespace: namespace.name,
+        provider,
+        image: image.imageRef,
+        configYaml,
+        rolloutOn: [secrets.checksum],
+        secretEnv: { RUNNER_TOKEN: { secret: secrets.secretName, key: "RUNNER_TOKEN" } },
+    };
+    const runner = new CliService(RUNNER.name, {
+        ...common,
+        component: "runner",
+        command: [...RUNNER.command],
+        port: RUNNER.port,
+        replicas: cfg.service.runner.replicas,
+        autoscaling: { minReplicas: cfg.service.runner.minReplicas, maxReplicas: cfg.service.runner.maxReplicas },
+        resources: cfg.service.runner,
+        probes: runnerProbes(),
+        env: { RUNNER_PORT: String(RUNNER.port) },
+        networkPolicy: runnerNetworkPolicy(MONITORING_NAMESPACE),
+    });
+    const managed = (inCluster: boolean) => (inCluster ? ({ inCluster: true } as const) : { inCluster: false as const, cidr: cfg.network!.cidr });
+    const api = new CliService(
+        API.name,
+        {
+            ...common,
+            component: "api",
+            command: [...API.command],
+            port: API.port,
+            replicas: cfg.service.api.replicas,
+            autoscaling: {
+                minReplicas: cfg.service.api.minReplicas,
+                maxReplicas: cfg.service.api.maxReplicas,
+                podsMetric: { name: GENERATION_RATE_METRIC, averageValue: "10" },
+            },
+            resources: cfg.service.api,
+            probes: apiProbes(),
+            env: { PORT: String(API.port), RUNNER_URL: runner.url, CLI_PLATFORM_URL: `http://127.0.0.1:${API.port}` },
+            secretEnv: {
+                ...common.secretEnv,
+                API_TOKENS: { secret: secrets.secretName, key: "API_TOKENS" },
+                OPENAI_API_KEY: { secret: secrets.secretName, key: "OPENAI_API_KEY", optional: true },
+                POSTGRES_URL: { secret: postgres.secretName, key: postgres.secretKey },
+                REDIS_URL: { secret: redis.secretName, key: redis.secretKey },
+            },
+            networkPolicy: apiNetworkPolicy({
+                ingressNamespace: INGRESS_NAMESPACE,
+                monitoringNamespace: MONITORING_NAMESPACE,
+                postgres: managed(cfg.postgres.mode === "in-cluster"),
+                redis: managed(cfg.redis.mode === "in-cluster"),
+            }),
+            ingress: ingress && { host: cfg.ingress.apiHost, className: ingress.ingressClassName, tls: cfg.ingress.tls, clusterIssuer: ingress.clusterIssuer },
+        },
+        { dependsOn: [postgres, redis, ...(ingress?.ready ?? [])] },
+    );
+
     return {
         /** Which environment's defaults this stack runs with. */
         environment: cfg.environment,
@@ -141,5 +238,13 @@ export = async (): Promise<Outputs> => {
         postgresUrl: postgres.url,
         /** Redis connection URL (secret). */
         redisUrl: redis.url,
+        /** Where the API answers: the public host through the ingress, else a port-forward. */
+        apiUrl: ingress
+            ? `${cfg.ingress.tls ? "https" : "http"}://${cfg.ingress.apiHost}`
+            : pulumi.interpolate`http://localhost:${API.port} (kubectl -n ${namespace.name} port-forward svc/${api.serviceName} ${API.port}:80)`,
+        /** Images the workloads run, by digest on EKS. */
+        imageRefs: { service: image.imageRef },
+        /** A bearer token for the API (secret): pulumi stack output apiToken --show-secrets. */
+        apiToken: secrets.apiToken,
     };
 };

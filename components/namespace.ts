@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PART_OF } from "../lib/naming";
+import { defaultDenySpec } from "./workloads";
 
 export interface PlatformNamespaceArgs {
     /** Namespace name. */
@@ -11,6 +12,8 @@ export interface PlatformNamespaceArgs {
     podSecurity?: "restricted" | "baseline" | "privileged";
     /** Extra labels. Default none. */
     labels?: Record<string, string>;
+    /** A NetworkPolicy denying all ingress and egress to every pod unless another policy allows it. Default true. */
+    defaultDeny?: boolean;
 }
 
 /** PSA labels: enforce, audit and warn at one level, pinned to `latest`. */
@@ -23,7 +26,7 @@ export function podSecurityLabels(level: string): Record<string, string> {
     };
 }
 
-/** A namespace with Pod Security Admission labels (restricted by default). */
+/** A namespace with Pod Security Admission labels (restricted by default) and a default-deny NetworkPolicy. */
 export class PlatformNamespace extends pulumi.ComponentResource {
     public readonly name: pulumi.Output<string>;
 
@@ -39,6 +42,13 @@ export class PlatformNamespace extends pulumi.ComponentResource {
             },
             { parent: this, provider: args.provider },
         );
+        if (args.defaultDeny ?? true) {
+            new k8s.networking.v1.NetworkPolicy(
+                `${name}-default-deny`,
+                { metadata: { name: "default-deny", namespace: ns.metadata.name }, spec: defaultDenySpec() },
+                { parent: this, provider: args.provider },
+            );
+        }
         this.name = ns.metadata.name;
         this.registerOutputs({ name: this.name });
     }

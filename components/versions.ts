@@ -58,6 +58,8 @@ export const SUPPORTED_EKS_VERSIONS = Object.keys(EKS_VERSIONS) as EksVersion[];
 /** Helm charts of third-party software: repository, chart name and exact version. */
 export const CHARTS = {
     clusterAutoscaler: { repo: "https://kubernetes.github.io/autoscaler", chart: "cluster-autoscaler", version: "9.59.0" },
+    ingressNginx: { repo: "https://kubernetes.github.io/ingress-nginx", chart: "ingress-nginx", version: "4.12.1" },
+    certManager: { repo: "https://charts.jetstack.io", chart: "cert-manager", version: "v1.18.2" },
 } as const;
 
 /** Container images of third-party software we run as plain Kubernetes workloads. */

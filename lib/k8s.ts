@@ -3,6 +3,7 @@
  * resources, and the labels of the platform's own pods (for NetworkPolicy peers).
  */
 import type * as k8s from "@pulumi/kubernetes";
+import { createHash } from "node:crypto";
 
 type PodSecurityContext = k8s.types.input.core.v1.PodSecurityContext;
 type SecurityContext = k8s.types.input.core.v1.SecurityContext;
@@ -57,4 +58,9 @@ export const WORKLOAD_LABELS = {
 /** A NetworkPolicy peer selecting every pod of a namespace by its immutable name label. */
 export function namespacePeer(namespace: string): k8s.types.input.networking.v1.NetworkPolicyPeer {
     return { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": namespace } } };
+}
+
+/** A stable digest of values, for rollout-on-change annotations (a hash reveals nothing of a secret). */
+export function checksum(values: string[]): string {
+    return createHash("sha256").update(values.join("\0")).digest("hex");
 }

@@ -188,7 +188,7 @@ describe("data layer", () => {
                 const res = one(r, type);
                 assert.deepEqual([res.protect, res.retainOnDelete], [true, true], type);
             }
-            for (const pw of byType(r, "random:index/randomPassword:RandomPassword")) assert.equal(pw.protect, true);
+            for (const name of ["postgres-password", "redis-password"]) assert.equal(one(r, "random:index/randomPassword:RandomPassword", name).protect, true);
             assert.equal(byType(r, STS).length, 0, "no in-cluster data services in prod");
         });
 

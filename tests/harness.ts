@@ -120,14 +120,19 @@ export function json<T = Record<string, unknown>>(value: unknown): T {
 }
 
 /**
- * Validates a Kubernetes object against the API schema (kubernetes-models; prometheus-operator
- * kinds via @kubernetes-models/prometheus-operator). Throws on a schema error or an unknown kind.
+ * Validates a Kubernetes object against the API schema (kubernetes-models; prometheus-operator and
+ * cert-manager kinds through their @kubernetes-models packages). Throws on a schema error or an
+ * unknown kind.
  */
 export function validateK8sObject(obj: Record<string, unknown>): void {
     const apiVersion = String(obj.apiVersion);
     const kind = String(obj.kind);
     const [group, version] = apiVersion.includes("/") ? apiVersion.split("/") : [undefined, apiVersion];
-    const base = group === "monitoring.coreos.com" ? "@kubernetes-models/prometheus-operator" : "kubernetes-models";
+    const crdModels: Record<string, string> = {
+        "monitoring.coreos.com": "@kubernetes-models/prometheus-operator",
+        "cert-manager.io": "@kubernetes-models/cert-manager",
+    };
+    const base = (group && crdModels[group]) ?? "kubernetes-models";
     const modulePath = `${base}/${group ? `${group}/` : ""}${version}/${kind}`;
     let Model: new (o: unknown) => { validate(): void };
     try {

@@ -45,7 +45,17 @@ describe("stacks evaluate offline", () => {
             assert.ok(key in dev.outputs, key);
         assert.equal(dev.outputs.clusterName, "cli-platform-dev");
         const local = await render("local");
-        assert.deepEqual(Object.keys(local.outputs).sort(), ["environment", "kubeContext", "namespace", "postgresUrl", "redisUrl", "storageClassName"]);
+        assert.deepEqual(Object.keys(local.outputs).sort(), [
+            "apiToken",
+            "apiUrl",
+            "environment",
+            "imageRefs",
+            "kubeContext",
+            "namespace",
+            "postgresUrl",
+            "redisUrl",
+            "storageClassName",
+        ]);
         assert.equal(local.outputs.postgresUrl, SECRET);
         assert.equal(local.outputs.redisUrl, SECRET);
     });

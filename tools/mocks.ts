@@ -107,6 +107,24 @@ function computedOutputs(type: string, name: string, inputs: Outputs, ctx: Conte
             };
         case "aws:eks/accessEntry:AccessEntry":
             return { id: `${inputs.clusterName}:${inputs.principalArn}`, state: { accessEntryArn: `arn:aws:eks:${region}:${acct}:access-entry/${h(12)}` } };
+        case "docker:index/image:Image": {
+            const imageName = String(inputs.imageName);
+            const repo = imageName.replace(/:[^:/]+$/, "");
+            return {
+                id: `sha256:${hex(imageName, 64)}`,
+                state: { repoDigest: inputs.skipPush ? `sha256:${hex(imageName, 64)}` : `${repo}@sha256:${hex(imageName, 64)}` },
+            };
+        }
+        case "aws:ecr/repository:Repository":
+            return {
+                id: physical,
+                state: {
+                    arn: `arn:aws:ecr:${region}:${acct}:repository/${physical}`,
+                    name: physical,
+                    registryId: acct,
+                    repositoryUrl: `${acct}.dkr.ecr.${region}.amazonaws.com/${physical}`,
+                },
+            };
         default:
             break;
     }
