@@ -30,6 +30,7 @@ import {
     ServiceSecrets,
 } from "./components";
 import { loadConfig, type PlatformConfig } from "./config";
+import { Monitoring } from "./monitoring/monitoring";
 import { MONITORING_NAMESPACE, PLATFORM_NAMESPACE } from "./lib/k8s";
 import { awsTags, clusterNameFor } from "./lib/naming";
 
@@ -225,6 +226,8 @@ export = async (): Promise<Outputs> => {
         { dependsOn: [postgres, redis, ...(ingress?.ready ?? [])] },
     );
 
+    const monitoring = cfg.monitoring.enabled ? monitoringLayer(cfg, provider, storageClassName, ingress, [api, runner]) : undefined;
+
     return {
         /** Which environment's defaults this stack runs with. */
         environment: cfg.environment,
@@ -246,5 +249,49 @@ export = async (): Promise<Outputs> => {
         imageRefs: { service: image.imageRef },
         /** A bearer token for the API (secret): pulumi stack output apiToken --show-secrets. */
         apiToken: secrets.apiToken,
+        ...(monitoring && {
+            /** Grafana: the ingress host, else a port-forward. */
+            grafanaUrl: monitoring.grafanaUrl,
+            /** Grafana's admin password (secret). */
+            grafanaAdminPassword: monitoring.component.grafanaAdminPassword,
+        }),
     };
 };
+
+/** kube-prometheus-stack, prometheus-adapter, our ServiceMonitors, rules and dashboards. */
+function monitoringLayer(
+    cfg: PlatformConfig,
+    provider: k8s.Provider,
+    storageClassName: pulumi.Input<string>,
+    ingress: IngressControllers | undefined,
+    services: CliService[],
+) {
+    const ns = new PlatformNamespace("monitoring", { namespace: MONITORING_NAMESPACE, provider, podSecurity: "privileged", defaultDeny: false });
+    const grafanaHost = ingress ? cfg.monitoring.grafanaHost : undefined;
+    const component = new Monitoring(
+        "monitoring",
+        {
+            provider,
+            namespace: ns.name,
+            retention: cfg.monitoring.retention,
+            storageGiB: cfg.monitoring.storageGiB,
+            storageClassName,
+            replicas: cfg.monitoring.prometheusReplicas,
+            alertReceiver: cfg.monitoring.alertReceiver,
+            alertWebhookUrl: cfg.secrets.alertWebhookUrl,
+            grafanaHost,
+            clusterIssuer: cfg.ingress.tls ? ingress?.clusterIssuer : undefined,
+            targets: [
+                ...services.map((s) => ({ service: s.name, namespace: PLATFORM_NAMESPACE, selector: s.selector })),
+                ...(["postgres", "redis"] as const)
+                    .filter((d) => cfg[d].mode === "in-cluster")
+                    .map((d) => ({ service: d, namespace: PLATFORM_NAMESPACE, selector: { "app.kubernetes.io/name": d } })),
+            ],
+        },
+        { dependsOn: ingress?.ready ?? [] },
+    );
+    const grafanaUrl = grafanaHost
+        ? `${cfg.ingress.tls ? "https" : "http"}://${grafanaHost}`
+        : `http://localhost:3000 (kubectl -n ${MONITORING_NAMESPACE} port-forward svc/kube-prometheus-stack-grafana 3000:80)`;
+    return { component, grafanaUrl };
+}

@@ -117,6 +117,8 @@ export class CliService extends pulumi.ComponentResource {
     /** In-cluster URL of the Service's http port. */
     public readonly url: pulumi.Output<string>;
     public readonly selector: Record<string, string>;
+    /** The workload's name (Deployment, Service, Prometheus job). */
+    public readonly name: string;
 
     constructor(name: string, args: CliServiceArgs, opts?: pulumi.ComponentResourceOptions) {
         const a = { ...DEFAULTS, ...args };
@@ -133,6 +135,7 @@ export class CliService extends pulumi.ComponentResource {
         const labels = k8sLabels(name, a.component);
         const metadata = (suffix = "") => ({ name: `${name}${suffix}`, namespace: a.namespace, labels });
         this.selector = selector;
+        this.name = name;
 
         const sa = new k8s.core.v1.ServiceAccount(`${name}-sa`, { metadata: metadata(), automountServiceAccountToken: false }, k8sOpts);
         const config =

@@ -60,6 +60,8 @@ export const CHARTS = {
     clusterAutoscaler: { repo: "https://kubernetes.github.io/autoscaler", chart: "cluster-autoscaler", version: "9.59.0" },
     ingressNginx: { repo: "https://kubernetes.github.io/ingress-nginx", chart: "ingress-nginx", version: "4.12.1" },
     certManager: { repo: "https://charts.jetstack.io", chart: "cert-manager", version: "v1.18.2" },
+    kubePrometheusStack: { repo: "https://prometheus-community.github.io/helm-charts", chart: "kube-prometheus-stack", version: "79.12.0" },
+    prometheusAdapter: { repo: "https://prometheus-community.github.io/helm-charts", chart: "prometheus-adapter", version: "5.3.0" },
 } as const;
 
 /** Container images of third-party software we run as plain Kubernetes workloads. */

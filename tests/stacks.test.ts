@@ -49,6 +49,8 @@ describe("stacks evaluate offline", () => {
             "apiToken",
             "apiUrl",
             "environment",
+            "grafanaAdminPassword",
+            "grafanaUrl",
             "imageRefs",
             "kubeContext",
             "namespace",
