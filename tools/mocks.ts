@@ -130,7 +130,8 @@ function computedOutputs(type: string, name: string, inputs: Outputs, ctx: Conte
     }
     if (type.startsWith("aws:")) {
         const service = type.split(":")[1].split("/")[0];
-        return { id: `${name}-${h(8)}`, state: { arn: `arn:aws:${service}:${region}:${acct}:${name}-${h(8)}` } };
+        // Most AWS resources are auto-named: `name` is computed when the program does not set it.
+        return { id: `${name}-${h(8)}`, state: { arn: `arn:aws:${service}:${region}:${acct}:${name}-${h(8)}`, name: physical } };
     }
     if (type.startsWith("kubernetes:") && type !== "pulumi:providers:kubernetes") {
         const metadata = (inputs.metadata as Outputs | undefined) ?? {};
