@@ -18,6 +18,7 @@ import {
     GENERATION_RATE_METRIC,
     INGRESS_NAMESPACE,
     IngressControllers,
+    Logging,
     Network,
     PlatformNamespace,
     Postgres,
@@ -227,6 +228,7 @@ export = async (): Promise<Outputs> => {
     );
 
     const monitoring = cfg.monitoring.enabled ? monitoringLayer(cfg, provider, storageClassName, ingress, [api, runner]) : undefined;
+    const logging = cfg.logging.sink === "none" ? undefined : loggingLayer(cfg, provider, infra);
 
     return {
         /** Which environment's defaults this stack runs with. */
@@ -255,8 +257,32 @@ export = async (): Promise<Outputs> => {
             /** Grafana's admin password (secret). */
             grafanaAdminPassword: monitoring.component.grafanaAdminPassword,
         }),
+        /** Where to read the logs: OpenSearch Dashboards, the CloudWatch console, or kubectl. */
+        ...(logging && { logsUrl: logging.logsUrl }),
     };
 };
+
+/** Fluent Bit to the stack's sink (OpenSearch, CloudWatch or stdout). */
+function loggingLayer(cfg: PlatformConfig, provider: k8s.Provider, infra: Awaited<ReturnType<typeof awsLayer>> | undefined): Logging {
+    const ns = new PlatformNamespace("logging", { namespace: "logging", provider, podSecurity: "privileged", defaultDeny: false });
+    return new Logging("logging", {
+        sink: cfg.logging.sink,
+        provider,
+        namespace: ns.name,
+        clusterName: infra ? clusterNameFor(cfg.stack) : cfg.kubernetes!.context,
+        retentionDays: cfg.logging.retentionDays,
+        region: cfg.awsRegion,
+        oidc: infra && { arn: infra.cluster.oidcProviderArn, issuerUrl: infra.cluster.oidcIssuerUrl },
+        vpcId: infra?.vpc.vpcId,
+        subnetIds: infra?.vpc.privateSubnetIds,
+        clusterSecurityGroupId: infra?.cluster.clusterSecurityGroupId,
+        instanceType: cfg.logging.opensearchInstanceType,
+        volumeGiB: cfg.logging.opensearchVolumeGiB,
+        adminPrincipalArns: cfg.cluster?.adminPrincipalArns,
+        protect: cfg.protectStatefulResources,
+        tags: infra?.tags,
+    });
+}
 
 /** kube-prometheus-stack, prometheus-adapter, our ServiceMonitors, rules and dashboards. */
 function monitoringLayer(

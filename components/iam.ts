@@ -10,7 +10,7 @@ export interface PolicyStatement {
     Effect: "Allow" | "Deny";
     Action: string | string[];
     Resource?: string | string[];
-    Principal?: Record<string, string>;
+    Principal?: Record<string, string | string[]>;
     Condition?: Record<string, Record<string, string>>;
 }
 export type PolicyDocument = { Version: "2012-10-17"; Statement: PolicyStatement[] };

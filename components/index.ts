@@ -4,6 +4,7 @@ export * from "./cluster";
 export * from "./connection";
 export * from "./iam";
 export * from "./ingress";
+export * from "./logging";
 export * from "./namespace";
 export * from "./network";
 export * from "./postgres";

@@ -62,6 +62,7 @@ export const CHARTS = {
     certManager: { repo: "https://charts.jetstack.io", chart: "cert-manager", version: "v1.18.2" },
     kubePrometheusStack: { repo: "https://prometheus-community.github.io/helm-charts", chart: "kube-prometheus-stack", version: "79.12.0" },
     prometheusAdapter: { repo: "https://prometheus-community.github.io/helm-charts", chart: "prometheus-adapter", version: "5.3.0" },
+    fluentBit: { repo: "https://fluent.github.io/helm-charts", chart: "fluent-bit", version: "0.58.1" },
 } as const;
 
 /** Container images of third-party software we run as plain Kubernetes workloads. */
@@ -70,10 +71,13 @@ export const IMAGES = {
     postgresExporter: "quay.io/prometheuscommunity/postgres-exporter:v0.19.1",
     redis: "docker.io/library/redis:7.4.6-bookworm",
     redisExporter: "docker.io/oliver006/redis_exporter:v1.80.0",
+    /** Runs the OpenSearch bootstrap job (stdlib-only Python: SigV4 requests with IRSA credentials). */
+    python: "docker.io/library/python:3.12.12-slim-bookworm",
 } as const;
 
 /** Managed data services: engine versions (a change is an in-place upgrade, reviewed like any other). */
 export const ENGINES = {
+    opensearch: { version: "OpenSearch_2.19" },
     rdsPostgres: { engine: "postgres", version: "16.10", parameterFamily: "postgres16" },
     elasticacheRedis: { engine: "redis", version: "7.1", parameterFamily: "redis7" },
 } as const;

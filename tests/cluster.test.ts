@@ -20,7 +20,7 @@ function irsaSubjects(r: StackRender): Map<string, string> {
         assert.equal(keys.length, 2, `${role.name}: exactly sub and aud`);
         assert.match(keys[0], /^oidc\.eks\.eu-west-1\.amazonaws\.com\/id\/[0-9A-F]+:aud$/);
         assert.equal(cond[keys[0]], "sts.amazonaws.com");
-        assert.match(trust.Statement[0].Principal!.Federated, /^arn:aws:iam::\d{12}:oidc-provider\/oidc\.eks\./);
+        assert.match(String(trust.Statement[0].Principal!.Federated), /^arn:aws:iam::\d{12}:oidc-provider\/oidc\.eks\./);
         out.set(role.name, cond[keys[1]]);
     }
     return out;
@@ -133,13 +133,15 @@ describe("EksCluster", () => {
                 for (const g of byType(r, NODE_GROUP)) assert.ok(g.dependsOn.includes(cni.urn));
             });
 
-            it("gives vpc-cni, the EBS CSI driver and the autoscaler each an IRSA role naming exactly its service account", async () => {
+            it("gives vpc-cni, the EBS CSI driver, the autoscaler and Fluent Bit each an IRSA role naming exactly its service account", async () => {
                 const r = await render(stack);
                 const subjects = irsaSubjects(r);
                 assert.deepEqual(Object.fromEntries([...subjects.entries()].sort()), {
                     "autoscaler-irsa-role": "system:serviceaccount:kube-system:cluster-autoscaler",
                     "cluster-aws-ebs-csi-driver-role": "system:serviceaccount:kube-system:ebs-csi-controller-sa",
                     "cluster-vpc-cni-role": "system:serviceaccount:kube-system:aws-node",
+                    "logging-fluent-bit-role": "system:serviceaccount:logging:fluent-bit",
+                    ...(stack === "prod" ? { "logging-os-bootstrap-role": "system:serviceaccount:logging:opensearch-bootstrap" } : {}),
                 });
                 const ebs = byType(r, "aws:eks/addon:Addon").find((a) => a.inputs.addonName === "aws-ebs-csi-driver")!;
                 assert.match(String(ebs.inputs.serviceAccountRoleArn), /role\/cluster-aws-ebs-csi-driver-role-/);

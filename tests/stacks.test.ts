@@ -53,6 +53,7 @@ describe("stacks evaluate offline", () => {
             "grafanaUrl",
             "imageRefs",
             "kubeContext",
+            "logsUrl",
             "namespace",
             "postgresUrl",
             "redisUrl",
