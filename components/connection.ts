@@ -3,6 +3,7 @@
  * Kubernetes Secret in the service's namespace holding it under a fixed key (POSTGRES_URL,
  * REDIS_URL), the same in every mode.
  */
+import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
@@ -55,5 +56,82 @@ export function connectionSecret(
             stringData: { [args.key]: pulumi.secret(args.url) },
         },
         { parent: args.parent, provider: args.provider },
+    );
+}
+
+/** The standalone volume of an in-cluster data service (not a volumeClaimTemplate: resizing it is an in-place update). */
+export function dataVolume(
+    name: string,
+    a: {
+        namespace: pulumi.Input<string>;
+        labels: Record<string, string>;
+        storageClassName: pulumi.Input<string>;
+        storageGiB: number;
+        protect: boolean;
+        provider: k8s.Provider;
+        parent: pulumi.Resource;
+    },
+): k8s.core.v1.PersistentVolumeClaim {
+    return new k8s.core.v1.PersistentVolumeClaim(
+        name,
+        {
+            metadata: { name, namespace: a.namespace, labels: a.labels },
+            spec: { accessModes: ["ReadWriteOnce"], storageClassName: a.storageClassName, resources: { requests: { storage: `${a.storageGiB}Gi` } } },
+        },
+        { parent: a.parent, provider: a.provider, protect: a.protect, retainOnDelete: a.protect },
+    );
+}
+
+/** The ClusterIP Service of an in-cluster data service: its port and its exporter's `metrics` port. */
+export function dataService(
+    name: string,
+    a: {
+        namespace: pulumi.Input<string>;
+        labels: Record<string, string>;
+        selector: Record<string, string>;
+        port: { name: string; number: number };
+        exporterPort: number;
+        provider: k8s.Provider;
+        parent: pulumi.Resource;
+    },
+): k8s.core.v1.Service {
+    return new k8s.core.v1.Service(
+        `${name}-svc`,
+        {
+            metadata: { name, namespace: a.namespace, labels: a.labels },
+            spec: {
+                selector: a.selector,
+                ports: [
+                    { name: a.port.name, port: a.port.number, targetPort: a.port.name },
+                    { name: "metrics", port: a.exporterPort, targetPort: "metrics" },
+                ],
+            },
+        },
+        { parent: a.parent, provider: a.provider },
+    );
+}
+
+/** A security group for a managed service: `port` only from the EKS cluster's security group, no egress. */
+export function clusterOnlySecurityGroup(
+    name: string,
+    a: {
+        what: string;
+        vpcId: pulumi.Input<string>;
+        port: number;
+        clientSecurityGroupId: pulumi.Input<string>;
+        tags?: Record<string, string>;
+        parent: pulumi.Resource;
+    },
+): aws.ec2.SecurityGroup {
+    return new aws.ec2.SecurityGroup(
+        name,
+        {
+            vpcId: a.vpcId,
+            description: `${a.what}: ${a.port} from the EKS cluster only`,
+            ingress: [{ protocol: "tcp", fromPort: a.port, toPort: a.port, securityGroups: [a.clientSecurityGroupId], description: "EKS cluster" }],
+            egress: [],
+            tags: a.tags,
+        },
+        { parent: a.parent },
     );
 }

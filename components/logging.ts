@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from "../lib/k8s";
+import { clusterOnlySecurityGroup } from "./connection";
 import { type OidcProvider, IrsaRole, type PolicyDocument } from "./iam";
 import { CHARTS, ENGINES, IMAGES } from "./versions";
 
@@ -232,17 +233,14 @@ export class Logging extends pulumi.ComponentResource {
                 { parent: this },
             );
             const key = new aws.kms.Key(`${name}-os-kms`, { description: `OpenSearch ${domainName} at rest`, enableKeyRotation: true, tags }, { parent: this });
-            const sg = new aws.ec2.SecurityGroup(
-                `${name}-os-sg`,
-                {
-                    vpcId: args.vpcId!,
-                    description: `OpenSearch ${domainName}: 443 from the EKS cluster only`,
-                    ingress: [{ protocol: "tcp", fromPort: 443, toPort: 443, securityGroups: [args.clusterSecurityGroupId!], description: "EKS cluster" }],
-                    egress: [],
-                    tags,
-                },
-                { parent: this },
-            );
+            const sg = clusterOnlySecurityGroup(`${name}-os-sg`, {
+                what: `OpenSearch ${domainName}`,
+                vpcId: args.vpcId!,
+                port: 443,
+                clientSecurityGroupId: args.clusterSecurityGroupId!,
+                tags,
+                parent: this,
+            });
             const azCount = args.subnetIds!.length;
             const domain = new aws.opensearch.Domain(
                 `${name}-domain`,

@@ -3,7 +3,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { namespacePeer, restrictedContainerSecurityContext, restrictedPodSecurityContext, resources, type Resources, WORKLOAD_LABELS } from "../lib/k8s";
 import { k8sLabels } from "../lib/naming";
-import { connectionSecret, type ConnectionInfo, generatedPassword, postgresUrl } from "./connection";
+import { clusterOnlySecurityGroup, connectionSecret, type ConnectionInfo, dataService, dataVolume, generatedPassword, postgresUrl } from "./connection";
 import { ENGINES, IMAGES } from "./versions";
 
 export interface PostgresArgs {
@@ -106,29 +106,24 @@ export class Postgres extends pulumi.ComponentResource implements ConnectionInfo
                 },
                 k8sOpts,
             );
-            // A standalone claim (not a volumeClaimTemplate): resizing it is an in-place update.
-            const pvc = new k8s.core.v1.PersistentVolumeClaim(
-                `${name}-data`,
-                {
-                    metadata: { name: `${name}-data`, namespace: a.namespace, labels },
-                    spec: { accessModes: ["ReadWriteOnce"], storageClassName: a.storageClassName, resources: { requests: { storage: `${a.storageGiB}Gi` } } },
-                },
-                { ...k8sOpts, protect: a.protect, retainOnDelete: a.protect },
-            );
-            const service = new k8s.core.v1.Service(
-                `${name}-svc`,
-                {
-                    metadata: { name, namespace: a.namespace, labels },
-                    spec: {
-                        selector: WORKLOAD_LABELS.postgres,
-                        ports: [
-                            { name: "postgres", port: POSTGRES_PORT, targetPort: "postgres" },
-                            { name: "metrics", port: POSTGRES_EXPORTER_PORT, targetPort: "metrics" },
-                        ],
-                    },
-                },
-                k8sOpts,
-            );
+            const pvc = dataVolume(`${name}-data`, {
+                namespace: a.namespace,
+                labels,
+                storageClassName: a.storageClassName!,
+                storageGiB: a.storageGiB,
+                protect: a.protect,
+                provider: a.provider,
+                parent: this,
+            });
+            const service = dataService(name, {
+                namespace: a.namespace,
+                labels,
+                selector: WORKLOAD_LABELS.postgres,
+                port: { name: "postgres", number: POSTGRES_PORT },
+                exporterPort: POSTGRES_EXPORTER_PORT,
+                provider: a.provider,
+                parent: this,
+            });
             const secretEnv = (envName: string) => ({
                 name: envName,
                 valueFrom: { secretKeyRef: { name: credentials.metadata.name, key: "POSTGRES_PASSWORD" } },
@@ -222,25 +217,14 @@ export class Postgres extends pulumi.ComponentResource implements ConnectionInfo
                 { parent: this },
             );
             const subnets = new aws.rds.SubnetGroup(`${name}-subnets`, { subnetIds: a.subnetIds!, tags }, { parent: this });
-            const sg = new aws.ec2.SecurityGroup(
-                `${name}-sg`,
-                {
-                    vpcId: a.vpcId!,
-                    description: `PostgreSQL ${name}: 5432 from the EKS cluster only`,
-                    ingress: [
-                        {
-                            protocol: "tcp",
-                            fromPort: POSTGRES_PORT,
-                            toPort: POSTGRES_PORT,
-                            securityGroups: [a.clientSecurityGroupId!],
-                            description: "EKS cluster",
-                        },
-                    ],
-                    egress: [],
-                    tags,
-                },
-                { parent: this },
-            );
+            const sg = clusterOnlySecurityGroup(`${name}-sg`, {
+                what: `PostgreSQL ${name}`,
+                vpcId: a.vpcId!,
+                port: POSTGRES_PORT,
+                clientSecurityGroupId: a.clientSecurityGroupId!,
+                tags,
+                parent: this,
+            });
             const params = new aws.rds.ParameterGroup(
                 `${name}-params`,
                 {

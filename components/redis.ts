@@ -3,7 +3,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { namespacePeer, restrictedContainerSecurityContext, restrictedPodSecurityContext, resources, type Resources, WORKLOAD_LABELS } from "../lib/k8s";
 import { k8sLabels } from "../lib/naming";
-import { connectionSecret, type ConnectionInfo, generatedPassword, redisUrl } from "./connection";
+import { clusterOnlySecurityGroup, connectionSecret, type ConnectionInfo, dataService, dataVolume, generatedPassword, redisUrl } from "./connection";
 import { ENGINES, IMAGES } from "./versions";
 
 export interface RedisArgs {
@@ -121,28 +121,24 @@ export class Redis extends pulumi.ComponentResource implements ConnectionInfo {
                 },
                 k8sOpts,
             );
-            const pvc = new k8s.core.v1.PersistentVolumeClaim(
-                `${name}-data`,
-                {
-                    metadata: { name: `${name}-data`, namespace: a.namespace, labels },
-                    spec: { accessModes: ["ReadWriteOnce"], storageClassName: a.storageClassName, resources: { requests: { storage: `${a.storageGiB}Gi` } } },
-                },
-                { ...k8sOpts, protect: a.protect, retainOnDelete: a.protect },
-            );
-            const service = new k8s.core.v1.Service(
-                `${name}-svc`,
-                {
-                    metadata: { name, namespace: a.namespace, labels },
-                    spec: {
-                        selector: WORKLOAD_LABELS.redis,
-                        ports: [
-                            { name: "redis", port: REDIS_PORT, targetPort: "redis" },
-                            { name: "metrics", port: REDIS_EXPORTER_PORT, targetPort: "metrics" },
-                        ],
-                    },
-                },
-                k8sOpts,
-            );
+            const pvc = dataVolume(`${name}-data`, {
+                namespace: a.namespace,
+                labels,
+                storageClassName: a.storageClassName!,
+                storageGiB: a.storageGiB,
+                protect: a.protect,
+                provider: a.provider,
+                parent: this,
+            });
+            const service = dataService(name, {
+                namespace: a.namespace,
+                labels,
+                selector: WORKLOAD_LABELS.redis,
+                port: { name: "redis", number: REDIS_PORT },
+                exporterPort: REDIS_EXPORTER_PORT,
+                provider: a.provider,
+                parent: this,
+            });
             const passwordEnv = { name: "REDIS_PASSWORD", valueFrom: { secretKeyRef: { name: config.metadata.name, key: "REDIS_PASSWORD" } } };
             const ping = ["sh", "-c", 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -h 127.0.0.1 ping | grep -q PONG'];
             new k8s.apps.v1.StatefulSet(
@@ -217,19 +213,14 @@ export class Redis extends pulumi.ComponentResource implements ConnectionInfo {
                 { subnetIds: a.subnetIds!, description: `${name} private subnets`, tags },
                 { parent: this },
             );
-            const sg = new aws.ec2.SecurityGroup(
-                `${name}-sg`,
-                {
-                    vpcId: a.vpcId!,
-                    description: `Redis ${name}: 6379 from the EKS cluster only`,
-                    ingress: [
-                        { protocol: "tcp", fromPort: REDIS_PORT, toPort: REDIS_PORT, securityGroups: [a.clientSecurityGroupId!], description: "EKS cluster" },
-                    ],
-                    egress: [],
-                    tags,
-                },
-                { parent: this },
-            );
+            const sg = clusterOnlySecurityGroup(`${name}-sg`, {
+                what: `Redis ${name}`,
+                vpcId: a.vpcId!,
+                port: REDIS_PORT,
+                clientSecurityGroupId: a.clientSecurityGroupId!,
+                tags,
+                parent: this,
+            });
             const group = new aws.elasticache.ReplicationGroup(
                 `${name}-rg`,
                 {

@@ -1,16 +1,13 @@
 import * as assert from "node:assert/strict";
-import { FAKE_CODE, stopAll } from "./support";
-import { type Platform, startPlatform, TOKEN } from "./fixture";
+import { FAKE_CODE } from "./support";
+import { type Platform, startPlatform, TOKEN, usePlatform } from "./fixture";
 
 describe("api (real PostgreSQL, Redis, runner; fake LLM)", function () {
     this.timeout(60_000);
+    const platform = usePlatform();
     let p: Platform;
-    before(async () => {
-        p = await startPlatform();
-    });
-    after(async () => {
-        await p?.close();
-        await stopAll();
+    beforeEach(() => {
+        p = platform();
     });
 
     describe("health and readiness", () => {

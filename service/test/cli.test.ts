@@ -1,17 +1,13 @@
 import * as assert from "node:assert/strict";
 import { runCli } from "../src/cli";
-import { stopAll } from "./support";
-import { type Platform, startPlatform, TOKEN } from "./fixture";
+import { type Platform, TOKEN, usePlatform } from "./fixture";
 
 describe("cli-platform CLI (against the real api)", function () {
     this.timeout(60_000);
+    const platform = usePlatform();
     let p: Platform;
-    before(async () => {
-        p = await startPlatform();
-    });
-    after(async () => {
-        await p?.close();
-        await stopAll();
+    beforeEach(() => {
+        p = platform();
     });
 
     async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {

@@ -12,7 +12,7 @@ import { createLogger } from "../src/logger";
 import { createApiMetrics, createRunnerMetrics, type ApiMetrics } from "../src/metrics";
 import { buildRunnerApp } from "../src/runner/app";
 import { RunnerClient } from "../src/runnerClient";
-import { type FakeLlm, PostgresServer, RedisServer, startFakeLlm } from "./support";
+import { type FakeLlm, PostgresServer, RedisServer, startFakeLlm, stopAll } from "./support";
 
 export const TOKEN = "test-token-0123456789abcdef";
 export const RUNNER_TOKEN = "runner-token-0123456789abcdef";
@@ -134,5 +134,24 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
             pg.destroy();
             await redisServer.destroy();
         },
+    };
+}
+
+/**
+ * Starts a platform before the enclosing describe's tests and stops it (and every server) after.
+ * Returns a getter: the platform exists only once `before` has run.
+ */
+export function usePlatform(options: PlatformOptions = {}): () => Platform {
+    let p: Platform | undefined;
+    before(async () => {
+        p = await startPlatform(options);
+    });
+    after(async () => {
+        await p?.close();
+        await stopAll();
+    });
+    return () => {
+        if (!p) throw new Error("usePlatform: the platform is not started yet (use it inside a test)");
+        return p;
     };
 }

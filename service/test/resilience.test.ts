@@ -1,18 +1,15 @@
 import * as assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import * as path from "node:path";
-import { freePort, stopAll } from "./support";
-import { type Platform, startPlatform, TOKEN } from "./fixture";
+import { freePort } from "./support";
+import { type Platform, startPlatform, TOKEN, usePlatform } from "./fixture";
 
 describe("resilience (real servers stopped and started)", function () {
     this.timeout(90_000);
+    const platform = usePlatform();
     let p: Platform;
-    before(async () => {
-        p = await startPlatform();
-    });
-    after(async () => {
-        await p?.close();
-        await stopAll();
+    beforeEach(() => {
+        p = platform();
     });
 
     it("Redis down: /ready names redis, generation still works without the cache (counted)", async () => {
