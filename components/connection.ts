@@ -7,6 +7,46 @@ import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { resources, restrictedContainerSecurityContext } from "../lib/k8s";
+
+/** Arguments every data service (Postgres, Redis) takes, whatever its mode. */
+export interface DataServiceArgs {
+    /** Namespace of the service (the connection Secret goes there; in-cluster, the data service too). */
+    namespace: pulumi.Input<string>;
+    /** Kubernetes provider of the target cluster. */
+    provider: k8s.Provider;
+    /** `protect` the data, its volume and its password; retain them on delete. Default false. */
+    protect?: boolean;
+    /** in-cluster: labels of the pods allowed to connect (NetworkPolicy). Default: the api's. */
+    clientPodLabels?: Record<string, string>;
+    /** in-cluster: namespace allowed to scrape the exporter. Default "monitoring". */
+    monitoringNamespace?: string;
+    /** in-cluster: StorageClass of the volume. */
+    storageClassName?: pulumi.Input<string>;
+    /** managed: VPC, private subnets and the security group of the clients (the EKS cluster's). */
+    vpcId?: pulumi.Input<string>;
+    subnetIds?: pulumi.Input<string>[];
+    clientSecurityGroupId?: pulumi.Input<string>;
+    tags?: Record<string, string>;
+}
+
+/** The metrics exporter sidecar of an in-cluster data service (restricted, small, `metrics` port). */
+export function exporterContainer(
+    image: string,
+    port: number,
+    env: k8s.types.input.core.v1.EnvVar[],
+    readinessPath: string,
+): k8s.types.input.core.v1.Container {
+    return {
+        name: "exporter",
+        image,
+        ports: [{ name: "metrics", containerPort: port }],
+        env,
+        securityContext: restrictedContainerSecurityContext(),
+        resources: resources({ cpuRequest: "10m", memoryRequest: "32Mi", cpuLimit: "100m", memoryLimit: "64Mi" }),
+        readinessProbe: { httpGet: { path: readinessPath, port: "metrics" }, periodSeconds: 10 },
+    };
+}
 
 export interface ConnectionInfo {
     /** Connection URL with credentials (secret). */

@@ -3,30 +3,28 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { namespacePeer, restrictedContainerSecurityContext, restrictedPodSecurityContext, resources, type Resources, WORKLOAD_LABELS } from "../lib/k8s";
 import { k8sLabels } from "../lib/naming";
-import { clusterOnlySecurityGroup, connectionSecret, type ConnectionInfo, dataService, dataVolume, generatedPassword, postgresUrl } from "./connection";
+import {
+    clusterOnlySecurityGroup,
+    connectionSecret,
+    type ConnectionInfo,
+    dataService,
+    type DataServiceArgs,
+    dataVolume,
+    exporterContainer,
+    generatedPassword,
+    postgresUrl,
+} from "./connection";
 import { ENGINES, IMAGES } from "./versions";
 
-export interface PostgresArgs {
+export interface PostgresArgs extends DataServiceArgs {
     /** `in-cluster` StatefulSet or Amazon RDS. */
     mode: "in-cluster" | "rds";
-    /** Namespace of the service (the connection Secret goes there; in-cluster, the database too). */
-    namespace: pulumi.Input<string>;
-    /** Kubernetes provider of the target cluster. */
-    provider: k8s.Provider;
     /** Database name. */
     database: string;
     /** Owner role. */
     username: string;
     /** Storage in GiB (PVC, or RDS allocated storage). */
     storageGiB: number;
-    /** `protect` the database and its volume, retain them on delete. Default false. */
-    protect?: boolean;
-    /** Labels of the pods allowed to connect (in-cluster NetworkPolicy). Default: the api's. */
-    clientPodLabels?: Record<string, string>;
-    /** Namespace allowed to scrape the exporter. Default "monitoring". */
-    monitoringNamespace?: string;
-    /** in-cluster: StorageClass of the volume. */
-    storageClassName?: pulumi.Input<string>;
     /** in-cluster: resources of the postgres container. Default 250m/512Mi to 1/1Gi. */
     resources?: Resources;
     /** rds: instance class. */
@@ -35,11 +33,6 @@ export interface PostgresArgs {
     multiAz?: boolean;
     /** rds: automated backup retention in days (>= 7). Default 7. */
     backupRetentionDays?: number;
-    /** rds: VPC, private subnets and the security group of the clients (the EKS cluster's). */
-    vpcId?: pulumi.Input<string>;
-    subnetIds?: pulumi.Input<string>[];
-    clientSecurityGroupId?: pulumi.Input<string>;
-    tags?: Record<string, string>;
 }
 
 const DEFAULTS = {
@@ -173,19 +166,16 @@ export class Postgres extends pulumi.ComponentResource implements ConnectionInfo
                                             { name: "tmp", mountPath: "/tmp" },
                                         ],
                                     },
-                                    {
-                                        name: "exporter",
-                                        image: IMAGES.postgresExporter,
-                                        ports: [{ name: "metrics", containerPort: POSTGRES_EXPORTER_PORT }],
-                                        env: [
+                                    exporterContainer(
+                                        IMAGES.postgresExporter,
+                                        POSTGRES_EXPORTER_PORT,
+                                        [
                                             { name: "DATA_SOURCE_URI", value: `127.0.0.1:${POSTGRES_PORT}/${a.database}?sslmode=disable` },
                                             { name: "DATA_SOURCE_USER", value: a.username },
                                             secretEnv("DATA_SOURCE_PASS"),
                                         ],
-                                        securityContext: restrictedContainerSecurityContext(),
-                                        resources: resources({ cpuRequest: "10m", memoryRequest: "32Mi", cpuLimit: "100m", memoryLimit: "64Mi" }),
-                                        readinessProbe: { httpGet: { path: "/", port: "metrics" }, periodSeconds: 10 },
-                                    },
+                                        "/",
+                                    ),
                                 ],
                                 volumes: [
                                     { name: "data", persistentVolumeClaim: { claimName: pvc.metadata.name } },

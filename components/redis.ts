@@ -3,24 +3,24 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { namespacePeer, restrictedContainerSecurityContext, restrictedPodSecurityContext, resources, type Resources, WORKLOAD_LABELS } from "../lib/k8s";
 import { k8sLabels } from "../lib/naming";
-import { clusterOnlySecurityGroup, connectionSecret, type ConnectionInfo, dataService, dataVolume, generatedPassword, redisUrl } from "./connection";
+import {
+    clusterOnlySecurityGroup,
+    connectionSecret,
+    type ConnectionInfo,
+    dataService,
+    type DataServiceArgs,
+    dataVolume,
+    exporterContainer,
+    generatedPassword,
+    redisUrl,
+} from "./connection";
 import { ENGINES, IMAGES } from "./versions";
 
-export interface RedisArgs {
+export interface RedisArgs extends DataServiceArgs {
     /** `in-cluster` StatefulSet or Amazon ElastiCache. */
     mode: "in-cluster" | "elasticache";
-    /** Namespace of the service (the connection Secret goes there; in-cluster, Redis too). */
-    namespace: pulumi.Input<string>;
-    provider: k8s.Provider;
-    /** `protect` the cache and its volume, retain them on delete. Default false. */
-    protect?: boolean;
-    /** Labels of the pods allowed to connect (in-cluster NetworkPolicy). Default: the api's. */
-    clientPodLabels?: Record<string, string>;
-    /** Namespace allowed to scrape the exporter. Default "monitoring". */
-    monitoringNamespace?: string;
-    /** in-cluster: AOF volume in GiB and its StorageClass. */
+    /** in-cluster: AOF volume in GiB. Default 5. */
     storageGiB?: number;
-    storageClassName?: pulumi.Input<string>;
     /** in-cluster: resources of the redis container. Default 100m/256Mi to 500m/512Mi. */
     resources?: Resources;
     /** elasticache: node type and number of cache clusters (primary + replicas). */
@@ -28,10 +28,6 @@ export interface RedisArgs {
     nodeCount?: number;
     /** elasticache: Multi-AZ with automatic failover (needs nodeCount >= 2). Default false. */
     multiAz?: boolean;
-    vpcId?: pulumi.Input<string>;
-    subnetIds?: pulumi.Input<string>[];
-    clientSecurityGroupId?: pulumi.Input<string>;
-    tags?: Record<string, string>;
 }
 
 const DEFAULTS = {
@@ -171,15 +167,12 @@ export class Redis extends pulumi.ComponentResource implements ConnectionInfo {
                                             { name: "tmp", mountPath: "/tmp" },
                                         ],
                                     },
-                                    {
-                                        name: "exporter",
-                                        image: IMAGES.redisExporter,
-                                        ports: [{ name: "metrics", containerPort: REDIS_EXPORTER_PORT }],
-                                        env: [{ name: "REDIS_ADDR", value: `redis://127.0.0.1:${REDIS_PORT}` }, passwordEnv],
-                                        securityContext: restrictedContainerSecurityContext(),
-                                        resources: resources({ cpuRequest: "10m", memoryRequest: "32Mi", cpuLimit: "100m", memoryLimit: "64Mi" }),
-                                        readinessProbe: { httpGet: { path: "/health", port: "metrics" }, periodSeconds: 10 },
-                                    },
+                                    exporterContainer(
+                                        IMAGES.redisExporter,
+                                        REDIS_EXPORTER_PORT,
+                                        [{ name: "REDIS_ADDR", value: `redis://127.0.0.1:${REDIS_PORT}` }, passwordEnv],
+                                        "/health",
+                                    ),
                                 ],
                                 volumes: [
                                     { name: "data", persistentVolumeClaim: { claimName: pvc.metadata.name } },
