@@ -125,3 +125,15 @@ describe("runner HTTP app", function () {
         assert.equal(off.json().error.code, "sandbox_disabled");
     });
 });
+
+describe("secretMatcher", () => {
+    it("accepts exactly the configured secrets", async () => {
+        const { secretMatcher } = await import("../src/runner/app");
+        const ok = secretMatcher(["first-token-0123456789", "second-token-0123456789"]);
+        assert.equal(ok("first-token-0123456789"), true);
+        assert.equal(ok("second-token-0123456789"), true);
+        for (const bad of [undefined, "", "first-token-012345678", "first-token-01234567890", "first-token-0123456788", "FIRST-TOKEN-0123456789"])
+            assert.equal(ok(bad), false, String(bad));
+        assert.equal(secretMatcher([])("anything-at-all-12345"), false);
+    });
+});

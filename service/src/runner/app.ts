@@ -1,5 +1,5 @@
 /** The runner's HTTP app (port 8001): POST /run executes one command in the sandbox. */
-import { timingSafeEqual, createHash } from "node:crypto";
+import { timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 import { createHttp, HttpError, parse, sendError } from "../http";
 import type { Logger } from "../logger";
@@ -28,21 +28,19 @@ export function argsSchema() {
     return z.array(z.string().max(MAX_ARG_LENGTH, `each argument must be at most ${MAX_ARG_LENGTH} characters`)).max(MAX_ARGS, `at most ${MAX_ARGS} arguments`);
 }
 
-function digest(s: string): Buffer {
-    return createHash("sha256").update(s).digest();
-}
-
 /**
- * A constant-time matcher for the accepted secrets: compares SHA-256 digests (fixed length, so
- * neither content nor length leaks through timing) against every accepted secret.
+ * A constant-time matcher for the accepted secrets: `timingSafeEqual` against every accepted
+ * secret, with no early exit. Only a length mismatch is decided without comparing bytes; lengths
+ * are not secret (tokens are generated at a fixed length). Hashing each request instead (to hide
+ * length) cost a quarter of the cached read path's throughput.
  */
 export function secretMatcher(accepted: string[]): (presented: string | undefined) => boolean {
-    const digests = accepted.map(digest);
+    const buffers = accepted.map((a) => Buffer.from(a));
     return (presented) => {
         if (presented === undefined) return false;
-        const p = digest(presented);
+        const p = Buffer.from(presented);
         let ok = false;
-        for (const d of digests) ok = timingSafeEqual(p, d) || ok;
+        for (const b of buffers) ok = (b.length === p.length && timingSafeEqual(p, b)) || ok;
         return ok;
     };
 }
