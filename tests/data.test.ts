@@ -166,8 +166,7 @@ describe("data layer", () => {
 
         it("security groups admit 5432 and 6379 only from the cluster's security group", async () => {
             const r = await render("prod");
-            const clusterSg = (one(r, "aws:eks/cluster:Cluster").inputs as { vpcConfig: unknown }).vpcConfig;
-            void clusterSg;
+            const sources = new Set<string>();
             for (const [name, port] of [
                 ["postgres-sg", 5432],
                 ["redis-sg", 6379],
@@ -179,7 +178,12 @@ describe("data layer", () => {
                 assert.equal(ingress[0].cidrBlocks, undefined);
                 assert.match(ingress[0].securityGroups![0], /^sg-[0-9a-f]{17}$/);
                 assert.deepEqual(sg.egress, []);
+                sources.add(ingress[0].securityGroups![0]);
             }
+            // One source for both: the EKS-managed cluster security group, not a group this program made.
+            assert.equal(sources.size, 1);
+            const own = byType(r, "aws:ec2/securityGroup:SecurityGroup").map((g) => g.id);
+            assert.ok(![...sources].some((s) => own.includes(s)));
         });
 
         it("stateful resources are protected and retained; passwords too", async () => {
