@@ -11,6 +11,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { cidrContains, cidrsOverlap, defaultSubnetPlan, parseCidr } from "./lib/cidr";
+import { memoryBytes } from "./lib/k8s";
 import { SUPPORTED_EKS_VERSIONS } from "./components/versions";
 
 export const PROJECT = "cli-platform";
@@ -466,12 +467,6 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
     return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-function parseMemory(q: string): number {
-    const units: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
-    const m = /^([0-9]+)(Ki|Mi|Gi|Ti)$/.exec(q);
-    return m ? Number(m[1]) * units[m[2]] : NaN;
-}
-
 function parseCpu(q: string): number {
     return q.endsWith("m") ? Number(q.slice(0, -1)) / 1000 : Number(q);
 }
@@ -651,7 +646,7 @@ function crossFieldProblems(cfg: PlatformConfig): string[] {
             out.push(problem([...path, "replicas"], w.replicas, `must be between minReplicas (${w.minReplicas}) and maxReplicas (${w.maxReplicas})`));
         }
         if (parseCpu(w.cpuRequest) > parseCpu(w.cpuLimit)) out.push(problem([...path, "cpuRequest"], w.cpuRequest, `must be <= cpuLimit (${w.cpuLimit})`));
-        if (parseMemory(w.memoryRequest) > parseMemory(w.memoryLimit)) {
+        if (memoryBytes(w.memoryRequest) > memoryBytes(w.memoryLimit)) {
             out.push(problem([...path, "memoryRequest"], w.memoryRequest, `must be <= memoryLimit (${w.memoryLimit})`));
         }
     }

@@ -2,6 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { type OidcProvider, IrsaRole, type PolicyDocument } from "./iam";
 import { CHARTS, EKS_VERSIONS, type EksVersion } from "./versions";
+import { chartRelease } from "./helm";
 
 export interface ClusterAutoscalerArgs {
     clusterName: string;
@@ -106,14 +107,12 @@ export class ClusterAutoscaler extends pulumi.ComponentResource {
             },
             { parent: this },
         );
-        const release = new k8s.helm.v3.Release(
+        const release = chartRelease(
             `${name}-release`,
+            CHARTS.clusterAutoscaler,
             {
                 name: "cluster-autoscaler",
                 namespace: a.namespace,
-                chart: CHARTS.clusterAutoscaler.chart,
-                version: CHARTS.clusterAutoscaler.version,
-                repositoryOpts: { repo: CHARTS.clusterAutoscaler.repo },
                 values: role.roleArn.apply((roleArn) => autoscalerValues({ ...a, roleArn })),
                 atomic: true,
                 cleanupOnFail: true,

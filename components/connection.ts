@@ -7,7 +7,7 @@ import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { resources, restrictedContainerSecurityContext } from "../lib/k8s";
+import { MONITORING_NAMESPACE, namespacePeer, resources, restrictedContainerSecurityContext, restrictedPodSecurityContext, WORKLOAD_LABELS } from "../lib/k8s";
 
 /** Arguments every data service (Postgres, Redis) takes, whatever its mode. */
 export interface DataServiceArgs {
@@ -29,6 +29,13 @@ export interface DataServiceArgs {
     clientSecurityGroupId?: pulumi.Input<string>;
     tags?: Record<string, string>;
 }
+
+/** Defaults of DataServiceArgs, shared by Postgres and Redis. */
+export const DATA_SERVICE_DEFAULTS = {
+    protect: false,
+    clientPodLabels: WORKLOAD_LABELS.api as Record<string, string>,
+    monitoringNamespace: MONITORING_NAMESPACE,
+};
 
 /** The metrics exporter sidecar of an in-cluster data service (restricted, small, `metrics` port). */
 export function exporterContainer(
@@ -99,46 +106,70 @@ export function connectionSecret(
     );
 }
 
-/** The standalone volume of an in-cluster data service (not a volumeClaimTemplate: resizing it is an in-place update). */
-export function dataVolume(
-    name: string,
-    a: {
-        namespace: pulumi.Input<string>;
-        labels: Record<string, string>;
-        storageClassName: pulumi.Input<string>;
-        storageGiB: number;
-        protect: boolean;
-        provider: k8s.Provider;
-        parent: pulumi.Resource;
-    },
-): k8s.core.v1.PersistentVolumeClaim {
-    return new k8s.core.v1.PersistentVolumeClaim(
-        name,
-        {
-            metadata: { name, namespace: a.namespace, labels: a.labels },
-            spec: { accessModes: ["ReadWriteOnce"], storageClassName: a.storageClassName, resources: { requests: { storage: `${a.storageGiB}Gi` } } },
-        },
-        { parent: a.parent, provider: a.provider, protect: a.protect, retainOnDelete: a.protect },
-    );
+/** Ingress of an in-cluster data service: clients on its port, Prometheus on the exporter's. */
+export function dataNetworkPolicySpec(
+    selector: Record<string, string>,
+    port: number,
+    exporterPort: number,
+    clientPodLabels: Record<string, string>,
+    monitoringNamespace: string,
+): k8s.types.input.networking.v1.NetworkPolicySpec {
+    return {
+        podSelector: { matchLabels: { ...selector } },
+        policyTypes: ["Ingress"],
+        ingress: [
+            { from: [{ podSelector: { matchLabels: clientPodLabels } }], ports: [{ protocol: "TCP", port }] },
+            { from: [namespacePeer(monitoringNamespace)], ports: [{ protocol: "TCP", port: exporterPort }] },
+        ],
+    };
 }
 
-/** The ClusterIP Service of an in-cluster data service: its port and its exporter's `metrics` port. */
-export function dataService(
-    name: string,
-    a: {
-        namespace: pulumi.Input<string>;
-        labels: Record<string, string>;
-        selector: Record<string, string>;
-        port: { name: string; number: number };
-        exporterPort: number;
-        provider: k8s.Provider;
-        parent: pulumi.Resource;
-    },
-): k8s.core.v1.Service {
-    return new k8s.core.v1.Service(
+export interface InClusterDataServiceArgs {
+    namespace: pulumi.Input<string>;
+    labels: Record<string, string>;
+    /** Pod labels the Service, StatefulSet and NetworkPolicy select. */
+    selector: Record<string, string>;
+    provider: k8s.Provider;
+    parent: pulumi.Resource;
+    protect: boolean;
+    storageClassName: pulumi.Input<string>;
+    storageGiB: number;
+    /** uid/gid of the image's user (restricted pod context). */
+    uid: number;
+    /** The data port, named like the main container's port. */
+    port: { name: string; number: number };
+    exporterPort: number;
+    clientPodLabels: Record<string, string>;
+    monitoringNamespace: string;
+    /** The data container (it mounts the volume `data`; `tmp` is an emptyDir at /tmp) and the exporter sidecar. */
+    containers: k8s.types.input.core.v1.Container[];
+    /** Volumes besides `data` and `tmp`. */
+    extraVolumes?: k8s.types.input.core.v1.Volume[];
+    terminationGracePeriodSeconds?: number;
+}
+
+/**
+ * An in-cluster data service: a standalone PVC (not a volumeClaimTemplate, so resizing it is an
+ * in-place update), a ClusterIP Service with the data and `metrics` ports, a one-replica
+ * StatefulSet under the restricted pod context, and its NetworkPolicy. The volume and the
+ * StatefulSet are protected and retained with `protect`. Returns the in-cluster host name.
+ */
+export function inClusterDataService(name: string, a: InClusterDataServiceArgs): pulumi.Output<string> {
+    const opts = { parent: a.parent, provider: a.provider };
+    const stateful = { ...opts, protect: a.protect, retainOnDelete: a.protect };
+    const metadata = { name, namespace: a.namespace, labels: a.labels };
+    const pvc = new k8s.core.v1.PersistentVolumeClaim(
+        `${name}-data`,
+        {
+            metadata: { ...metadata, name: `${name}-data` },
+            spec: { accessModes: ["ReadWriteOnce"], storageClassName: a.storageClassName, resources: { requests: { storage: `${a.storageGiB}Gi` } } },
+        },
+        stateful,
+    );
+    const service = new k8s.core.v1.Service(
         `${name}-svc`,
         {
-            metadata: { name, namespace: a.namespace, labels: a.labels },
+            metadata,
             spec: {
                 selector: a.selector,
                 ports: [
@@ -147,8 +178,40 @@ export function dataService(
                 ],
             },
         },
-        { parent: a.parent, provider: a.provider },
+        opts,
     );
+    new k8s.apps.v1.StatefulSet(
+        `${name}-sts`,
+        {
+            metadata,
+            spec: {
+                serviceName: service.metadata.name,
+                replicas: 1,
+                selector: { matchLabels: a.selector },
+                template: {
+                    metadata: { labels: a.labels },
+                    spec: {
+                        automountServiceAccountToken: false,
+                        securityContext: restrictedPodSecurityContext(a.uid),
+                        terminationGracePeriodSeconds: a.terminationGracePeriodSeconds,
+                        containers: a.containers,
+                        volumes: [
+                            { name: "data", persistentVolumeClaim: { claimName: pvc.metadata.name } },
+                            ...(a.extraVolumes ?? []),
+                            { name: "tmp", emptyDir: {} },
+                        ],
+                    },
+                },
+            },
+        },
+        stateful,
+    );
+    new k8s.networking.v1.NetworkPolicy(
+        `${name}-netpol`,
+        { metadata, spec: dataNetworkPolicySpec(a.selector, a.port.number, a.exporterPort, a.clientPodLabels, a.monitoringNamespace) },
+        opts,
+    );
+    return pulumi.interpolate`${service.metadata.name}.${service.metadata.namespace}.svc.cluster.local`;
 }
 
 /** A security group for a managed service: `port` only from the EKS cluster's security group, no egress. */

@@ -15,6 +15,20 @@ export interface PolicyStatement {
 }
 export type PolicyDocument = { Version: "2012-10-17"; Statement: PolicyStatement[] };
 
+/** Permissions to write to one CloudWatch log group only (its streams and events). */
+export function logGroupWriterPolicy(logGroupArn: string): PolicyDocument {
+    return {
+        Version: "2012-10-17",
+        Statement: [
+            {
+                Effect: "Allow",
+                Action: ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                Resource: [logGroupArn, `${logGroupArn}:log-stream:*`],
+            },
+        ],
+    };
+}
+
 /** Trust policy letting an AWS service (e.g. "eks.amazonaws.com") assume a role. */
 export function serviceTrustPolicy(service: string): PolicyDocument {
     return { Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: service }, Action: "sts:AssumeRole" }] };

@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { CHARTS } from "./versions";
+import { chartRelease } from "./helm";
 
 export interface IngressControllersArgs {
     provider: k8s.Provider;
@@ -77,15 +78,13 @@ export class IngressControllers extends pulumi.ComponentResource {
         }
         super("cli-platform:ingress:IngressControllers", name, {}, opts);
         const k8sOpts = { parent: this, provider: args.provider };
-        const nginx = new k8s.helm.v3.Release(
+        const nginx = chartRelease(
             `${name}-nginx`,
+            CHARTS.ingressNginx,
             {
                 name: "ingress-nginx",
                 namespace: INGRESS_NAMESPACE,
                 createNamespace: true,
-                chart: CHARTS.ingressNginx.chart,
-                version: CHARTS.ingressNginx.version,
-                repositoryOpts: { repo: CHARTS.ingressNginx.repo },
                 values: ingressNginxValues(args.awsLoadBalancer ?? false, replicas),
                 atomic: true,
             },
@@ -93,15 +92,13 @@ export class IngressControllers extends pulumi.ComponentResource {
         );
         this.ready = [nginx];
         if (args.acmeEmail !== undefined) {
-            const certManager = new k8s.helm.v3.Release(
+            const certManager = chartRelease(
                 `${name}-cert-manager`,
+                CHARTS.certManager,
                 {
                     name: "cert-manager",
                     namespace: CERT_MANAGER_NAMESPACE,
                     createNamespace: true,
-                    chart: CHARTS.certManager.chart,
-                    version: CHARTS.certManager.version,
-                    repositoryOpts: { repo: CHARTS.certManager.repo },
                     values: { crds: { enabled: true, keep: true }, replicaCount: replicas, podDisruptionBudget: { enabled: replicas > 1 } },
                     atomic: true,
                 },

@@ -5,8 +5,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from "../lib/k8s";
 import { clusterOnlySecurityGroup } from "./connection";
-import { type OidcProvider, IrsaRole, type PolicyDocument } from "./iam";
+import { IrsaRole, logGroupWriterPolicy, type OidcProvider, type PolicyDocument } from "./iam";
 import { CHARTS, ENGINES, IMAGES } from "./versions";
+import { chartRelease } from "./helm";
 
 export type LogSink = "opensearch" | "cloudwatch" | "stdout" | "none";
 
@@ -109,20 +110,6 @@ export function fluentBitConfig(sink: Exclude<LogSink, "none">, o: { region?: st
     };
 }
 
-/** Fluent Bit may write only to its own log group. */
-export function cloudwatchWriterPolicy(logGroupArn: string): PolicyDocument {
-    return {
-        Version: "2012-10-17",
-        Statement: [
-            {
-                Effect: "Allow",
-                Action: ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                Resource: [logGroupArn, `${logGroupArn}:log-stream:*`],
-            },
-        ],
-    };
-}
-
 /** Fluent Bit may only send HTTP writes to its own domain. */
 export function opensearchWriterPolicy(domainArn: string): PolicyDocument {
     return { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: ["es:ESHttpPost", "es:ESHttpPut", "es:ESHttpGet"], Resource: [`${domainArn}/*`] }] };
@@ -198,7 +185,7 @@ export class Logging extends pulumi.ComponentResource {
                     oidc: args.oidc!,
                     namespace: "logging",
                     serviceAccount: FLUENT_BIT_SERVICE_ACCOUNT,
-                    inlinePolicy: group.arn.apply((arn) => JSON.stringify(cloudwatchWriterPolicy(arn))),
+                    inlinePolicy: group.arn.apply((arn) => JSON.stringify(logGroupWriterPolicy(arn))),
                     tags,
                 },
                 { parent: this },
@@ -324,14 +311,12 @@ export class Logging extends pulumi.ComponentResource {
             this.logsUrl = pulumi.interpolate`kubectl -n ${ns} logs daemonset/fluent-bit`;
         }
 
-        new k8s.helm.v3.Release(
+        chartRelease(
             `${name}-fluent-bit`,
+            CHARTS.fluentBit,
             {
                 name: "fluent-bit",
                 namespace: ns,
-                chart: CHARTS.fluentBit.chart,
-                version: CHARTS.fluentBit.version,
-                repositoryOpts: { repo: CHARTS.fluentBit.repo },
                 values: pulumi.all([config, roleArn ?? ""]).apply(([c, arn]) => ({
                     kind: "DaemonSet",
                     serviceAccount: { create: true, name: FLUENT_BIT_SERVICE_ACCOUNT, annotations: arn ? { "eks.amazonaws.com/role-arn": arn } : {} },

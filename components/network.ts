@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { type PolicyDocument, serviceTrustPolicy } from "./iam";
+import { logGroupWriterPolicy, serviceTrustPolicy } from "./iam";
 
 export interface NetworkArgs {
     /** VPC CIDR (validated by config.ts). */
@@ -43,20 +43,6 @@ export function subnetTags(kind: "public" | "private", clusterName: string): Rec
         [kind === "public" ? "kubernetes.io/role/elb" : "kubernetes.io/role/internal-elb"]: "1",
         [`kubernetes.io/cluster/${clusterName}`]: "shared",
         tier: kind,
-    };
-}
-
-/** Permissions of the VPC flow-logs delivery role: write to one log group only. */
-export function flowLogPermissions(logGroupArn: string): PolicyDocument {
-    return {
-        Version: "2012-10-17",
-        Statement: [
-            {
-                Effect: "Allow",
-                Action: ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                Resource: [logGroupArn, `${logGroupArn}:*`],
-            },
-        ],
     };
 }
 
@@ -161,7 +147,7 @@ export class Network extends pulumi.ComponentResource {
             );
             new aws.iam.RolePolicy(
                 `${name}-flow-logs`,
-                { role: role.id, policy: logGroup.arn.apply((arn) => JSON.stringify(flowLogPermissions(arn))) },
+                { role: role.id, policy: logGroup.arn.apply((arn) => JSON.stringify(logGroupWriterPolicy(arn))) },
                 parent,
             );
             new aws.ec2.FlowLog(

@@ -1,17 +1,17 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { namespacePeer, restrictedContainerSecurityContext, restrictedPodSecurityContext, resources, type Resources, WORKLOAD_LABELS } from "../lib/k8s";
+import { restrictedContainerSecurityContext, resources, type Resources, WORKLOAD_LABELS } from "../lib/k8s";
 import { k8sLabels } from "../lib/naming";
 import {
     clusterOnlySecurityGroup,
     connectionSecret,
     type ConnectionInfo,
-    dataService,
+    DATA_SERVICE_DEFAULTS,
     type DataServiceArgs,
-    dataVolume,
     exporterContainer,
     generatedPassword,
+    inClusterDataService,
     postgresUrl,
 } from "./connection";
 import { ENGINES, IMAGES } from "./versions";
@@ -36,9 +36,7 @@ export interface PostgresArgs extends DataServiceArgs {
 }
 
 const DEFAULTS = {
-    protect: false,
-    clientPodLabels: WORKLOAD_LABELS.api as Record<string, string>,
-    monitoringNamespace: "monitoring",
+    ...DATA_SERVICE_DEFAULTS,
     resources: { cpuRequest: "250m", memoryRequest: "512Mi", cpuLimit: "1", memoryLimit: "1Gi" },
     multiAz: false,
     backupRetentionDays: 7,
@@ -48,21 +46,6 @@ export const POSTGRES_PORT = 5432;
 export const POSTGRES_EXPORTER_PORT = 9187;
 /** uid/gid of the postgres user in the official Debian-based image. */
 export const POSTGRES_UID = 999;
-
-/** Ingress rules of the in-cluster database: clients on 5432, Prometheus on the exporter port. */
-export function postgresNetworkPolicySpec(
-    clientPodLabels: Record<string, string>,
-    monitoringNamespace: string,
-): k8s.types.input.networking.v1.NetworkPolicySpec {
-    return {
-        podSelector: { matchLabels: { ...WORKLOAD_LABELS.postgres } },
-        policyTypes: ["Ingress"],
-        ingress: [
-            { from: [{ podSelector: { matchLabels: clientPodLabels } }], ports: [{ protocol: "TCP", port: POSTGRES_PORT }] },
-            { from: [namespacePeer(monitoringNamespace)], ports: [{ protocol: "TCP", port: POSTGRES_EXPORTER_PORT }] },
-        ],
-    };
-}
 
 /**
  * PostgreSQL for the platform, in one of two shapes behind one interface: a StatefulSet in the
@@ -89,7 +72,6 @@ export class Postgres extends pulumi.ComponentResource implements ConnectionInfo
         const stateful = { parent: this, protect: a.protect, retainOnDelete: a.protect };
 
         if (a.mode === "in-cluster") {
-            const k8sOpts = { parent: this, provider: a.provider };
             const credentials = new k8s.core.v1.Secret(
                 `${name}-credentials`,
                 {
@@ -97,103 +79,63 @@ export class Postgres extends pulumi.ComponentResource implements ConnectionInfo
                     type: "Opaque",
                     stringData: { POSTGRES_PASSWORD: password.result },
                 },
-                k8sOpts,
+                { parent: this, provider: a.provider },
             );
-            const pvc = dataVolume(`${name}-data`, {
-                namespace: a.namespace,
-                labels,
-                storageClassName: a.storageClassName!,
-                storageGiB: a.storageGiB,
-                protect: a.protect,
-                provider: a.provider,
-                parent: this,
-            });
-            const service = dataService(name, {
-                namespace: a.namespace,
-                labels,
-                selector: WORKLOAD_LABELS.postgres,
-                port: { name: "postgres", number: POSTGRES_PORT },
-                exporterPort: POSTGRES_EXPORTER_PORT,
-                provider: a.provider,
-                parent: this,
-            });
             const secretEnv = (envName: string) => ({
                 name: envName,
                 valueFrom: { secretKeyRef: { name: credentials.metadata.name, key: "POSTGRES_PASSWORD" } },
             });
-            new k8s.apps.v1.StatefulSet(
-                `${name}-sts`,
-                {
-                    metadata: { name, namespace: a.namespace, labels },
-                    spec: {
-                        serviceName: service.metadata.name,
-                        replicas: 1,
-                        selector: { matchLabels: WORKLOAD_LABELS.postgres },
-                        template: {
-                            metadata: { labels },
-                            spec: {
-                                automountServiceAccountToken: false,
-                                securityContext: restrictedPodSecurityContext(POSTGRES_UID),
-                                terminationGracePeriodSeconds: 60,
-                                containers: [
-                                    {
-                                        name: "postgres",
-                                        image: IMAGES.postgres,
-                                        ports: [{ name: "postgres", containerPort: POSTGRES_PORT }],
-                                        env: [
-                                            { name: "POSTGRES_DB", value: a.database },
-                                            { name: "POSTGRES_USER", value: a.username },
-                                            secretEnv("POSTGRES_PASSWORD"),
-                                            { name: "PGDATA", value: "/var/lib/postgresql/data/pgdata" },
-                                        ],
-                                        securityContext: restrictedContainerSecurityContext(),
-                                        resources: resources(a.resources),
-                                        readinessProbe: {
-                                            exec: { command: ["pg_isready", "-h", "127.0.0.1", "-U", a.username, "-d", a.database] },
-                                            periodSeconds: 5,
-                                            timeoutSeconds: 3,
-                                        },
-                                        livenessProbe: {
-                                            exec: { command: ["pg_isready", "-h", "127.0.0.1", "-U", a.username, "-d", a.database] },
-                                            initialDelaySeconds: 30,
-                                            periodSeconds: 10,
-                                            timeoutSeconds: 5,
-                                        },
-                                        startupProbe: { exec: { command: ["pg_isready", "-h", "127.0.0.1"] }, periodSeconds: 5, failureThreshold: 60 },
-                                        volumeMounts: [
-                                            { name: "data", mountPath: "/var/lib/postgresql/data" },
-                                            { name: "run", mountPath: "/var/run/postgresql" },
-                                            { name: "tmp", mountPath: "/tmp" },
-                                        ],
-                                    },
-                                    exporterContainer(
-                                        IMAGES.postgresExporter,
-                                        POSTGRES_EXPORTER_PORT,
-                                        [
-                                            { name: "DATA_SOURCE_URI", value: `127.0.0.1:${POSTGRES_PORT}/${a.database}?sslmode=disable` },
-                                            { name: "DATA_SOURCE_USER", value: a.username },
-                                            secretEnv("DATA_SOURCE_PASS"),
-                                        ],
-                                        "/",
-                                    ),
-                                ],
-                                volumes: [
-                                    { name: "data", persistentVolumeClaim: { claimName: pvc.metadata.name } },
-                                    { name: "run", emptyDir: {} },
-                                    { name: "tmp", emptyDir: {} },
-                                ],
-                            },
-                        },
+            const ready = (...extra: string[]) => ({ exec: { command: ["pg_isready", "-h", "127.0.0.1", ...extra] } });
+            this.host = inClusterDataService(name, {
+                namespace: a.namespace,
+                labels,
+                selector: WORKLOAD_LABELS.postgres,
+                provider: a.provider,
+                parent: this,
+                protect: a.protect,
+                storageClassName: a.storageClassName!,
+                storageGiB: a.storageGiB,
+                uid: POSTGRES_UID,
+                port: { name: "postgres", number: POSTGRES_PORT },
+                exporterPort: POSTGRES_EXPORTER_PORT,
+                clientPodLabels: a.clientPodLabels,
+                monitoringNamespace: a.monitoringNamespace,
+                terminationGracePeriodSeconds: 60,
+                containers: [
+                    {
+                        name: "postgres",
+                        image: IMAGES.postgres,
+                        ports: [{ name: "postgres", containerPort: POSTGRES_PORT }],
+                        env: [
+                            { name: "POSTGRES_DB", value: a.database },
+                            { name: "POSTGRES_USER", value: a.username },
+                            secretEnv("POSTGRES_PASSWORD"),
+                            { name: "PGDATA", value: "/var/lib/postgresql/data/pgdata" },
+                        ],
+                        securityContext: restrictedContainerSecurityContext(),
+                        resources: resources(a.resources),
+                        readinessProbe: { ...ready("-U", a.username, "-d", a.database), periodSeconds: 5, timeoutSeconds: 3 },
+                        livenessProbe: { ...ready("-U", a.username, "-d", a.database), initialDelaySeconds: 30, periodSeconds: 10, timeoutSeconds: 5 },
+                        startupProbe: { ...ready(), periodSeconds: 5, failureThreshold: 60 },
+                        volumeMounts: [
+                            { name: "data", mountPath: "/var/lib/postgresql/data" },
+                            { name: "run", mountPath: "/var/run/postgresql" },
+                            { name: "tmp", mountPath: "/tmp" },
+                        ],
                     },
-                },
-                { ...k8sOpts, protect: a.protect, retainOnDelete: a.protect },
-            );
-            new k8s.networking.v1.NetworkPolicy(
-                `${name}-netpol`,
-                { metadata: { name, namespace: a.namespace, labels }, spec: postgresNetworkPolicySpec(a.clientPodLabels, a.monitoringNamespace) },
-                k8sOpts,
-            );
-            this.host = pulumi.interpolate`${service.metadata.name}.${service.metadata.namespace}.svc.cluster.local`;
+                    exporterContainer(
+                        IMAGES.postgresExporter,
+                        POSTGRES_EXPORTER_PORT,
+                        [
+                            { name: "DATA_SOURCE_URI", value: `127.0.0.1:${POSTGRES_PORT}/${a.database}?sslmode=disable` },
+                            { name: "DATA_SOURCE_USER", value: a.username },
+                            secretEnv("DATA_SOURCE_PASS"),
+                        ],
+                        "/",
+                    ),
+                ],
+                extraVolumes: [{ name: "run", emptyDir: {} }],
+            });
             this.url = pulumi.secret(
                 pulumi
                     .all([password.result, this.host])

@@ -1,17 +1,17 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { namespacePeer, restrictedContainerSecurityContext, restrictedPodSecurityContext, resources, type Resources, WORKLOAD_LABELS } from "../lib/k8s";
+import { memoryBytes, restrictedContainerSecurityContext, resources, type Resources, WORKLOAD_LABELS } from "../lib/k8s";
 import { k8sLabels } from "../lib/naming";
 import {
     clusterOnlySecurityGroup,
     connectionSecret,
     type ConnectionInfo,
-    dataService,
+    DATA_SERVICE_DEFAULTS,
     type DataServiceArgs,
-    dataVolume,
     exporterContainer,
     generatedPassword,
+    inClusterDataService,
     redisUrl,
 } from "./connection";
 import { ENGINES, IMAGES } from "./versions";
@@ -31,9 +31,7 @@ export interface RedisArgs extends DataServiceArgs {
 }
 
 const DEFAULTS = {
-    protect: false,
-    clientPodLabels: WORKLOAD_LABELS.api as Record<string, string>,
-    monitoringNamespace: "monitoring",
+    ...DATA_SERVICE_DEFAULTS,
     storageGiB: 5,
     resources: { cpuRequest: "100m", memoryRequest: "256Mi", cpuLimit: "500m", memoryLimit: "512Mi" },
     nodeCount: 1,
@@ -64,23 +62,6 @@ export function redisConf(password: string, maxMemoryBytes: number): string {
     ].join("\n");
 }
 
-export function redisNetworkPolicySpec(clientPodLabels: Record<string, string>, monitoringNamespace: string): k8s.types.input.networking.v1.NetworkPolicySpec {
-    return {
-        podSelector: { matchLabels: { ...WORKLOAD_LABELS.redis } },
-        policyTypes: ["Ingress"],
-        ingress: [
-            { from: [{ podSelector: { matchLabels: clientPodLabels } }], ports: [{ protocol: "TCP", port: REDIS_PORT }] },
-            { from: [namespacePeer(monitoringNamespace)], ports: [{ protocol: "TCP", port: REDIS_EXPORTER_PORT }] },
-        ],
-    };
-}
-
-function memoryBytes(q: string): number {
-    const m = /^(\d+)(Mi|Gi)$/.exec(q);
-    if (!m) throw new Error(`memory quantity "${q}": expected <n>Mi or <n>Gi`);
-    return Number(m[1]) * (m[2] === "Gi" ? 2 ** 30 : 2 ** 20);
-}
-
 /**
  * Redis for the platform's caches: a StatefulSet in the cluster (dev, local) or an ElastiCache
  * replication group (prod). Either way the service gets the Secret `<name>-connection` with key
@@ -100,12 +81,13 @@ export class Redis extends pulumi.ComponentResource implements ConnectionInfo {
         }
         if (a.mode === "elasticache" && a.multiAz && a.nodeCount < 2) throw new Error(`Redis ${name}: multiAz needs nodeCount >= 2, got ${a.nodeCount}`);
         if (a.mode === "in-cluster" && !a.storageClassName) throw new Error(`Redis ${name}: mode "in-cluster" needs storageClassName`);
+        if (Number.isNaN(memoryBytes(a.resources.memoryLimit)))
+            throw new Error(`Redis ${name}: resources.memoryLimit "${a.resources.memoryLimit}" is not a memory quantity such as 512Mi`);
         super("cli-platform:data:Redis", name, {}, opts);
         const labels = { ...k8sLabels("redis", "cache", name), ...WORKLOAD_LABELS.redis };
         const password = generatedPassword(`${name}-password`, this, a.protect);
 
         if (a.mode === "in-cluster") {
-            const k8sOpts = { parent: this, provider: a.provider };
             // 80% of the container's memory limit for data; the rest for the process and AOF rewrite buffers.
             const maxMemory = Math.floor(memoryBytes(a.resources.memoryLimit) * 0.8);
             const config = new k8s.core.v1.Secret(
@@ -115,82 +97,50 @@ export class Redis extends pulumi.ComponentResource implements ConnectionInfo {
                     type: "Opaque",
                     stringData: { "redis.conf": password.result.apply((pw) => redisConf(pw, maxMemory)), REDIS_PASSWORD: password.result },
                 },
-                k8sOpts,
+                { parent: this, provider: a.provider },
             );
-            const pvc = dataVolume(`${name}-data`, {
-                namespace: a.namespace,
-                labels,
-                storageClassName: a.storageClassName!,
-                storageGiB: a.storageGiB,
-                protect: a.protect,
-                provider: a.provider,
-                parent: this,
-            });
-            const service = dataService(name, {
+            const passwordEnv = { name: "REDIS_PASSWORD", valueFrom: { secretKeyRef: { name: config.metadata.name, key: "REDIS_PASSWORD" } } };
+            const ping = { exec: { command: ["sh", "-c", 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -h 127.0.0.1 ping | grep -q PONG'] } };
+            this.host = inClusterDataService(name, {
                 namespace: a.namespace,
                 labels,
                 selector: WORKLOAD_LABELS.redis,
-                port: { name: "redis", number: REDIS_PORT },
-                exporterPort: REDIS_EXPORTER_PORT,
                 provider: a.provider,
                 parent: this,
-            });
-            const passwordEnv = { name: "REDIS_PASSWORD", valueFrom: { secretKeyRef: { name: config.metadata.name, key: "REDIS_PASSWORD" } } };
-            const ping = ["sh", "-c", 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -h 127.0.0.1 ping | grep -q PONG'];
-            new k8s.apps.v1.StatefulSet(
-                `${name}-sts`,
-                {
-                    metadata: { name, namespace: a.namespace, labels },
-                    spec: {
-                        serviceName: service.metadata.name,
-                        replicas: 1,
-                        selector: { matchLabels: WORKLOAD_LABELS.redis },
-                        template: {
-                            metadata: { labels },
-                            spec: {
-                                automountServiceAccountToken: false,
-                                securityContext: restrictedPodSecurityContext(REDIS_UID),
-                                containers: [
-                                    {
-                                        name: "redis",
-                                        image: IMAGES.redis,
-                                        command: ["redis-server", "/etc/redis/redis.conf"],
-                                        ports: [{ name: "redis", containerPort: REDIS_PORT }],
-                                        env: [passwordEnv],
-                                        securityContext: restrictedContainerSecurityContext(),
-                                        resources: resources(a.resources),
-                                        readinessProbe: { exec: { command: ping }, periodSeconds: 5, timeoutSeconds: 3 },
-                                        livenessProbe: { exec: { command: ping }, initialDelaySeconds: 15, periodSeconds: 10, timeoutSeconds: 5 },
-                                        volumeMounts: [
-                                            { name: "data", mountPath: "/data" },
-                                            { name: "config", mountPath: "/etc/redis", readOnly: true },
-                                            { name: "tmp", mountPath: "/tmp" },
-                                        ],
-                                    },
-                                    exporterContainer(
-                                        IMAGES.redisExporter,
-                                        REDIS_EXPORTER_PORT,
-                                        [{ name: "REDIS_ADDR", value: `redis://127.0.0.1:${REDIS_PORT}` }, passwordEnv],
-                                        "/health",
-                                    ),
-                                ],
-                                volumes: [
-                                    { name: "data", persistentVolumeClaim: { claimName: pvc.metadata.name } },
-                                    { name: "config", secret: { secretName: config.metadata.name, items: [{ key: "redis.conf", path: "redis.conf" }] } },
-                                    { name: "tmp", emptyDir: {} },
-                                ],
-                            },
-                        },
+                protect: a.protect,
+                storageClassName: a.storageClassName!,
+                storageGiB: a.storageGiB,
+                uid: REDIS_UID,
+                port: { name: "redis", number: REDIS_PORT },
+                exporterPort: REDIS_EXPORTER_PORT,
+                clientPodLabels: a.clientPodLabels,
+                monitoringNamespace: a.monitoringNamespace,
+                containers: [
+                    {
+                        name: "redis",
+                        image: IMAGES.redis,
+                        command: ["redis-server", "/etc/redis/redis.conf"],
+                        ports: [{ name: "redis", containerPort: REDIS_PORT }],
+                        env: [passwordEnv],
+                        securityContext: restrictedContainerSecurityContext(),
+                        resources: resources(a.resources),
+                        readinessProbe: { ...ping, periodSeconds: 5, timeoutSeconds: 3 },
+                        livenessProbe: { ...ping, initialDelaySeconds: 15, periodSeconds: 10, timeoutSeconds: 5 },
+                        volumeMounts: [
+                            { name: "data", mountPath: "/data" },
+                            { name: "config", mountPath: "/etc/redis", readOnly: true },
+                            { name: "tmp", mountPath: "/tmp" },
+                        ],
                     },
-                },
-                { ...k8sOpts, protect: a.protect, retainOnDelete: a.protect },
-            );
-            new k8s.networking.v1.NetworkPolicy(
-                `${name}-netpol`,
-                { metadata: { name, namespace: a.namespace, labels }, spec: redisNetworkPolicySpec(a.clientPodLabels, a.monitoringNamespace) },
-                k8sOpts,
-            );
-            this.host = pulumi.interpolate`${service.metadata.name}.${service.metadata.namespace}.svc.cluster.local`;
+                    exporterContainer(
+                        IMAGES.redisExporter,
+                        REDIS_EXPORTER_PORT,
+                        [{ name: "REDIS_ADDR", value: `redis://127.0.0.1:${REDIS_PORT}` }, passwordEnv],
+                        "/health",
+                    ),
+                ],
+                extraVolumes: [{ name: "config", secret: { secretName: config.metadata.name, items: [{ key: "redis.conf", path: "redis.conf" }] } }],
+            });
             this.url = pulumi.secret(
                 pulumi.all([password.result, this.host]).apply(([pw, host]) => redisUrl({ password: pw, host, port: REDIS_PORT, tls: false })),
             );

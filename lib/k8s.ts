@@ -64,3 +64,10 @@ export function namespacePeer(namespace: string): k8s.types.input.networking.v1.
 export function checksum(values: string[]): string {
     return createHash("sha256").update(values.join("\0")).digest("hex");
 }
+
+/** Bytes of a Kubernetes memory quantity in binary units (Ki, Mi, Gi, Ti); NaN when it is not one. */
+export function memoryBytes(quantity: string): number {
+    const units: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
+    const m = /^([0-9]+)(Ki|Mi|Gi|Ti)$/.exec(quantity);
+    return m ? Number(m[1]) * units[m[2]] : NaN;
+}

@@ -6,6 +6,7 @@ import * as path from "node:path";
 import * as YAML from "yaml";
 import { CHARTS } from "../components/versions";
 import { k8sLabels } from "../lib/naming";
+import { chartRelease } from "../components/helm";
 
 export interface ScrapeTarget {
     /** Service name (also the Prometheus job). */
@@ -230,14 +231,12 @@ export class Monitoring extends pulumi.ComponentResource {
             );
         }
 
-        const stack = new k8s.helm.v3.Release(
+        const stack = chartRelease(
             `${name}-stack`,
+            CHARTS.kubePrometheusStack,
             {
                 name: RELEASE_NAME,
                 namespace: a.namespace,
-                chart: CHARTS.kubePrometheusStack.chart,
-                version: CHARTS.kubePrometheusStack.version,
-                repositoryOpts: { repo: CHARTS.kubePrometheusStack.repo },
                 // Helm creates the CRDs from the chart's crds/ (no client-side apply, so no annotation size limit).
                 skipCrds: false,
                 values: pulumi.output(a.storageClassName).apply((storageClassName) => prometheusStackValues({ ...a, storageClassName })),
@@ -246,14 +245,12 @@ export class Monitoring extends pulumi.ComponentResource {
             { ...k8sOpts, dependsOn: secrets },
         );
 
-        new k8s.helm.v3.Release(
+        chartRelease(
             `${name}-adapter`,
+            CHARTS.prometheusAdapter,
             {
                 name: "prometheus-adapter",
                 namespace: a.namespace,
-                chart: CHARTS.prometheusAdapter.chart,
-                version: CHARTS.prometheusAdapter.version,
-                repositoryOpts: { repo: CHARTS.prometheusAdapter.repo },
                 values: pulumi.output(a.namespace).apply(prometheusAdapterValues),
             },
             { ...k8sOpts, dependsOn: [stack] },

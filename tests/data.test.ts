@@ -2,21 +2,12 @@ import * as assert from "node:assert/strict";
 import { POSTGRES_EXPORTER_PORT, POSTGRES_PORT, postgresUrl, REDIS_EXPORTER_PORT, REDIS_PORT, redisConf, redisUrl } from "../components";
 import { IMAGES } from "../components/versions";
 import { kubernetesObjects, manifestsYaml } from "../tools/render";
-import { byType, one, patchSection, type RecordedResource, render, renderWith, SECRET, STACKS, type StackRender, validateK8sObject } from "./harness";
+import { byType, meta, named, type Obj, one, patchSection, podSpec, render, renderWith, SECRET, STACKS, type StackRender, validateK8sObject } from "./harness";
 
 const STS = "kubernetes:apps/v1:StatefulSet";
 const PVC = "kubernetes:core/v1:PersistentVolumeClaim";
 const SECRET_TYPE = "kubernetes:core/v1:Secret";
 const NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy";
-
-type Obj = Record<string, unknown>;
-const meta = (r: RecordedResource) => r.inputs.metadata as { name: string; namespace?: string; labels?: Record<string, string> };
-const podSpec = (r: RecordedResource) =>
-    ((r.inputs.spec as Obj).template as Obj).spec as { containers: Obj[]; securityContext: Obj; volumes: Obj[]; automountServiceAccountToken: boolean };
-
-function statefulSet(r: StackRender, name: string): RecordedResource {
-    return byType(r, STS).find((s) => meta(s).name === name)!;
-}
 
 describe("data layer", () => {
     describe("in-cluster PostgreSQL and Redis (dev, local)", () => {
@@ -27,7 +18,7 @@ describe("data layer", () => {
                     ["postgres", IMAGES.postgres, 999],
                     ["redis", IMAGES.redis, 999],
                 ] as const) {
-                    const sts = statefulSet(r, name);
+                    const sts = named(r, STS, name);
                     assert.ok(sts, `${name} StatefulSet`);
                     assert.equal(meta(sts).namespace, "cli-platform");
                     const spec = podSpec(sts);
@@ -58,7 +49,7 @@ describe("data layer", () => {
                     assert.ok(main.livenessProbe);
                     assert.equal((sts.inputs.spec as Obj).volumeClaimTemplates, undefined, "standalone PVC: resizing is an in-place update");
                 }
-                const pgProbe = (podSpec(statefulSet(r, "postgres")).containers[0].readinessProbe as { exec: { command: string[] } }).exec.command;
+                const pgProbe = (podSpec(named(r, STS, "postgres")).containers[0].readinessProbe as { exec: { command: string[] } }).exec.command;
                 assert.equal(pgProbe[0], "pg_isready");
             });
 
@@ -79,7 +70,7 @@ describe("data layer", () => {
                     ["postgres", POSTGRES_PORT, POSTGRES_EXPORTER_PORT],
                     ["redis", REDIS_PORT, REDIS_EXPORTER_PORT],
                 ] as const) {
-                    const np = byType(r, NETPOL).find((n) => meta(n).name === name)!;
+                    const np = named(r, NETPOL, name);
                     assert.deepEqual(np.inputs.spec, {
                         podSelector: { matchLabels: { "app.kubernetes.io/name": name } },
                         policyTypes: ["Ingress"],
@@ -96,9 +87,9 @@ describe("data layer", () => {
 
             it(`${stack}: Redis requires a password from its Secret and persists with AOF`, async () => {
                 const r = await render(stack);
-                const conf = byType(r, SECRET_TYPE).find((s) => meta(s).name === "redis-config")!;
+                const conf = named(r, SECRET_TYPE, "redis-config");
                 assert.deepEqual(conf.inputs.stringData, { "redis.conf": SECRET, REDIS_PASSWORD: SECRET });
-                const main = podSpec(statefulSet(r, "redis")).containers[0];
+                const main = podSpec(named(r, STS, "redis")).containers[0];
                 assert.deepEqual(main.command, ["redis-server", "/etc/redis/redis.conf"]);
                 const text = redisConf("pw", 1024);
                 assert.match(text, /^requirepass pw$/m);

@@ -143,3 +143,29 @@ export function validateK8sObject(obj: Record<string, unknown>): void {
     }
     new Model(obj).validate();
 }
+
+export type Obj = Record<string, unknown>;
+
+/** A recorded Kubernetes object's metadata. */
+export function meta(r: RecordedResource): { name: string; namespace: string; labels: Record<string, string>; annotations: Record<string, string> } {
+    return r.inputs.metadata as ReturnType<typeof meta>;
+}
+
+/** The one Kubernetes object of `type` whose metadata.name is `name`. */
+export function named(r: StackRender, type: string, name: string): RecordedResource {
+    const found = byType(r, type).filter((x) => meta(x).name === name);
+    assert.equal(found.length, 1, `expected exactly one ${type} named ${name}, found ${found.length}`);
+    return found[0];
+}
+
+/** The pod spec of a recorded workload (Deployment, StatefulSet, Job). */
+export function podSpec(w: RecordedResource): {
+    containers: Obj[];
+    securityContext: Obj;
+    volumes: Obj[];
+    automountServiceAccountToken: boolean;
+    terminationGracePeriodSeconds: number;
+    topologySpreadConstraints: Obj[];
+} {
+    return ((w.inputs.spec as Obj).template as Obj).spec as ReturnType<typeof podSpec>;
+}

@@ -1,12 +1,11 @@
 import * as assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as path from "node:path";
-import { cloudwatchWriterPolicy, FLUENT_BIT_SERVICE_ACCOUNT, fluentBitConfig, opensearchWriterPolicy } from "../components/logging";
-import type { PolicyDocument } from "../components/iam";
+import { FLUENT_BIT_SERVICE_ACCOUNT, fluentBitConfig, opensearchWriterPolicy } from "../components/logging";
+import { logGroupWriterPolicy, type PolicyDocument } from "../components/iam";
 import { CHARTS, ENGINES } from "../components/versions";
-import { byType, json, one, type RecordedResource, render, ROOT, type StackRender } from "./harness";
+import { byType, json, named, type Obj, one, type RecordedResource, render, ROOT, type StackRender } from "./harness";
 
-type Obj = Record<string, unknown>;
 const fluentBit = (r: StackRender) => one(r, "kubernetes:helm.sh/v3:Release", "logging-fluent-bit");
 const values = (r: RecordedResource) =>
     r.inputs.values as {
@@ -44,7 +43,7 @@ describe("Logging", () => {
             assert.match(v.config.outputs, output);
             if (sink === "stdout") assert.deepEqual(v.serviceAccount.annotations, {});
             else assert.match(v.serviceAccount.annotations["eks.amazonaws.com/role-arn"], /role\/logging-fluent-bit-role-/);
-            const ns = byType(r, "kubernetes:core/v1:Namespace").find((n) => (n.inputs.metadata as { name: string }).name === "logging")!;
+            const ns = named(r, "kubernetes:core/v1:Namespace", "logging");
             assert.equal((ns.inputs.metadata as { labels: Record<string, string> }).labels["pod-security.kubernetes.io/enforce"], "privileged");
         });
     }
@@ -56,7 +55,7 @@ describe("Logging", () => {
         assert.equal(group.retentionInDays, 14);
         assert.match(String(group.kmsKeyId), /^arn:aws:kms:/);
         const policy = json<PolicyDocument>(one(r, "aws:iam/rolePolicy:RolePolicy", "logging-fluent-bit-policy").inputs.policy);
-        assert.deepEqual(policy, cloudwatchWriterPolicy("arn:aws:logs:eu-west-1:123456789012:log-group:/aws/eks/cli-platform-dev/containers"));
+        assert.deepEqual(policy, logGroupWriterPolicy("arn:aws:logs:eu-west-1:123456789012:log-group:/aws/eks/cli-platform-dev/containers"));
         assert.match(
             String(r.outputs.logsUrl),
             /^https:\/\/eu-west-1\.console\.aws\.amazon\.com\/cloudwatch\/home\?region=eu-west-1#logsV2:log-groups\/log-group\/%2Faws%2Feks%2Fcli-platform-dev%2Fcontainers$/,

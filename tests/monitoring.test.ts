@@ -9,11 +9,9 @@ import { GENERATION_RATE_METRIC } from "../components";
 import { CHARTS } from "../components/versions";
 import { alertmanagerConfig, ALERT_URL_FILE, loadDashboards, loadRules, prometheusAdapterValues } from "../monitoring/monitoring";
 import { createApiMetrics, createRunnerMetrics } from "../service/src/metrics";
-import { byType, one, patchSection, type RecordedResource, render, renderWith, ROOT, SECRET, STACKS } from "./harness";
+import { byType, named, meta, type Obj, one, patchSection, type RecordedResource, render, renderWith, ROOT, SECRET, STACKS } from "./harness";
 
-type Obj = Record<string, unknown>;
 const RULES_DIR = path.join(ROOT, "monitoring", "rules");
-const meta = (r: RecordedResource) => r.inputs.metadata as { name: string; namespace: string; labels: Record<string, string> };
 const stackValues = (r: RecordedResource) => r.inputs.values as { prometheus: { prometheusSpec: Obj }; alertmanager: Obj; grafana: Obj };
 
 function promtool(args: string[], cwd: string): string {
@@ -78,7 +76,7 @@ describe("Monitoring", () => {
                 assert.deepEqual(grafana.admin, { existingSecret: "grafana-admin", userKey: "admin-user", passwordKey: "admin-password" });
                 assert.equal(grafana.persistence.enabled, true);
                 assert.deepEqual(grafana.sidecar.dashboards, { enabled: true, label: "grafana_dashboard", labelValue: "1", searchNamespace: "ALL" });
-                const ns = byType(r, "kubernetes:core/v1:Namespace").find((n) => meta(n).name === "monitoring")!;
+                const ns = named(r, "kubernetes:core/v1:Namespace", "monitoring");
                 assert.equal(meta(ns).labels["pod-security.kubernetes.io/enforce"], "privileged", "node-exporter needs host access");
             });
         }
@@ -86,7 +84,7 @@ describe("Monitoring", () => {
 
     it("Grafana's admin password is generated, kept in a Secret and exported only as a secret", async () => {
         const r = await render("dev");
-        const secret = byType(r, "kubernetes:core/v1:Secret").find((s) => meta(s).name === "grafana-admin")!;
+        const secret = named(r, "kubernetes:core/v1:Secret", "grafana-admin");
         // The whole map is secret on the wire: both keys are masked.
         assert.deepEqual(secret.inputs.stringData, { "admin-user": SECRET, "admin-password": SECRET });
         assert.equal(r.outputs.grafanaAdminPassword, SECRET);
@@ -109,7 +107,7 @@ describe("Monitoring", () => {
         };
         assert.equal(am.config.receivers[0].slack_configs[0].api_url_file, ALERT_URL_FILE);
         assert.deepEqual(am.alertmanagerSpec.secrets, ["alertmanager-receiver"]);
-        const secret = byType(r, "kubernetes:core/v1:Secret").find((s) => meta(s).name === "alertmanager-receiver")!;
+        const secret = named(r, "kubernetes:core/v1:Secret", "alertmanager-receiver");
         assert.deepEqual(secret.inputs.stringData, { url: SECRET });
         assert.ok(!JSON.stringify(r.resources).includes("hooks.slack.com"), "the webhook URL leaked");
         assert.deepEqual((alertmanagerConfig("webhook").receivers as Obj[])[0], {
@@ -258,7 +256,7 @@ describe("Monitoring", () => {
         assert.equal(adapter.inputs.version, CHARTS.prometheusAdapter.version);
         const rule = (adapter.inputs.values as { rules: { custom: { seriesQuery: string; name: { as: string } }[] } }).rules.custom[0];
         assert.equal(rule.name.as, GENERATION_RATE_METRIC);
-        const hpa = byType(r, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler").find((h) => meta(h).name === "cli-api")!;
+        const hpa = named(r, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "cli-api");
         const podsMetric = (hpa.inputs.spec as { metrics: { pods?: { metric: { name: string } } }[] }).metrics.find((m) => m.pods)!.pods!.metric.name;
         assert.equal(podsMetric, rule.name.as);
         const [series] = metricsOf(rule.seriesQuery);

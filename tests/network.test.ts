@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
-import type { PolicyDocument } from "../components/iam";
-import { flowLogPermissions, subnetTags } from "../components/network";
+import { logGroupWriterPolicy, type PolicyDocument } from "../components/iam";
+import { subnetTags } from "../components/network";
 import { byType, json, one, render, renderError, patchSection, stackFile } from "./harness";
 
 const SUBNET = "aws:ec2/subnet:Subnet";
@@ -81,10 +81,10 @@ describe("Network", () => {
         assert.ok(([] as string[]).concat(policy.Statement[0].Resource!).every((arn) => arn.includes(":log-group:network-flow-logs")));
         const trust = json<PolicyDocument>(one(r, "aws:iam/role:Role", "network-flow-logs").inputs.assumeRolePolicy);
         assert.equal(trust.Statement[0].Principal!.Service, "vpc-flow-logs.amazonaws.com");
-        assert.deepEqual(flowLogPermissions("arn:x").Statement[0], {
+        assert.deepEqual(logGroupWriterPolicy("arn:x").Statement[0], {
             Effect: "Allow",
             Action: ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-            Resource: ["arn:x", "arn:x:*"],
+            Resource: ["arn:x", "arn:x:log-stream:*"],
         });
     });
 

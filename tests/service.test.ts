@@ -2,30 +2,11 @@ import * as assert from "node:assert/strict";
 import * as YAML from "yaml";
 import { CHARTS, contentTag, GENERATION_RATE_METRIC, HPA_BEHAVIOR, lifecyclePolicy } from "../components";
 import { kubernetesObjects } from "../tools/render";
-import { byType, json, one, type RecordedResource, render, ROOT, STACKS, type StackName, type StackRender } from "./harness";
+import { byType, json, meta, named, type Obj, one, podSpec, render, ROOT, STACKS, type StackName, type StackRender } from "./harness";
 
-type Obj = Record<string, unknown>;
-const meta = (r: RecordedResource) =>
-    r.inputs.metadata as { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-const named = (r: StackRender, type: string, name: string) => {
-    const found = byType(r, type).filter((x) => meta(x).name === name);
-    assert.equal(found.length, 1, `${type} ${name}`);
-    return found[0];
-};
 const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
 const HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler";
 const PDB = "kubernetes:policy/v1:PodDisruptionBudget";
-
-function podSpec(d: RecordedResource) {
-    return ((d.inputs.spec as Obj).template as Obj).spec as {
-        containers: Obj[];
-        securityContext: Obj;
-        volumes: Obj[];
-        automountServiceAccountToken: boolean;
-        terminationGracePeriodSeconds: number;
-        topologySpreadConstraints: Obj[];
-    };
-}
 
 describe("CliService (cli-api, cli-runner)", () => {
     for (const stack of STACKS) {

@@ -66,55 +66,27 @@ async function main(): Promise<void> {
         const runner = `http://127.0.0.1:${runnerPort}`;
         const health = ["--health-interval", "2s", "--health-start-period", "2s", "--health-timeout", "3s"];
 
-        const runnerId = docker([
-            "run",
-            "-d",
-            ...HARDENED,
-            ...health,
-            "-e",
-            `RUNNER_PORT=${runnerPort}`,
-            "-e",
-            `PORT=${spare}`,
-            "-e",
-            `METRICS_PORT=${runnerMetrics}`,
-            "-e",
-            `RUNNER_TOKEN=${RUNNER_TOKEN}`,
-            IMAGE,
-            "node",
-            "dist/runner/server.js",
-        ]);
+        /** Starts a container the way the pod runs; `env` becomes -e flags. */
+        const run = (env: Record<string, string | number>, extra: string[] = [], command: string[] = []) =>
+            docker(["run", "-d", ...HARDENED, ...health, ...extra, ...Object.entries(env).flatMap(([k, v]) => ["-e", `${k}=${v}`]), IMAGE, ...command]);
+        const runnerId = run({ RUNNER_PORT: runnerPort, PORT: spare, METRICS_PORT: runnerMetrics, RUNNER_TOKEN }, [], ["node", "dist/runner/server.js"]);
         containers.push(runnerId);
-        const apiId = docker([
-            "run",
-            "-d",
-            ...HARDENED,
-            ...health,
-            "--stop-timeout",
-            String(GRACE_SECONDS),
-            "-e",
-            `PORT=${apiPort}`,
-            "-e",
-            `METRICS_PORT=${apiMetrics}`,
-            "-e",
-            `POSTGRES_URL=${pg.url}`,
-            "-e",
-            `REDIS_URL=${redis.url}`,
-            "-e",
-            "OPENAI_API_KEY=sk-image-check",
-            "-e",
-            `OPENAI_BASE_URL=${llm.url}`,
-            "-e",
-            `API_TOKENS=${TOKEN}`,
-            "-e",
-            `RUNNER_URL=${runner}`,
-            "-e",
-            `RUNNER_TOKEN=${RUNNER_TOKEN}`,
-            "-e",
-            `CLI_PLATFORM_URL=${api}`,
-            "-e",
-            "SHUTDOWN_TIMEOUT=15",
-            IMAGE,
-        ]);
+        const apiId = run(
+            {
+                PORT: apiPort,
+                METRICS_PORT: apiMetrics,
+                POSTGRES_URL: pg.url,
+                REDIS_URL: redis.url,
+                OPENAI_API_KEY: "sk-image-check",
+                OPENAI_BASE_URL: llm.url,
+                API_TOKENS: TOKEN,
+                RUNNER_URL: runner,
+                RUNNER_TOKEN,
+                CLI_PLATFORM_URL: api,
+                SHUTDOWN_TIMEOUT: 15,
+            },
+            ["--stop-timeout", String(GRACE_SECONDS)],
+        );
         containers.push(apiId);
 
         await check("api /health answers", async () => {

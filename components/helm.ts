@@ -1,0 +1,18 @@
+import * as k8s from "@pulumi/kubernetes";
+import type * as pulumi from "@pulumi/pulumi";
+import type { CHARTS } from "./versions";
+
+export type ChartPin = (typeof CHARTS)[keyof typeof CHARTS];
+
+/**
+ * A pinned third-party chart as one `helm.v3.Release` (a plain resource, so its values are visible
+ * to previews and tests). Chart, version and repository come only from `CHARTS` in versions.ts.
+ */
+export function chartRelease(
+    name: string,
+    pin: ChartPin,
+    args: Omit<k8s.helm.v3.ReleaseArgs, "chart" | "version" | "repositoryOpts">,
+    opts: pulumi.CustomResourceOptions,
+): k8s.helm.v3.Release {
+    return new k8s.helm.v3.Release(name, { ...args, chart: pin.chart, version: pin.version, repositoryOpts: { repo: pin.repo } }, opts);
+}
