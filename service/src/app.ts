@@ -2,15 +2,30 @@
  * The API (port 8000). Builds the HTTP app from its dependencies; never listens (server.ts does).
  * Handlers are thin: storage is in db.ts, the cache in cache.ts, the LLM in llm.ts.
  */
-import { z } from "zod";
+import type { FastifyReply } from "fastify";
 import { cacheKey, type GenerationCache } from "./cache";
 import { type CommandRepository, DatabaseUnavailableError } from "./db";
-import { createHttp, HttpError, parse, sendError } from "./http";
+import { createHttp, HttpError, sendError } from "./http";
 import { LlmError, LlmTimeoutError, LlmUnavailableError, type LlmClient } from "./llm";
 import type { Logger } from "./logger";
 import type { ApiMetrics } from "./metrics";
-import { argsSchema, secretMatcher } from "./runner/app";
+import { secretMatcher } from "./runner/app";
 import { type RunnerClient, RunnerUnavailableError } from "./runnerClient";
+import {
+    commandListSchema,
+    commandParamsSchema,
+    commandSchema,
+    errorSchema,
+    evolveBodySchema,
+    evolveResponseSchema,
+    healthSchema,
+    NAME_PATTERN,
+    notReadySchema,
+    readySchema,
+    runBodySchema,
+    runResponseSchema,
+    serialize,
+} from "./schemas";
 import { validateCode } from "./validation";
 
 export interface ApiDeps {
@@ -31,28 +46,22 @@ export interface ApiDeps {
     readyTimeoutMs?: number;
 }
 
-export const NAME_PATTERN = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
-export const MAX_NAME_LENGTH = 63;
-export const MAX_DESCRIPTION_LENGTH = 2000;
 const PUBLIC_ROUTES = new Set(["/health", "/ready"]);
 
-const nameSchema = z
-    .string()
-    .max(MAX_NAME_LENGTH, `must be at most ${MAX_NAME_LENGTH} characters`)
-    .regex(NAME_PATTERN, "must be a slug: lowercase letters and digits in dash-separated words, starting with a letter");
+/** The error answers a route documents, each `{"error": {...}}`. */
+function errors(...statuses: number[]): Record<number, typeof errorSchema> {
+    return Object.fromEntries(statuses.map((s) => [s, errorSchema]));
+}
 
-const evolveSchema = z.strictObject({
-    description: z.string().trim().min(1, "must not be empty").max(MAX_DESCRIPTION_LENGTH, `must be at most ${MAX_DESCRIPTION_LENGTH} characters`),
-    name: nameSchema.optional(),
-});
-const runSchema = z.strictObject({ args: argsSchema().default([]) });
-const paramsSchema = z.object({ name: nameSchema });
+/** Sends JSON that is already text (serialized from the route's schema when it was cached): fastify sends strings as they are. */
+function sendJsonText(reply: FastifyReply, text: string): FastifyReply {
+    return reply.type("application/json; charset=utf-8").send(text);
+}
 
-/** Path parameter check; the common valid case skips zod (this is the hottest read path). */
-function parseName(params: unknown): { name: string } {
-    const name = (params as { name?: unknown }).name;
-    if (typeof name === "string" && name.length <= MAX_NAME_LENGTH && NAME_PATTERN.test(name)) return { name };
-    return parse(paramsSchema, params, "path");
+/** A POST without a body is an empty object (so defaults apply and strict objects name the missing field). */
+function emptyBodyIsObject(request: { body: unknown }, _reply: unknown, done: () => void): void {
+    request.body ??= {};
+    done();
 }
 
 /** A command name from a description: its first words as a slug. */
@@ -139,9 +148,9 @@ export function buildApiApp(deps: ApiDeps) {
         done();
     });
 
-    app.get("/health", async () => ({ status: "ok", version: deps.version }));
+    app.get("/health", { schema: { response: { 200: healthSchema } } }, async () => ({ status: "ok" as const, version: deps.version }));
 
-    app.get("/ready", async (_request, reply) => {
+    app.get("/ready", { schema: { response: { 200: readySchema, 503: notReadySchema } } }, async (_request, reply) => {
         if (draining) return reply.code(503).send({ status: "shutting down", failing: [] });
         const checks = await Promise.allSettled([
             withTimeout(deps.repo.ping(), readyTimeout, "postgres"),
@@ -153,11 +162,18 @@ export function buildApiApp(deps: ApiDeps) {
             names.map((n, i) => [n, checks[i].status === "fulfilled" ? "ok" : ((checks[i] as PromiseRejectedResult).reason?.message ?? "failed")]),
         );
         if (failing.length > 0) return reply.code(503).send({ status: "not ready", failing, checks: detail });
-        return { status: "ready", checks: detail };
+        return reply.code(200).send({ status: "ready", checks: detail });
     });
 
-    app.post("/evolve", async (request, reply) => {
-        const body = parse(evolveSchema, request.body ?? {}, "body");
+    const evolveRoute = {
+        preValidation: emptyBodyIsObject,
+        schema: {
+            body: evolveBodySchema,
+            response: { 200: evolveResponseSchema, 201: evolveResponseSchema, ...errors(400, 401, 413, 415, 422, 502, 503, 504) },
+        },
+    };
+    app.post("/evolve", evolveRoute, async (request, reply) => {
+        const body = request.body;
         const name = body.name ?? slugify(body.description);
         if (!deps.llm.configured) throw new LlmUnavailableError("no LLM API key is configured (OPENAI_API_KEY)");
         metrics.generationAttempts.inc();
@@ -197,23 +213,29 @@ export function buildApiApp(deps: ApiDeps) {
         return reply.code(201).send({ ...stored, cached: Boolean(cached), created: true });
     });
 
-    app.get("/commands", async () => ({ commands: await deps.repo.list() }));
+    app.get("/commands", { schema: { response: { 200: commandListSchema, ...errors(401, 503) } } }, async () => ({ commands: await deps.repo.list() }));
 
     // Served from Redis when cached (invalidated whenever a version is stored), else PostgreSQL.
-    app.get("/commands/:name", async (request, reply) => {
-        const { name } = parseName(request.params);
+    // The body is cached as text, serialized once from commandSchema.
+    const commandRoute = { schema: { params: commandParamsSchema, response: { 200: commandSchema, ...errors(400, 401, 404, 503) } } };
+    app.get("/commands/:name", commandRoute, async (request, reply) => {
+        const { name } = request.params;
         const cached = await deps.cache.getCommand(name);
-        if (cached !== undefined) return reply.type("application/json; charset=utf-8").send(cached);
+        if (cached !== undefined) return sendJsonText(reply, cached);
         const versions = await deps.repo.versions(name);
         if (versions.length === 0) throw new HttpError(404, "not_found", `no command named "${name}"`);
-        const body = JSON.stringify({ name, versions });
+        const body = serialize(commandSchema, { name, versions });
         await deps.cache.setCommand(name, body);
-        return reply.type("application/json; charset=utf-8").send(body);
+        return sendJsonText(reply, body);
     });
 
-    app.post("/commands/:name/run", async (request) => {
-        const { name } = parseName(request.params);
-        const body = parse(runSchema, request.body ?? {}, "body");
+    const runRoute = {
+        preValidation: emptyBodyIsObject,
+        schema: { params: commandParamsSchema, body: runBodySchema, response: { 200: runResponseSchema, ...errors(400, 401, 404, 502, 503) } },
+    };
+    app.post("/commands/:name/run", runRoute, async (request) => {
+        const { name } = request.params;
+        const body = request.body;
         const latest = await deps.repo.latest(name);
         if (!latest) throw new HttpError(404, "not_found", `no command named "${name}"`);
         if (!deps.security.sandboxEnabled) throw new HttpError(503, "sandbox_disabled", "running commands is disabled (security.sandbox_enabled: false)");

@@ -5,6 +5,8 @@
  * stderr and a non-zero exit code.
  */
 import { Command, CommanderError } from "commander";
+import type { z } from "zod";
+import { commandListSchema, commandSchema, errorSchema, evolveResponseSchema, notReadySchema, readySchema, runResponseSchema } from "./schemas";
 
 export class CliError extends Error {
     constructor(
@@ -40,14 +42,20 @@ function settings(env: NodeJS.ProcessEnv, timeout: string): Settings {
     return { url, token: env.CLI_PLATFORM_TOKEN, timeoutMs };
 }
 
-async function call(
+/**
+ * One request to the api. `expect` maps each status the caller accepts to the schema its body must
+ * match; a body that does not match is an error naming the field. Any other status is a failure
+ * carrying the api's error message.
+ */
+async function call<E extends Record<number, z.ZodType>>(
     io: Io,
     s: Settings,
     method: string,
     path: string,
+    expect: E,
     body?: unknown,
     auth = true,
-): Promise<{ status: number; json: Record<string, unknown> }> {
+): Promise<{ [K in keyof E]: { status: K; body: z.output<E[K]> } }[keyof E]> {
     if (auth && !s.token) throw new CliError("CLI_PLATFORM_TOKEN is not set");
     let response: Response;
     try {
@@ -65,13 +73,18 @@ async function call(
                 : `cannot reach ${s.url}: ${(e.cause as Error | undefined)?.message ?? e.message}`,
         );
     }
-    const json = (await response.json().catch(() => ({}))) as Record<string, unknown>;
-    return { status: response.status, json };
-}
-
-function failure(status: number, json: Record<string, unknown>): CliError {
-    const error = json.error as { message?: string } | undefined;
-    return new CliError(`${status}: ${error?.message ?? "request failed"}`);
+    const json: unknown = await response.json().catch(() => undefined);
+    const schema = expect[response.status];
+    if (schema === undefined) {
+        const error = errorSchema.safeParse(json);
+        throw new CliError(`${response.status}: ${error.success ? error.data.error.message : "request failed"}`);
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        throw new CliError(`unexpected answer from ${method} ${path} (${response.status}): ${issue.path.join(".") || "(root)"}: ${issue.message}`);
+    }
+    return { status: response.status, body: parsed.data } as { [K in keyof E]: { status: K; body: z.output<E[K]> } }[keyof E];
 }
 
 export function buildProgram(io: Io): Command {
@@ -90,9 +103,9 @@ export function buildProgram(io: Io): Command {
         .description("exit 0 when the API is ready (PostgreSQL and Redis answer); the container's probe")
         .action(async () => {
             const { s, json } = ctx();
-            const { status, json: body } = await call(io, s, "GET", "/ready", undefined, false);
-            if (status !== 200) throw new CliError(`not ready: ${((body.failing as string[] | undefined) ?? []).join(", ") || String(body.status ?? status)}`);
-            print(json, body, "ready\n");
+            const r = await call(io, s, "GET", "/ready", { 200: readySchema, 503: notReadySchema }, undefined, false);
+            if (r.status === 503) throw new CliError(`not ready: ${r.body.failing.join(", ") || r.body.status}`);
+            print(json, r.body, "ready\n");
         });
 
     program
@@ -102,8 +115,17 @@ export function buildProgram(io: Io): Command {
         .option("-n, --name <name>", "command name (default: derived from the description)")
         .action(async (words: string[], opts: { name?: string }) => {
             const { s, json } = ctx();
-            const { status, json: body } = await call(io, s, "POST", "/evolve", { description: words.join(" "), ...(opts.name ? { name: opts.name } : {}) });
-            if (status !== 200 && status !== 201) throw failure(status, body);
+            const { body } = await call(
+                io,
+                s,
+                "POST",
+                "/evolve",
+                { 200: evolveResponseSchema, 201: evolveResponseSchema },
+                {
+                    description: words.join(" "),
+                    ...(opts.name ? { name: opts.name } : {}),
+                },
+            );
             print(json, body, `${body.name} v${body.version}${body.cached ? " (from cache)" : ""}${body.created ? "" : " (unchanged)"}\n`);
         });
 
@@ -112,10 +134,8 @@ export function buildProgram(io: Io): Command {
         .description("list commands and their latest versions")
         .action(async () => {
             const { s, json } = ctx();
-            const { status, json: body } = await call(io, s, "GET", "/commands");
-            if (status !== 200) throw failure(status, body);
-            const commands = body.commands as { name: string; latestVersion: number; description: string }[];
-            print(json, body, commands.map((c) => `${c.name}\tv${c.latestVersion}\t${c.description}\n`).join("") || "no commands yet\n");
+            const { body } = await call(io, s, "GET", "/commands", { 200: commandListSchema });
+            print(json, body, body.commands.map((c) => `${c.name}\tv${c.latestVersion}\t${c.description}\n`).join("") || "no commands yet\n");
         });
 
     program
@@ -124,10 +144,8 @@ export function buildProgram(io: Io): Command {
         .argument("<name>")
         .action(async (name: string) => {
             const { s, json } = ctx();
-            const { status, json: body } = await call(io, s, "GET", `/commands/${encodeURIComponent(name)}`);
-            if (status !== 200) throw failure(status, body);
-            const versions = body.versions as { version: number; createdAt: string; description: string; code: string }[];
-            print(json, body, versions.map((v) => `# ${name} v${v.version} (${v.createdAt}): ${v.description}\n${v.code}\n`).join("\n"));
+            const { body } = await call(io, s, "GET", `/commands/${encodeURIComponent(name)}`, { 200: commandSchema });
+            print(json, body, body.versions.map((v) => `# ${name} v${v.version} (${v.createdAt}): ${v.description}\n${v.code}\n`).join("\n"));
         });
 
     program
@@ -138,15 +156,14 @@ export function buildProgram(io: Io): Command {
         .allowUnknownOption()
         .action(async (name: string, args: string[]) => {
             const { s, json } = ctx();
-            const { status, json: body } = await call(io, s, "POST", `/commands/${encodeURIComponent(name)}/run`, { args });
-            if (status !== 200) throw failure(status, body);
+            const { body } = await call(io, s, "POST", `/commands/${encodeURIComponent(name)}/run`, { 200: runResponseSchema }, { args });
             if (json) io.out(`${JSON.stringify(body, null, 2)}\n`);
             else {
-                if (body.stdout) io.out(String(body.stdout));
-                if (body.stderr) io.err(String(body.stderr));
+                if (body.stdout) io.out(body.stdout);
+                if (body.stderr) io.err(body.stderr);
             }
-            const code = Number(body.exitCode);
-            if (code !== 0) throw new CliError("", Number.isInteger(code) && code > 0 && code < 256 ? code : 1);
+            const code = body.exitCode;
+            if (code !== 0) throw new CliError("", code > 0 && code < 256 ? code : 1);
         });
 
     return program;

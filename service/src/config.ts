@@ -64,7 +64,16 @@ const envSchema = z.object({
     OPENAI_API_KEY: z.string().min(1).optional(),
     OPENAI_BASE_URL: url(/^https?$/).optional(),
     /** Comma-separated bearer tokens accepted by the API. */
-    API_TOKENS: z.string().optional(),
+    API_TOKENS: z
+        .string()
+        .default("")
+        .transform((v) =>
+            v
+                .split(",")
+                .map((t) => t.trim())
+                .filter((t) => t.length > 0),
+        )
+        .refine((tokens) => tokens.every((t) => t.length >= 16), "every token must be at least 16 characters"),
     /** Base URL of the runner, e.g. http://cli-runner:8001. */
     RUNNER_URL: url(/^https?$/).default("http://127.0.0.1:8001"),
     /** Shared secret between api and runner (sent as x-runner-token). */
@@ -81,80 +90,16 @@ const envSchema = z.object({
         .default(64 * 1024),
 });
 
-export interface ServiceConfig {
-    version: string;
-    host: string;
-    port: number;
-    runnerPort: number;
-    metricsPort: number;
-    logLevel: z.infer<typeof envSchema>["LOG_LEVEL"];
-    llm: { provider: "openai"; model: string; temperature: number; timeoutMs: number; baseUrl: string; apiKey?: string };
-    validation: { enabled: boolean; strictMode: boolean };
-    security: { sandboxEnabled: boolean; maxExecutionTimeMs: number };
-    redis: { url: string; cacheTtlSeconds: number };
-    /** Empty for the runner, which uses no database. */
-    postgres: { url: string };
-    apiTokens: string[];
-    runner: { url: string; token?: string; concurrency: number };
-    shutdownTimeoutMs: number;
-    bodyLimit: number;
-}
-
-export class ConfigError extends Error {
-    constructor(message: string) {
-        super(message);
-        this.name = "ConfigError";
-    }
-}
-
-function formatIssues(source: string, error: z.ZodError): string {
-    return error.issues
-        .map((i) => {
-            const key = i.path.length > 0 ? i.path.join(".") : "(root)";
-            const what = i.code === "unrecognized_keys" ? `unknown key(s) ${i.keys.join(", ")}` : i.message;
-            return `${source} ${key}: ${what}`;
-        })
-        .join("; ");
-}
-
 /**
- * Reads config.yaml (optional when CONFIG_PATH is unset and the default path does not exist) and
- * the environment; throws ConfigError naming the key and the problem. The runner needs no database.
+ * The resolved configuration: config.yaml and the environment mapped onto what the service uses.
+ * `ServiceConfig` is this schema's output type.
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: "api" | "runner" = "api"): ServiceConfig {
-    const envResult = envSchema.safeParse(env);
-    if (!envResult.success) throw new ConfigError(formatIssues("environment variable", envResult.error));
-    const e = envResult.data;
-
-    const path = e.CONFIG_PATH ?? DEFAULT_CONFIG_PATH;
-    let raw: unknown = {};
-    if (fs.existsSync(path)) {
-        try {
-            raw = YAML.parse(fs.readFileSync(path, "utf8")) ?? {};
-        } catch (err) {
-            throw new ConfigError(`config file ${path}: not valid YAML (${(err as Error).message.split("\n")[0]})`);
-        }
-    } else if (e.CONFIG_PATH !== undefined) {
-        throw new ConfigError(`config file ${path}: not found (CONFIG_PATH)`);
-    }
-    const fileResult = fileSchema.safeParse(raw);
-    if (!fileResult.success) throw new ConfigError(formatIssues(`config file ${path}:`, fileResult.error));
-    const f = fileResult.data;
-
+const serviceConfigSchema = z.object({ env: envSchema, file: fileSchema }).transform(({ env: e, file: f }) => {
     let postgresUrl = e.POSTGRES_URL ?? "";
-    if (e.POSTGRES_URL === undefined && role === "api") {
-        if (e.POSTGRES_USER === undefined)
-            throw new ConfigError("environment variable POSTGRES_URL: required (or POSTGRES_USER and POSTGRES_PASSWORD with postgres.host in config.yaml)");
+    if (e.POSTGRES_URL === undefined && e.POSTGRES_USER !== undefined) {
         const auth = `${encodeURIComponent(e.POSTGRES_USER)}${e.POSTGRES_PASSWORD ? `:${encodeURIComponent(e.POSTGRES_PASSWORD)}` : ""}`;
         postgresUrl = `postgres://${auth}@${f.postgres.host}:${f.postgres.port}/${f.postgres.database}`;
     }
-    const apiTokens = (e.API_TOKENS ?? "")
-        .split(",")
-        .map((t) => t.trim())
-        .filter((t) => t.length > 0);
-    const short = apiTokens.find((t) => t.length < 16);
-    if (short !== undefined) throw new ConfigError("environment variable API_TOKENS: every token must be at least 16 characters");
-
     return {
         version: f.version,
         host: e.HOST,
@@ -173,10 +118,54 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: "api" | "
         validation: { enabled: f.validation.enabled, strictMode: f.validation.strict_mode },
         security: { sandboxEnabled: f.security.sandbox_enabled, maxExecutionTimeMs: Math.round(f.security.max_execution_time * 1000) },
         redis: { url: e.REDIS_URL ?? `redis://${f.redis.host}:${f.redis.port}`, cacheTtlSeconds: f.redis.cache_ttl },
+        /** Empty when neither POSTGRES_URL nor POSTGRES_USER is set (the runner uses no database). */
         postgres: { url: postgresUrl },
-        apiTokens,
+        apiTokens: e.API_TOKENS,
         runner: { url: e.RUNNER_URL.replace(/\/+$/, ""), token: e.RUNNER_TOKEN, concurrency: e.RUNNER_CONCURRENCY },
         shutdownTimeoutMs: Math.round(e.SHUTDOWN_TIMEOUT * 1000),
         bodyLimit: e.BODY_LIMIT,
     };
+});
+export type ServiceConfig = z.output<typeof serviceConfigSchema>;
+
+export class ConfigError extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = "ConfigError";
+    }
+}
+
+/** One line per problem, naming where the key lives: `environment variable KEY: ...` or `config file PATH: key: ...`. */
+function formatIssues(path: string, error: z.ZodError): string {
+    return error.issues
+        .map((i) => {
+            const [source, ...rest] = i.path;
+            const key = rest.length > 0 ? rest.join(".") : "(root)";
+            const what = i.code === "unrecognized_keys" ? `unknown key(s) ${i.keys.join(", ")}` : i.message;
+            return source === "env" ? `environment variable ${key}: ${what}` : `config file ${path}: ${key}: ${what}`;
+        })
+        .join("; ");
+}
+
+/**
+ * Reads config.yaml (optional when CONFIG_PATH is unset and the default path does not exist) and
+ * the environment; throws ConfigError naming the key and the problem. The runner needs no database.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: "api" | "runner" = "api"): ServiceConfig {
+    const path = env.CONFIG_PATH ?? DEFAULT_CONFIG_PATH;
+    let raw: unknown = {};
+    if (fs.existsSync(path)) {
+        try {
+            raw = YAML.parse(fs.readFileSync(path, "utf8")) ?? {};
+        } catch (err) {
+            throw new ConfigError(`config file ${path}: not valid YAML (${(err as Error).message.split("\n")[0]})`);
+        }
+    } else if (env.CONFIG_PATH !== undefined) {
+        throw new ConfigError(`config file ${path}: not found (CONFIG_PATH)`);
+    }
+    const result = serviceConfigSchema.safeParse({ env, file: raw });
+    if (!result.success) throw new ConfigError(formatIssues(path, result.error));
+    if (role === "api" && result.data.postgres.url === "")
+        throw new ConfigError("environment variable POSTGRES_URL: required (or POSTGRES_USER and POSTGRES_PASSWORD with postgres.host in config.yaml)");
+    return result.data;
 }

@@ -2,7 +2,8 @@
  * PostgreSQL access: the schema migrations (applied at startup under an advisory lock, so replicas
  * starting together never race) and the command repository.
  */
-import { Pool, type PoolClient } from "pg";
+import { Pool, type PoolClient, types } from "pg";
+import { z } from "zod";
 import type { ValidationReport } from "./validation";
 
 /** Migrations in order; each runs once, in its own transaction. Never edit one that shipped. */
@@ -33,22 +34,41 @@ export const MIGRATION_LOCK_ID = 7_318_204_551;
 
 export class DatabaseUnavailableError extends Error {}
 
-export interface CommandVersion {
-    name: string;
-    version: number;
-    description: string;
-    code: string;
-    model: string;
-    validation: ValidationReport;
-    createdAt: string;
-}
+/**
+ * The stored records, declared once: the repository selects columns under these field names (the
+ * SELECT lists below), the routes serialize them from these schemas and the CLI validates them.
+ * Timestamps arrive as ISO-8601 strings (the pool's timestamptz parser).
+ */
+export const validationReportSchema = z.object({
+    enabled: z.boolean(),
+    strictMode: z.boolean(),
+    valid: z.boolean(),
+    problems: z.array(z.object({ reason: z.string(), message: z.string() })),
+}) satisfies z.ZodType<ValidationReport>;
 
-export interface CommandSummary {
-    name: string;
-    latestVersion: number;
-    description: string;
-    updatedAt: string;
-}
+export const commandVersionSchema = z.object({
+    name: z.string(),
+    version: z.int().positive(),
+    description: z.string(),
+    code: z.string(),
+    model: z.string(),
+    validation: validationReportSchema,
+    createdAt: z.string(),
+});
+export type CommandVersion = z.infer<typeof commandVersionSchema>;
+
+export const commandSummarySchema = z.object({
+    name: z.string(),
+    latestVersion: z.int().positive(),
+    description: z.string(),
+    updatedAt: z.string(),
+});
+export type CommandSummary = z.infer<typeof commandSummarySchema>;
+
+/** command_versions columns under CommandVersion's field names. */
+const VERSION_COLUMNS = `name, version, description, code, model, validation, created_at AS "createdAt"`;
+
+const TIMESTAMPTZ_OID = 1184;
 
 export function createPool(url: string): Pool {
     const pool = new Pool({
@@ -58,6 +78,13 @@ export function createPool(url: string): Pool {
         idleTimeoutMillis: 30000,
         statement_timeout: 5000,
         query_timeout: 6000,
+        // timestamptz as ISO-8601 text, the form every API response carries.
+        types: {
+            getTypeParser: ((oid: number, format?: "text" | "binary") =>
+                oid === TIMESTAMPTZ_OID && format !== "binary"
+                    ? (value: string) => new Date(value).toISOString()
+                    : types.getTypeParser(oid, format)) as typeof types.getTypeParser,
+        },
     });
     // An idle client's error (server restart) must not crash the process; the pool replaces it.
     pool.on("error", () => undefined);
@@ -104,28 +131,6 @@ async function inTransaction<T>(client: PoolClient, fn: () => Promise<T>): Promi
     }
 }
 
-interface VersionRow {
-    name: string;
-    version: number;
-    description: string;
-    code: string;
-    model: string;
-    validation: ValidationReport;
-    created_at: Date;
-}
-
-function toVersion(r: VersionRow): CommandVersion {
-    return {
-        name: r.name,
-        version: r.version,
-        description: r.description,
-        code: r.code,
-        model: r.model,
-        validation: r.validation,
-        createdAt: r.created_at.toISOString(),
-    };
-}
-
 /** Network-level failures of PostgreSQL become DatabaseUnavailableError (a 503, not a 500). */
 function isUnavailable(err: unknown): boolean {
     const e = err as { code?: string; message?: string };
@@ -154,25 +159,28 @@ export class CommandRepository {
 
     list(): Promise<CommandSummary[]> {
         return this.run(async () => {
-            const { rows } = await this.pool.query<{ name: string; version: number; description: string; created_at: Date }>(
-                `SELECT DISTINCT ON (name) name, version, description, created_at
+            const { rows } = await this.pool.query<CommandSummary>(
+                `SELECT DISTINCT ON (name) name, version AS "latestVersion", description, created_at AS "updatedAt"
                    FROM command_versions ORDER BY name, version DESC`,
             );
-            return rows.map((r) => ({ name: r.name, latestVersion: r.version, description: r.description, updatedAt: r.created_at.toISOString() }));
+            return rows;
         });
     }
 
     versions(name: string): Promise<CommandVersion[]> {
         return this.run(async () => {
-            const { rows } = await this.pool.query<VersionRow>("SELECT * FROM command_versions WHERE name = $1 ORDER BY version", [name]);
-            return rows.map(toVersion);
+            const { rows } = await this.pool.query<CommandVersion>(`SELECT ${VERSION_COLUMNS} FROM command_versions WHERE name = $1 ORDER BY version`, [name]);
+            return rows;
         });
     }
 
     latest(name: string): Promise<CommandVersion | undefined> {
         return this.run(async () => {
-            const { rows } = await this.pool.query<VersionRow>("SELECT * FROM command_versions WHERE name = $1 ORDER BY version DESC LIMIT 1", [name]);
-            return rows[0] ? toVersion(rows[0]) : undefined;
+            const { rows } = await this.pool.query<CommandVersion>(
+                `SELECT ${VERSION_COLUMNS} FROM command_versions WHERE name = $1 ORDER BY version DESC LIMIT 1`,
+                [name],
+            );
+            return rows[0];
         });
     }
 
@@ -184,13 +192,13 @@ export class CommandRepository {
                 return await inTransaction(client, async () => {
                     await client.query("INSERT INTO commands (name) VALUES ($1) ON CONFLICT (name) DO NOTHING", [v.name]);
                     await client.query("SELECT name FROM commands WHERE name = $1 FOR UPDATE", [v.name]);
-                    const { rows } = await client.query<VersionRow>(
+                    const { rows } = await client.query<CommandVersion>(
                         `INSERT INTO command_versions (name, version, description, code, model, validation)
                          SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, $4, $5 FROM command_versions WHERE name = $1
-                         RETURNING *`,
+                         RETURNING ${VERSION_COLUMNS}`,
                         [v.name, v.description, v.code, v.model, JSON.stringify(v.validation)],
                     );
-                    return toVersion(rows[0]);
+                    return rows[0];
                 });
             } finally {
                 client.release();

@@ -1,5 +1,6 @@
 /** HTTP plumbing shared by the api and the runner: JSON errors, body parsing, request metrics. */
 import Fastify, { LogController, type FastifyReply } from "fastify";
+import { hasZodFastifySchemaValidationErrors, serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { Logger } from "./logger";
 
@@ -19,15 +20,26 @@ export function sendError(reply: FastifyReply, status: number, code: string, mes
     return reply.code(status).send({ error: { code, message, ...(details === undefined ? {} : { details }) } });
 }
 
+/** The 400 for a request part that does not match its schema: `<part>: <field>: <problem>`. */
+function invalidRequest(what: string, path: readonly PropertyKey[], code: string, message: string, keys?: readonly string[]): HttpError {
+    const field = path.length > 0 ? path.join(".") : what;
+    return new HttpError(
+        400,
+        "invalid_request",
+        `${what}: ${field}: ${code === "unrecognized_keys" ? `unknown field(s) ${(keys ?? []).join(", ")}` : message}`,
+    );
+}
+
 /** Parses a body/params object with a zod schema; a mismatch is a 400 naming the field. */
 export function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
     const result = schema.safeParse(value);
     if (result.success) return result.data;
     const issue = result.error.issues[0];
-    const field = issue.path.length > 0 ? issue.path.join(".") : what;
-    const message = issue.code === "unrecognized_keys" ? `unknown field(s) ${issue.keys.join(", ")}` : issue.message;
-    throw new HttpError(400, "invalid_request", `${what}: ${field}: ${message}`);
+    throw invalidRequest(what, issue.path, issue.code, issue.message, issue.code === "unrecognized_keys" ? issue.keys : undefined);
 }
+
+/** How a route's schema part is named in a 400 (`path: name: ...`). */
+const PART_NAMES: Record<string, string> = { body: "body", params: "path", querystring: "query", headers: "header" };
 
 export interface HttpOptions {
     logger: Logger;
@@ -50,7 +62,20 @@ export function createHttp(options: HttpOptions) {
         requestTimeout: 120_000,
     });
 
-    app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, request, reply) => {
+    // Route schemas are zod (fastify-type-provider-zod): requests are validated and responses
+    // serialized from the schemas declared on each route, which also yield the handlers' types.
+    app.setValidatorCompiler(validatorCompiler);
+    app.setSerializerCompiler(serializerCompiler);
+
+    app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validationContext?: string }, request, reply) => {
+        if (hasZodFastifySchemaValidationErrors(err)) {
+            const issue = err.validation[0];
+            const what = PART_NAMES[err.validationContext ?? "body"] ?? String(err.validationContext);
+            const path = issue.instancePath.split("/").filter(Boolean);
+            const keys = (issue.params as { keys?: string[] }).keys;
+            const bad = invalidRequest(what, path, issue.keyword, issue.message ?? "invalid", keys);
+            return sendError(reply, bad.statusCode, bad.code, bad.message);
+        }
         const mapped = err instanceof HttpError ? err : options.mapError?.(err);
         if (mapped) return sendError(reply, mapped.statusCode, mapped.code, mapped.message, mapped.details);
         const status = err.statusCode ?? 500;
@@ -75,7 +100,7 @@ export function createHttp(options: HttpOptions) {
         app.server.once("close", () => clearInterval(timer));
     });
     app.setNotFoundHandler((request, reply) => sendError(reply, 404, "not_found", `no route ${request.method} ${request.url.split("?")[0]}`));
-    return app;
+    return app.withTypeProvider<ZodTypeProvider>();
 }
 
 export type HttpApp = ReturnType<typeof createHttp>;

@@ -222,7 +222,9 @@ describe("api (real PostgreSQL, Redis, runner; fake LLM)", function () {
             const missing = await p.call("GET", "/commands/does-not-exist");
             assert.equal(missing.status, 404);
             assert.deepEqual(missing.body.error, { code: "not_found", message: 'no command named "does-not-exist"' });
-            assert.equal((await p.call("GET", "/commands/Not_A_Slug")).status, 400);
+            const bad = await p.call("GET", "/commands/Not_A_Slug");
+            assert.equal(bad.status, 400);
+            assert.match(bad.body.error!.message, /^path: name: must be a slug/);
         });
 
         it("POST /commands/:name/run runs the latest version through the runner", async () => {

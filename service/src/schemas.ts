@@ -1,0 +1,56 @@
+/**
+ * The api's request and response schemas, declared once: the routes validate requests and
+ * serialize responses with them (fastify-type-provider-zod), the OpenAPI document is generated
+ * from them, and the CLI validates what it receives against them.
+ */
+import { z } from "zod";
+import { commandSummarySchema, commandVersionSchema } from "./db";
+import { argsSchema } from "./runner/app";
+import { runResultSchema } from "./runnerClient";
+
+export const NAME_PATTERN = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
+export const MAX_NAME_LENGTH = 63;
+export const MAX_DESCRIPTION_LENGTH = 2000;
+
+export const nameSchema = z
+    .string()
+    .max(MAX_NAME_LENGTH, `must be at most ${MAX_NAME_LENGTH} characters`)
+    .regex(NAME_PATTERN, "must be a slug: lowercase letters and digits in dash-separated words, starting with a letter");
+
+/** Every error answer: `{"error": {"code", "message", "details"?}}`. */
+export const errorSchema = z.object({
+    error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
+});
+
+export const healthSchema = z.object({ status: z.literal("ok"), version: z.string() });
+
+export const readySchema = z.object({ status: z.literal("ready"), checks: z.record(z.string(), z.string()) });
+export const notReadySchema = z.object({
+    status: z.enum(["not ready", "shutting down"]),
+    failing: z.array(z.string()),
+    checks: z.record(z.string(), z.string()).optional(),
+});
+
+export const commandParamsSchema = z.object({ name: nameSchema });
+
+export const evolveBodySchema = z.strictObject({
+    description: z.string().trim().min(1, "must not be empty").max(MAX_DESCRIPTION_LENGTH, `must be at most ${MAX_DESCRIPTION_LENGTH} characters`),
+    name: nameSchema.optional(),
+});
+export const evolveResponseSchema = commandVersionSchema.extend({
+    /** The generation came from the Redis cache (no LLM call). */
+    cached: z.boolean(),
+    /** A new version was stored (false: the code already was the latest version). */
+    created: z.boolean(),
+});
+
+export const commandListSchema = z.object({ commands: z.array(commandSummarySchema) });
+export const commandSchema = z.object({ name: z.string(), versions: z.array(commandVersionSchema) });
+
+export const runBodySchema = z.strictObject({ args: argsSchema().default([]) });
+export const runResponseSchema = z.object({ name: z.string(), version: z.int().positive(), ...runResultSchema.shape });
+
+/** JSON text of `value` encoded through `schema` (for bodies that are cached as text). */
+export function serialize<T extends z.ZodType>(schema: T, value: z.output<T>): string {
+    return JSON.stringify(z.encode(schema, value));
+}
