@@ -9,7 +9,9 @@ import { createHttp, HttpError, sendError } from "./http";
 import { LlmError, LlmTimeoutError, LlmUnavailableError, type LlmClient } from "./llm";
 import type { Logger } from "./logger";
 import type { ApiMetrics } from "./metrics";
-import { secretMatcher } from "./runner/app";
+import { clientMatcher } from "./auth";
+import type { ApiClient } from "./config";
+import type { RunRecorder } from "./runRecorder";
 import { type RunnerClient, RunnerUnavailableError } from "./runnerClient";
 import {
     commandListSchema,
@@ -22,10 +24,24 @@ import {
     NAME_PATTERN,
     notReadySchema,
     readySchema,
+    rollbackBodySchema,
+    rollbackResponseSchema,
     runBodySchema,
     runResponseSchema,
+    runsQuerySchema,
+    runsResponseSchema,
     serialize,
 } from "./schemas";
+
+declare module "fastify" {
+    interface FastifyRequest {
+        /** The calling client's name; "none" on public routes and before authentication. */
+        client: string;
+    }
+}
+
+/** The client label and log field of requests no client is known for. */
+export const NO_CLIENT = "none";
 import { validateCode } from "./validation";
 
 export interface ApiDeps {
@@ -35,9 +51,12 @@ export interface ApiDeps {
     cache: GenerationCache;
     llm: LlmClient;
     runner: RunnerClient;
+    /** The audit trail of runs (written off the run path). */
+    runs: RunRecorder;
     /** PINGs Redis; rejects when it does not answer. */
     redisPing: () => Promise<unknown>;
-    apiTokens: string[];
+    /** Who may call the API (name and bearer token each). */
+    apiClients: readonly ApiClient[];
     validation: { enabled: boolean; strictMode: boolean };
     security: { sandboxEnabled: boolean; maxExecutionTimeMs: number };
     version: string;
@@ -114,7 +133,8 @@ export function buildApiApp(deps: ApiDeps) {
     let draining = false;
     const readyTimeout = deps.readyTimeoutMs ?? 1000;
 
-    const tokenOk = secretMatcher(deps.apiTokens);
+    const clientOf = clientMatcher(deps.apiClients);
+    app.decorateRequest("client", NO_CLIENT);
     // Metric children cached per label set: prom-client hashes label objects on every call otherwise.
     const requestCounters = new Map<string, ReturnType<ApiMetrics["requests"]["labels"]>>();
     const durationHistograms = new Map<string, ReturnType<ApiMetrics["requestDuration"]["labels"]>>();
@@ -126,23 +146,33 @@ export function buildApiApp(deps: ApiDeps) {
         // Auth on every route but health and ready (metrics are on their own port).
         if (PUBLIC_ROUTES.has(request.routeOptions.url ?? "")) return done();
         const header = request.headers.authorization;
-        const token = header?.startsWith("Bearer ") ? header.slice("Bearer ".length) : undefined;
-        done(tokenOk(token) ? undefined : new HttpError(401, "unauthorized", "missing or invalid bearer token"));
+        const client = clientOf(header?.startsWith("Bearer ") ? header.slice("Bearer ".length) : undefined);
+        if (client === undefined) return done(new HttpError(401, "unauthorized", "missing or invalid bearer token"));
+        request.client = client;
+        done();
     });
     app.addHook("onResponse", (request, reply, done) => {
         metrics.activeConnections.dec();
         const endpoint = request.routeOptions.url ?? "unmatched";
         const seconds = Number(process.hrtime.bigint() - ((request as { startedAt?: bigint }).startedAt ?? process.hrtime.bigint())) / 1e9;
         const status = String(reply.statusCode);
-        const counterKey = `${request.method} ${endpoint} ${status}`;
+        const counterKey = `${request.method} ${endpoint} ${status} ${request.client}`;
         let counter = requestCounters.get(counterKey);
-        if (!counter) requestCounters.set(counterKey, (counter = metrics.requests.labels({ method: request.method, endpoint, status })));
+        if (!counter)
+            requestCounters.set(counterKey, (counter = metrics.requests.labels({ method: request.method, endpoint, status, client: request.client })));
         counter.inc();
         const histogramKey = `${request.method} ${endpoint}`;
         let histogram = durationHistograms.get(histogramKey);
         if (!histogram) durationHistograms.set(histogramKey, (histogram = metrics.requestDuration.labels({ method: request.method, endpoint })));
         histogram.observe(seconds);
-        const entry = { reqId: request.id, method: request.method, route: endpoint, status: reply.statusCode, durationMs: Math.round(seconds * 1000) };
+        const entry = {
+            reqId: request.id,
+            client: request.client,
+            method: request.method,
+            route: endpoint,
+            status: reply.statusCode,
+            durationMs: Math.round(seconds * 1000),
+        };
         if (PUBLIC_ROUTES.has(endpoint)) request.log.debug(entry, "request");
         else request.log.info(entry, "request");
         done();
@@ -193,7 +223,7 @@ export function buildApiApp(deps: ApiDeps) {
         end();
         if (!report.valid) {
             for (const p of report.problems) metrics.validationRejections.inc({ reason: p.reason });
-            request.log.warn({ name, reasons: report.problems.map((p) => p.reason) }, "generated code rejected");
+            request.log.warn({ reqId: request.id, client: request.client, name, reasons: report.problems.map((p) => p.reason) }, "generated code rejected");
             return sendError(reply, 422, "validation_failed", "the generated code did not pass validation; nothing was stored", {
                 name,
                 validation: report,
@@ -207,7 +237,14 @@ export function buildApiApp(deps: ApiDeps) {
             metrics.generationSuccess.inc();
             return reply.code(200).send({ ...latest, cached: Boolean(cached), created: false });
         }
-        const stored = await deps.repo.addVersion({ name, description: body.description, code, model: deps.llm.model, validation: report });
+        const stored = await deps.repo.addVersion({
+            name,
+            description: body.description,
+            code,
+            model: deps.llm.model,
+            validation: report,
+            createdBy: request.client,
+        });
         await deps.cache.invalidateCommand(name);
         metrics.generationSuccess.inc();
         return reply.code(201).send({ ...stored, cached: Boolean(cached), created: true });
@@ -236,19 +273,70 @@ export function buildApiApp(deps: ApiDeps) {
     app.post("/commands/:name/run", runRoute, async (request) => {
         const { name } = request.params;
         const body = request.body;
-        const latest = await deps.repo.latest(name);
-        if (!latest) throw new HttpError(404, "not_found", `no command named "${name}"`);
+        const target = body.version === undefined ? await deps.repo.latest(name) : await deps.repo.version(name, body.version);
+        if (!target) throw await notFound(name, body.version);
         if (!deps.security.sandboxEnabled) throw new HttpError(503, "sandbox_disabled", "running commands is disabled (security.sandbox_enabled: false)");
-        const result = await deps.runner.run(latest.code, body.args, deps.security.maxExecutionTimeMs);
+        const startedAt = new Date().toISOString();
+        const result = await deps.runner.run(target.code, body.args, deps.security.maxExecutionTimeMs);
         metrics.runs.inc({ outcome: result.killed ?? (result.exitCode === 0 ? "ok" : "error") });
-        return { name, version: latest.version, ...result };
+        deps.runs.record({
+            name,
+            version: target.version,
+            client: request.client,
+            exitCode: result.exitCode,
+            durationMs: result.durationMs,
+            killed: result.killed ?? null,
+            startedAt,
+        });
+        return { name, version: target.version, ...result };
     });
+
+    const runsRoute = {
+        schema: { params: commandParamsSchema, querystring: runsQuerySchema, response: { 200: runsResponseSchema, ...errors(400, 401, 404, 503) } },
+    };
+    app.get("/commands/:name/runs", runsRoute, async (request) => {
+        const { name } = request.params;
+        const runs = await deps.repo.runs(name, request.query.limit);
+        if (runs.length === 0 && !(await deps.repo.latest(name))) throw await notFound(name);
+        return { name, runs };
+    });
+
+    const rollbackRoute = {
+        preValidation: emptyBodyIsObject,
+        schema: {
+            params: commandParamsSchema,
+            body: rollbackBodySchema,
+            response: { 200: rollbackResponseSchema, 201: rollbackResponseSchema, ...errors(400, 401, 404, 503) },
+        },
+    };
+    app.post("/commands/:name/rollback", rollbackRoute, async (request, reply) => {
+        const { name } = request.params;
+        const result = await deps.repo.rollback(name, request.body.version, request.client);
+        if (result.outcome === "no_command" || result.outcome === "no_version") throw await notFound(name, request.body.version);
+        if (result.outcome === "already_latest") return reply.code(200).send({ ...result.version, created: false });
+        await deps.cache.invalidateCommand(name);
+        request.log.info(
+            { reqId: request.id, client: request.client, name, version: result.version.version, rolledBackFrom: request.body.version },
+            "rolled back",
+        );
+        return reply.code(201).send({ ...result.version, created: true });
+    });
+
+    /** The 404 for a command (or one of its versions) that does not exist. */
+    async function notFound(name: string, version?: number): Promise<HttpError> {
+        if (version !== undefined && (await deps.repo.latest(name))) return new HttpError(404, "not_found", `command "${name}" has no version ${version}`);
+        return new HttpError(404, "not_found", `no command named "${name}"`);
+    }
 
     return {
         app,
         beginShutdown: () => {
             draining = true;
         },
-        close: () => app.close(),
+        /** Stops the app, then writes the runs still queued for the audit trail. */
+        close: async () => {
+            await app.close();
+            await deps.runs.flush();
+        },
     };
 }

@@ -6,7 +6,18 @@
  */
 import { Command, CommanderError } from "commander";
 import type { z } from "zod";
-import { commandListSchema, commandSchema, errorSchema, evolveResponseSchema, notReadySchema, readySchema, runResponseSchema } from "./schemas";
+import {
+    commandListSchema,
+    commandSchema,
+    errorSchema,
+    evolveResponseSchema,
+    MAX_RUNS_LIMIT,
+    notReadySchema,
+    readySchema,
+    rollbackResponseSchema,
+    runResponseSchema,
+    runsResponseSchema,
+} from "./schemas";
 
 export class CliError extends Error {
     constructor(
@@ -145,18 +156,29 @@ export function buildProgram(io: Io): Command {
         .action(async (name: string) => {
             const { s, json } = ctx();
             const { body } = await call(io, s, "GET", `/commands/${encodeURIComponent(name)}`, { 200: commandSchema });
-            print(json, body, body.versions.map((v) => `# ${name} v${v.version} (${v.createdAt}): ${v.description}\n${v.code}\n`).join("\n"));
+            print(
+                json,
+                body,
+                body.versions
+                    .map(
+                        (v) =>
+                            `# ${name} v${v.version} (${v.createdAt}, by ${v.createdBy}${v.rolledBackFrom === null ? "" : `, rollback to v${v.rolledBackFrom}`}): ${v.description}\n${v.code}\n`,
+                    )
+                    .join("\n"),
+            );
         });
 
     program
         .command("run")
-        .description("run the latest version of a command; exits with its exit code")
+        .description("run the latest version of a command (or --version N); exits with its exit code")
         .argument("<name>")
         .argument("[args...]")
+        .option("--version <n>", "run this version instead of the latest")
         .allowUnknownOption()
-        .action(async (name: string, args: string[]) => {
+        .action(async (name: string, args: string[], opts: { version?: string }) => {
             const { s, json } = ctx();
-            const { body } = await call(io, s, "POST", `/commands/${encodeURIComponent(name)}/run`, { 200: runResponseSchema }, { args });
+            const version = opts.version === undefined ? undefined : positiveInt("--version", opts.version);
+            const { body } = await call(io, s, "POST", `/commands/${encodeURIComponent(name)}/run`, { 200: runResponseSchema }, { args, version });
             if (json) io.out(`${JSON.stringify(body, null, 2)}\n`);
             else {
                 if (body.stdout) io.out(body.stdout);
@@ -166,7 +188,56 @@ export function buildProgram(io: Io): Command {
             if (code !== 0) throw new CliError("", code > 0 && code < 256 ? code : 1);
         });
 
+    program
+        .command("runs")
+        .description("list the recent runs of a command, newest first")
+        .argument("<name>")
+        .option("--limit <n>", `how many (at most ${MAX_RUNS_LIMIT})`, "20")
+        .action(async (name: string, opts: { limit: string }) => {
+            const { s, json } = ctx();
+            const limit = positiveInt("--limit", opts.limit);
+            const { body } = await call(io, s, "GET", `/commands/${encodeURIComponent(name)}/runs?limit=${limit}`, { 200: runsResponseSchema });
+            print(
+                json,
+                body,
+                body.runs
+                    .map(
+                        (r) =>
+                            `${r.startedAt}\tv${r.version}\t${r.client}\texit ${r.exitCode}${r.killed ? ` (killed: ${r.killed})` : ""}\t${Math.round(r.durationMs)} ms\n`,
+                    )
+                    .join("") || "no runs yet\n",
+            );
+        });
+
+    program
+        .command("rollback")
+        .description("make an earlier version the one that runs by default (stored as a new version copied from it)")
+        .argument("<name>")
+        .argument("<version>")
+        .action(async (name: string, version: string) => {
+            const { s, json } = ctx();
+            const { body } = await call(
+                io,
+                s,
+                "POST",
+                `/commands/${encodeURIComponent(name)}/rollback`,
+                { 200: rollbackResponseSchema, 201: rollbackResponseSchema },
+                { version: positiveInt("version", version) },
+            );
+            print(
+                json,
+                body,
+                body.created ? `${body.name} v${body.version} (copy of v${body.rolledBackFrom})\n` : `${body.name} v${body.version} already is the latest\n`,
+            );
+        });
+
     return program;
+}
+
+function positiveInt(what: string, value: string): number {
+    const n = Number(value);
+    if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new CliError(`${what} must be a positive integer, got "${value}"`, 2);
+    return n;
 }
 
 /** Runs the CLI; returns the exit code instead of exiting (tests call this). */

@@ -46,6 +46,38 @@ const fileSchema = z.strictObject({
         .prefault({}),
 });
 
+/** A client name: what audit records and logs say did something. */
+export const CLIENT_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+export const MIN_TOKEN_LENGTH = 16;
+
+export interface ApiClient {
+    name: string;
+    token: string;
+}
+
+function parseApiClients(value: string, ctx: z.RefinementCtx): ApiClient[] {
+    const clients: ApiClient[] = [];
+    let anonymous = 0;
+    const fail = (message: string) => {
+        ctx.addIssue({ code: "custom", message });
+        return z.NEVER;
+    };
+    for (const entry of value.split(",").map((e) => e.trim())) {
+        if (entry.length === 0) continue;
+        const eq = entry.indexOf("=");
+        const name = eq < 0 ? `client-${++anonymous}` : entry.slice(0, eq).trim();
+        const token = eq < 0 ? entry : entry.slice(eq + 1).trim();
+        if (!CLIENT_NAME_PATTERN.test(name))
+            return fail(`client name "${name}" is not allowed: lowercase letters, digits, ".", "_" and "-", starting with a letter or digit, at most 63`);
+        if (token.length < MIN_TOKEN_LENGTH) return fail(`the token of client "${name}" must be at least ${MIN_TOKEN_LENGTH} characters`);
+        if (clients.some((c) => c.name === name)) return fail(`client "${name}" is listed twice`);
+        if (clients.some((c) => c.token === token))
+            return fail(`client "${name}" has the same token as client "${clients.find((c) => c.token === token)!.name}"`);
+        clients.push({ name, token });
+    }
+    return clients;
+}
+
 const port = z.coerce.number().int().min(1).max(65535);
 const url = (protocols: RegExp) => z.url({ protocol: protocols });
 
@@ -63,17 +95,11 @@ const envSchema = z.object({
     POSTGRES_PASSWORD: z.string().optional(),
     OPENAI_API_KEY: z.string().min(1).optional(),
     OPENAI_BASE_URL: url(/^https?$/).optional(),
-    /** Comma-separated bearer tokens accepted by the API. */
-    API_TOKENS: z
-        .string()
-        .default("")
-        .transform((v) =>
-            v
-                .split(",")
-                .map((t) => t.trim())
-                .filter((t) => t.length > 0),
-        )
-        .refine((tokens) => tokens.every((t) => t.length >= 16), "every token must be at least 16 characters"),
+    /**
+     * The API's clients: `name=token` pairs, comma-separated (`alice=<token>,ci=<token>`). A bare
+     * token is an anonymous client named `client-<n>` (n = its position among the bare ones).
+     */
+    API_TOKENS: z.string().default("").transform(parseApiClients),
     /** Base URL of the runner, e.g. http://cli-runner:8001. */
     RUNNER_URL: url(/^https?$/).default("http://127.0.0.1:8001"),
     /** Shared secret between api and runner (sent as x-runner-token). */
@@ -120,7 +146,8 @@ const serviceConfigSchema = z.object({ env: envSchema, file: fileSchema }).trans
         redis: { url: e.REDIS_URL ?? `redis://${f.redis.host}:${f.redis.port}`, cacheTtlSeconds: f.redis.cache_ttl },
         /** Empty when neither POSTGRES_URL nor POSTGRES_USER is set (the runner uses no database). */
         postgres: { url: postgresUrl },
-        apiTokens: e.API_TOKENS,
+        /** Who may call the API; empty = every authenticated route answers 401. */
+        apiClients: e.API_TOKENS,
         runner: { url: e.RUNNER_URL.replace(/\/+$/, ""), token: e.RUNNER_TOKEN, concurrency: e.RUNNER_CONCURRENCY },
         shutdownTimeoutMs: Math.round(e.SHUTDOWN_TIMEOUT * 1000),
         bodyLimit: e.BODY_LIMIT,

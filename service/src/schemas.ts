@@ -4,7 +4,7 @@
  * from them, and the CLI validates what it receives against them.
  */
 import { z } from "zod";
-import { commandSummarySchema, commandVersionSchema } from "./db";
+import { commandSummarySchema, commandVersionSchema, runRecordSchema } from "./db";
 import { argsSchema } from "./runner/app";
 import { runResultSchema } from "./runnerClient";
 
@@ -47,8 +47,26 @@ export const evolveResponseSchema = commandVersionSchema.extend({
 export const commandListSchema = z.object({ commands: z.array(commandSummarySchema) });
 export const commandSchema = z.object({ name: z.string(), versions: z.array(commandVersionSchema) });
 
-export const runBodySchema = z.strictObject({ args: argsSchema().default([]) });
+export const MAX_RUNS_LIMIT = 100;
+export const DEFAULT_RUNS_LIMIT = 20;
+
+export const runBodySchema = z.strictObject({
+    args: argsSchema().default([]),
+    /** Run this version instead of the latest. */
+    version: z.int().positive().optional(),
+});
 export const runResponseSchema = z.object({ name: z.string(), version: z.int().positive(), ...runResultSchema.shape });
+
+export const runsQuerySchema = z.strictObject({
+    limit: z.coerce.number().int().min(1).max(MAX_RUNS_LIMIT, `must be at most ${MAX_RUNS_LIMIT}`).default(DEFAULT_RUNS_LIMIT),
+});
+export const runsResponseSchema = z.object({ name: z.string(), runs: z.array(runRecordSchema) });
+
+export const rollbackBodySchema = z.strictObject({ version: z.int().positive() });
+export const rollbackResponseSchema = commandVersionSchema.extend({
+    /** A new version was stored (false: that version already is the latest). */
+    created: z.boolean(),
+});
 
 /** JSON text of `value` encoded through `schema` (for bodies that are cached as text). */
 export function serialize<T extends z.ZodType>(schema: T, value: z.output<T>): string {

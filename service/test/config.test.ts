@@ -60,8 +60,21 @@ describe("service config", () => {
         assert.equal(c.redis.url, "redis://:secret@cache:6380");
         assert.equal(c.llm.apiKey, "sk-abc");
         assert.equal(c.llm.baseUrl, "http://llm.local/v1");
-        assert.deepEqual(c.apiTokens, ["aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"]);
+        assert.deepEqual(c.apiClients, [
+            { name: "client-1", token: "aaaaaaaaaaaaaaaa" },
+            { name: "client-2", token: "bbbbbbbbbbbbbbbb" },
+        ]);
         assert.equal(c.port, 9000);
+    });
+
+    it("API_TOKENS names clients: name=token pairs, bare tokens as client-<n>", () => {
+        const c = loadConfig({ ...base, CONFIG_PATH: file(GUIDE), API_TOKENS: "alice=aaaaaaaaaaaaaaaa, cccccccccccccccc ,ci.bot=bbbbbbbbbbbbbbbb" });
+        assert.deepEqual(c.apiClients, [
+            { name: "alice", token: "aaaaaaaaaaaaaaaa" },
+            { name: "client-1", token: "cccccccccccccccc" },
+            { name: "ci.bot", token: "bbbbbbbbbbbbbbbb" },
+        ]);
+        assert.deepEqual(loadConfig({ ...base, CONFIG_PATH: file(GUIDE) }).apiClients, []);
     });
 
     it("builds the PostgreSQL URL from the file and POSTGRES_USER/PASSWORD", () => {
@@ -94,7 +107,27 @@ describe("service config", () => {
         [
             "a short API token",
             { ...base, CONFIG_PATH: file(GUIDE), API_TOKENS: "short" },
-            /^environment variable API_TOKENS: every token must be at least 16 characters$/,
+            /^environment variable API_TOKENS: the token of client "client-1" must be at least 16 characters$/,
+        ],
+        [
+            "a client name that is not allowed",
+            { ...base, CONFIG_PATH: file(GUIDE), API_TOKENS: "Alice Smith=aaaaaaaaaaaaaaaa" },
+            /^environment variable API_TOKENS: client name "Alice Smith" is not allowed: lowercase letters, digits/,
+        ],
+        [
+            "a named client with a short token",
+            { ...base, CONFIG_PATH: file(GUIDE), API_TOKENS: "alice=aaaaaaaaaaaaaaaa,ci=short" },
+            /^environment variable API_TOKENS: the token of client "ci" must be at least 16 characters$/,
+        ],
+        [
+            "a client listed twice",
+            { ...base, CONFIG_PATH: file(GUIDE), API_TOKENS: "ci=aaaaaaaaaaaaaaaa,ci=bbbbbbbbbbbbbbbb" },
+            /^environment variable API_TOKENS: client "ci" is listed twice$/,
+        ],
+        [
+            "two clients sharing a token",
+            { ...base, CONFIG_PATH: file(GUIDE), API_TOKENS: "alice=aaaaaaaaaaaaaaaa,bob=aaaaaaaaaaaaaaaa" },
+            /^environment variable API_TOKENS: client "bob" has the same token as client "alice"$/,
         ],
     ];
     for (const [title, env, message] of errors) {
