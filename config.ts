@@ -13,6 +13,7 @@ import { z } from "zod";
 import { cidrContains, cidrsOverlap, defaultSubnetPlan, parseCidr } from "./lib/cidr";
 import { memoryBytes } from "./lib/k8s";
 import { SUPPORTED_EKS_VERSIONS } from "./components/versions";
+import { CLIENT_NAME_PATTERN, CLIENT_NAME_RULE } from "./service/src/clients";
 
 export const PROJECT = "cli-platform";
 
@@ -181,6 +182,11 @@ const serviceSchema = z.strictObject({
         /** Sandbox hard timeout in seconds, 1..600. Default 60. */
         maxExecutionTimeSeconds: z.int().min(1).max(600),
     }),
+    /** The API's named clients: one generated bearer token each (stack output apiTokens). Default ["admin"]. */
+    apiClients: z
+        .array(z.string().regex(CLIENT_NAME_PATTERN, `must be a client name: ${CLIENT_NAME_RULE}`))
+        .min(1)
+        .refine((names) => new Set(names).size === names.length, "must not name a client twice"),
 });
 
 const ingressSchema = z.strictObject({
@@ -286,6 +292,7 @@ const serviceDefaults = {
     llm: { provider: "openai" as const, model: "gpt-4", temperature: 0.7, timeoutSeconds: 30, baseUrl: "https://api.openai.com/v1" },
     validation: { enabled: true, strictMode: true },
     security: { sandboxEnabled: true, maxExecutionTimeSeconds: 60 },
+    apiClients: ["admin"],
 };
 const commonData = { database: "cli_platform", username: "cli_user" };
 

@@ -160,7 +160,12 @@ export = async (): Promise<Outputs> => {
         forceDelete: !cfg.protectStatefulResources,
         tags: infra?.tags,
     });
-    const secrets = new ServiceSecrets("cli-platform-secrets", { namespace: namespace.name, provider, openaiApiKey: cfg.secrets.openaiApiKey });
+    const secrets = new ServiceSecrets("cli-platform-secrets", {
+        namespace: namespace.name,
+        provider,
+        apiClients: cfg.service.apiClients,
+        openaiApiKey: cfg.secrets.openaiApiKey,
+    });
     const configYaml = pulumi
         .all([redis.host, postgres.host])
         .apply(([r, p]) => serviceConfigYaml(cfg.service, { redis: r, postgres: p }, cfg.postgres.database));
@@ -249,8 +254,10 @@ export = async (): Promise<Outputs> => {
             : pulumi.interpolate`http://localhost:${API.port} (kubectl -n ${namespace.name} port-forward svc/${api.serviceName} ${API.port}:80)`,
         /** Images the workloads run, by digest on EKS. */
         imageRefs: { service: image.imageRef },
-        /** A bearer token for the API (secret): pulumi stack output apiToken --show-secrets. */
+        /** The first client's bearer token (secret): pulumi stack output apiToken --show-secrets. */
         apiToken: secrets.apiToken,
+        /** Every client's bearer token by name (secret): pulumi stack output apiTokens --show-secrets. */
+        apiTokens: secrets.apiTokens,
         ...(monitoring && {
             /** Grafana: the ingress host, else a port-forward. */
             grafanaUrl: monitoring.grafanaUrl,

@@ -336,6 +336,24 @@ describe("config: validation messages", () => {
             message: `cli-platform:service.api.memoryLimit = "512MB": must be a memory quantity such as "256Mi" or "1Gi"`,
         },
         {
+            title: "an API client name that is not one",
+            stack: "dev",
+            changes: () => section("dev", "service", { apiClients: ["admin", "Team A"] }),
+            message: `cli-platform:service.apiClients[1] = "Team A": must be a client name: lowercase letters, digits, ".", "_" and "-", starting with a letter or digit, at most 63`,
+        },
+        {
+            title: "an API client named twice",
+            stack: "prod",
+            changes: () => section("prod", "service", { apiClients: ["admin", "ci", "admin"] }),
+            message: `cli-platform:service.apiClients = ["admin","ci","admin"]: must not name a client twice`,
+        },
+        {
+            title: "no API client",
+            stack: "local",
+            changes: () => section("local", "service", { apiClients: [] }),
+            message: `cli-platform:service.apiClients = []: must have at least 1 item(s)`,
+        },
+        {
             title: "LLM temperature out of range",
             stack: "dev",
             changes: () =>

@@ -47,6 +47,7 @@ describe("stacks evaluate offline", () => {
         const local = await render("local");
         assert.deepEqual(Object.keys(local.outputs).sort(), [
             "apiToken",
+            "apiTokens",
             "apiUrl",
             "environment",
             "grafanaAdminPassword",
@@ -120,6 +121,8 @@ describe("npm run render", () => {
             if (!["node_modules", ".git", "out", "service"].includes(f)) fs.cpSync(path.join(ROOT, f), path.join(dir, f), { recursive: true });
         }
         fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
+        // The program imports the service's shared definitions (service/src/clients.ts).
+        fs.symlinkSync(path.join(ROOT, "service"), path.join(dir, "service"));
         const file = path.join(dir, "Pulumi.dev.yaml");
         fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace("azCount: 2", "azCount: 0"));
         const res = spawnSync(tsNode, ["--transpile-only", path.join(dir, "tools", "render.ts"), "dev"], { cwd: dir, encoding: "utf8" });

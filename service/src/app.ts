@@ -12,7 +12,7 @@ import { LlmError, LlmTimeoutError, LlmUnavailableError, type LlmClient } from "
 import type { Logger } from "./logger";
 import type { ApiMetrics } from "./metrics";
 import { clientMatcher } from "./auth";
-import type { ApiClient } from "./config";
+import type { ApiClient } from "./clients";
 import type { RunRecorder } from "./runRecorder";
 import { type RunnerClient, RunnerUnavailableError } from "./runnerClient";
 import {

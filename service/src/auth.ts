@@ -1,6 +1,6 @@
 /** Who is calling: bearer tokens → client names, compared in constant time. */
 import { timingSafeEqual } from "node:crypto";
-import type { ApiClient } from "./config";
+import type { ApiClient } from "./clients";
 
 /**
  * A matcher from a presented bearer token to its client's name (undefined: no client). Every

@@ -5,6 +5,7 @@
 import * as fs from "node:fs";
 import * as YAML from "yaml";
 import { z } from "zod";
+import { type ApiClient, CLIENT_NAME_PATTERN, CLIENT_NAME_RULE, MIN_TOKEN_LENGTH } from "./clients";
 
 export const DEFAULT_CONFIG_PATH = "/home/app/config/config.yaml";
 
@@ -46,15 +47,6 @@ const fileSchema = z.strictObject({
         .prefault({}),
 });
 
-/** A client name: what audit records and logs say did something. */
-export const CLIENT_NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,62}$/;
-export const MIN_TOKEN_LENGTH = 16;
-
-export interface ApiClient {
-    name: string;
-    token: string;
-}
-
 function parseApiClients(value: string, ctx: z.RefinementCtx): ApiClient[] {
     const clients: ApiClient[] = [];
     let anonymous = 0;
@@ -67,8 +59,7 @@ function parseApiClients(value: string, ctx: z.RefinementCtx): ApiClient[] {
         const eq = entry.indexOf("=");
         const name = eq < 0 ? `client-${++anonymous}` : entry.slice(0, eq).trim();
         const token = eq < 0 ? entry : entry.slice(eq + 1).trim();
-        if (!CLIENT_NAME_PATTERN.test(name))
-            return fail(`client name "${name}" is not allowed: lowercase letters, digits, ".", "_" and "-", starting with a letter or digit, at most 63`);
+        if (!CLIENT_NAME_PATTERN.test(name)) return fail(`client name "${name}" is not allowed: ${CLIENT_NAME_RULE}`);
         if (token.length < MIN_TOKEN_LENGTH) return fail(`the token of client "${name}" must be at least ${MIN_TOKEN_LENGTH} characters`);
         if (clients.some((c) => c.name === name)) return fail(`client "${name}" is listed twice`);
         if (clients.some((c) => c.token === token))

@@ -2,6 +2,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { formatApiTokens } from "../src/clients";
 import { ConfigError, loadConfig } from "../src/config";
 
 function file(text: string): string {
@@ -75,6 +76,15 @@ describe("service config", () => {
             { name: "ci.bot", token: "bbbbbbbbbbbbbbbb" },
         ]);
         assert.deepEqual(loadConfig({ ...base, CONFIG_PATH: file(GUIDE) }).apiClients, []);
+    });
+
+    it("reads the API_TOKENS the infrastructure writes (formatApiTokens)", () => {
+        const clients = [
+            { name: "admin", token: "A".repeat(48) },
+            { name: "team-a", token: "b".repeat(48) },
+        ];
+        assert.equal(formatApiTokens(clients), `admin=${"A".repeat(48)},team-a=${"b".repeat(48)}`);
+        assert.deepEqual(loadConfig({ ...base, CONFIG_PATH: file(GUIDE), API_TOKENS: formatApiTokens(clients) }).apiClients, clients);
     });
 
     it("builds the PostgreSQL URL from the file and POSTGRES_USER/PASSWORD", () => {
