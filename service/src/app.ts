@@ -54,7 +54,7 @@ export interface ApiDeps {
     llm: LlmClient;
     runner: RunnerClient;
     /** The audit trail of runs (written off the run path). */
-    runs: RunRecorder;
+    runs: Pick<RunRecorder, "record" | "flush">;
     /** PINGs Redis; rejects when it does not answer. */
     redisPing: () => Promise<unknown>;
     /** Who may call the API (name and bearer token each). */

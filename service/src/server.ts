@@ -3,7 +3,7 @@
  * PORT, metrics on METRICS_PORT) and drains gracefully on SIGTERM.
  */
 import Redis from "ioredis";
-import { buildApiApp } from "./app";
+import { type ApiDeps, buildApiApp } from "./app";
 import { GenerationCache } from "./cache";
 import { ConfigError, loadConfig, type ServiceConfig } from "./config";
 import { CommandRepository, createPool, migrate } from "./db";
@@ -42,7 +42,8 @@ async function migrateWithRetry(pool: ReturnType<typeof createPool>, log: Return
     }
 }
 
-export async function main(): Promise<void> {
+/** Starts the api. `overrides` replaces dependencies (the audit benchmark runs one without recording). */
+export async function main(overrides: Partial<Pick<ApiDeps, "runs">> = {}): Promise<void> {
     const config = configOrExit("api");
     const log = createLogger(config.logLevel);
     log.info(
@@ -79,7 +80,7 @@ export async function main(): Promise<void> {
         cache: new GenerationCache(redis, config.redis.cacheTtlSeconds, log, metrics),
         llm: new LlmClient(config.llm),
         runner: new RunnerClient(config.runner),
-        runs: new RunRecorder(repo, log, metrics),
+        runs: overrides.runs ?? new RunRecorder(repo, log, metrics),
         redisPing: () => redis.ping(),
         apiClients: config.apiClients,
         validation: config.validation,
