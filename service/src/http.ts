@@ -2,6 +2,7 @@
 import Fastify, { LogController, type FastifyReply } from "fastify";
 import { hasZodFastifySchemaValidationErrors, serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
+import { fastCheckOf } from "./fastCheck";
 import type { Logger } from "./logger";
 
 /** A 4xx/5xx the handlers raise on purpose: it becomes `{error: {code, message}}`. */
@@ -64,7 +65,11 @@ export function createHttp(options: HttpOptions) {
 
     // Route schemas are zod (fastify-type-provider-zod): requests are validated and responses
     // serialized from the schemas declared on each route, which also yield the handlers' types.
-    app.setValidatorCompiler(validatorCompiler);
+    app.setValidatorCompiler((route) => {
+        const zod = validatorCompiler(route as Parameters<typeof validatorCompiler>[0]);
+        const fast = fastCheckOf(route.schema);
+        return fast ? (data: unknown) => (fast(data) ? { value: data } : zod(data)) : zod;
+    });
     app.setSerializerCompiler(serializerCompiler);
 
     app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validationContext?: string }, request, reply) => {

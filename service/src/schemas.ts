@@ -4,6 +4,7 @@
  * from them, and the CLI validates what it receives against them.
  */
 import { z } from "zod";
+import { withFastCheck } from "./fastCheck";
 import { commandSummarySchema, commandVersionSchema, runRecordSchema } from "./db";
 import { argsSchema } from "./runner/app";
 import { runResultSchema } from "./runnerClient";
@@ -31,7 +32,11 @@ export const notReadySchema = z.object({
     checks: z.record(z.string(), z.string()).optional(),
 });
 
-export const commandParamsSchema = z.object({ name: nameSchema });
+/** The path of every /commands/:name route; the valid case skips zod (the cached read is the hottest path). */
+export const commandParamsSchema = withFastCheck(z.object({ name: nameSchema }), (value) => {
+    const name = (value as { name?: unknown }).name;
+    return typeof name === "string" && name.length <= MAX_NAME_LENGTH && NAME_PATTERN.test(name) && Object.keys(value as object).length === 1;
+});
 
 export const evolveBodySchema = z.strictObject({
     description: z.string().trim().min(1, "must not be empty").max(MAX_DESCRIPTION_LENGTH, `must be at most ${MAX_DESCRIPTION_LENGTH} characters`),

@@ -2,7 +2,9 @@ import * as assert from "node:assert/strict";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { runCli } from "../src/cli";
+import { fastCheckOf } from "../src/fastCheck";
 import { RunnerClient, RunnerUnavailableError } from "../src/runnerClient";
+import { commandParamsSchema } from "../src/schemas";
 
 /** A server that answers every request with `status` and `body` (what a broken or foreign peer might send). */
 async function answering(status: number, body: unknown): Promise<{ url: string; close: () => Promise<void> }> {
@@ -75,6 +77,35 @@ describe("what the CLI and the runner client receive is validated", () => {
             );
         } finally {
             await peer.close();
+        }
+    });
+});
+
+describe("the path parameter's fast check", () => {
+    it("accepts only what zod accepts unchanged (zod alone words every rejection)", () => {
+        const fast = fastCheckOf(commandParamsSchema)!;
+        const cases: [unknown, boolean][] = [
+            [{ name: "greet" }, true],
+            [{ name: "add-2-numbers" }, true],
+            [{ name: "a".repeat(63) }, true],
+            [{ name: "a".repeat(64) }, false],
+            [{ name: "Greet" }, false],
+            [{ name: "-greet" }, false],
+            [{ name: "greet-" }, false],
+            [{ name: "gr--eet" }, false],
+            [{ name: "" }, false],
+            [{ name: 7 }, false],
+            [{ name: "greet", extra: "x" }, false],
+            [{}, false],
+        ];
+        assert.deepEqual(
+            cases.map(([value]) => [value, fast(value)]),
+            cases,
+        );
+        for (const [value, accepted] of cases) {
+            const zod = commandParamsSchema.safeParse(value);
+            if (accepted) assert.deepEqual(zod, { success: true, data: value });
+            else if (zod.success) assert.notDeepEqual(zod.data, value, `${JSON.stringify(value)}: zod accepts it only by changing it`);
         }
     });
 });
