@@ -385,7 +385,7 @@ function priceLoadBalancers(ctx: Context, onEks: boolean): void {
             svc.annotations[LB_SCHEME_ANNOTATION] === "internal" || svc.annotations["service.beta.kubernetes.io/aws-load-balancer-internal"] === "true";
         const short = shortPath(svc.path.split("."));
         const where = short ? `${svc.resource.name}:${short}` : svc.resource.name;
-        const id = `elb:${svc.resource.name}${svc.path ? `:${svc.path}` : ""}`;
+        const id = `elb:${where}`;
         line(ctx, {
             id,
             service: "ELB",
@@ -632,7 +632,7 @@ function priceVolumes(ctx: Context): void {
             continue;
         }
         line(ctx, {
-            id: `ebs:${claim.resource.name}${claim.path ? `:${claim.path}` : ""}`,
+            id: `ebs:${where}`,
             service: "EBS",
             resource: where,
             description: `volume claim: ${claim.replicas > 1 ? `${claim.replicas} x ` : ""}${claim.gib} GiB ${volumeType} (${className(sc!)})`,
