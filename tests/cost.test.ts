@@ -377,3 +377,17 @@ describe("cost: regenerating the table from AWS's offer files (update-prices.ts)
         for (const region of Object.values(TABLE.regions)) for (const k of Object.keys(region)) assert.ok(keySpec(k), `no offer mapping for ${k}`);
     });
 });
+
+describe("cost: README", () => {
+    it("states the current monthly figure and range of every AWS stack", async () => {
+        const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+        for (const stack of ["dev", "prod"] as const) {
+            const e = await estimateStack(stack);
+            const row = readme.split("\n").find((l) => l.startsWith(`| ${stack} `));
+            assert.ok(row, `README Cost table has a row for ${stack}`);
+            const money = (n: number) => `$${n.toFixed(2)}`;
+            assert.ok(row.includes(`| ${money(e.monthly)} |`), `${stack}: README says ${row}, the estimate is ${money(e.monthly)}`);
+            assert.ok(row.includes(`${money(e.range.min)}..${money(e.range.max)}`), `${stack}: range ${money(e.range.min)}..${money(e.range.max)}`);
+        }
+    });
+});

@@ -67,6 +67,9 @@ const cell = (s: string) => s.replace(/\|/g, "\\|");
 export function diff(stack: string, base: CostFile | undefined, head: CostFile | undefined): string {
     const out: string[] = [];
     if (!head) return `#### Cost of ${stack}\n_No cost estimate for this pull request's ${stack}._`;
+    if (head.lines.length === 0 && head.usage.length === 0 && head.warnings.length === 0 && (base?.lines.length ?? 0) === 0) {
+        return `#### Cost of ${stack}: no AWS resources, nothing to price`;
+    }
     if (!base) {
         out.push(`#### Cost of ${stack}: ${usd(head.monthly)}/month (the base branch has no estimate)`);
     } else {
