@@ -266,6 +266,25 @@ describe("cost: load balancers come from the rendered Service of type LoadBalanc
         close(e.monthly - estimate(resources).monthly, 2 * H * p("ipv4:hour"), "two public addresses (the NLB hourly price is missing: warned)");
     });
 
+    it("an Envoy Gateway proxy whose envoyService sets only annotations is a LoadBalancer (Envoy Gateway's default)", async () => {
+        const { resources } = await render("dev");
+        const proxy = k8s(
+            "kubernetes:gateway.envoyproxy.io/v1alpha1:EnvoyProxy",
+            "default-type-proxy",
+            { spec: { provider: { kubernetes: { envoyService: { annotations: { "service.beta.kubernetes.io/aws-load-balancer-type": "external" } } } } } },
+            resources[0],
+        );
+        const line = estimate([...resources, proxy]).lines.find((l) => l.id === "elb:default-type-proxy:provider.kubernetes.envoyService");
+        assert.equal(line?.priceKey, "elb:network-hour");
+        const clusterIp = k8s(
+            "kubernetes:gateway.envoyproxy.io/v1alpha1:EnvoyProxy",
+            "cluster-ip-proxy",
+            { spec: { provider: { kubernetes: { envoyService: { type: "ClusterIP" } } } } },
+            resources[0],
+        );
+        assert.ok(!estimate([...resources, clusterIp]).lines.some((l) => l.id.startsWith("elb:cluster-ip-proxy")));
+    });
+
     it("a Service object of type LoadBalancer without annotations is a Classic LB", async () => {
         const { resources } = await render("dev");
         const svc = k8s(

@@ -173,9 +173,9 @@ interface Context {
     usage: UsageLine[];
 }
 
-function line(ctx: Context, l: Omit<CostLine, "unitPrice" | "monthly" | "notes"> & { notes?: string[]; perMonthFactor?: number }): CostLine {
+function line(ctx: Context, l: Omit<CostLine, "unitPrice" | "monthly" | "notes" | "range"> & { notes?: string[] }): CostLine {
     const entry = ctx.pricer.get(l.priceKey, `${l.service} ${l.resource}`);
-    const factor = l.perMonthFactor ?? (l.unit === "hour" ? ctx.hours : 1);
+    const factor = l.unit === "hour" ? ctx.hours : 1;
     const unitPrice = entry ? entry.usd : null;
     const out: CostLine = {
         id: l.id,
@@ -189,7 +189,6 @@ function line(ctx: Context, l: Omit<CostLine, "unitPrice" | "monthly" | "notes">
         monthly: unitPrice === null ? null : l.quantity * unitPrice * factor,
         notes: l.notes ?? [],
     };
-    if (l.range && unitPrice !== null) out.range = l.range;
     ctx.lines.push(out);
     return out;
 }
@@ -303,8 +302,11 @@ export function findLoadBalancerServices(
     const found: { resource: RecordedResource; path: string; annotations: Record<string, string>; loadBalancerClass?: string }[] = [];
     for (const r of resources) {
         if (!r.type.startsWith("kubernetes:")) continue;
-        walk(r.inputs, (node, ancestors) => {
-            if (node.type !== "LoadBalancer") return;
+        walk(r.inputs, (node, ancestors, key) => {
+            // Envoy Gateway deploys the proxy Service as LoadBalancer unless its envoyService says
+            // otherwise (gateway.envoyproxy.io docs, "Gateway Address").
+            const envoyDefault = key === "envoyService" && node.type === undefined;
+            if (node.type !== "LoadBalancer" && !envoyDefault) return;
             // A Service object keeps annotations in metadata; Helm values and proxy specs next to `type`.
             const parent = ancestors[ancestors.length - 1];
             const own = isObj(node.annotations) ? node.annotations : undefined;
