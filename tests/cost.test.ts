@@ -102,6 +102,7 @@ describe("cost: dev and prod totals", () => {
             3 * H * p("nat:hour") + // natGateways: perAz, azCount 3
             3 * H * p("ipv4:hour") + // three NAT Elastic IPs
             3 * H * p("ipv4:hour") + // the ingress NLB's public IPv4s (3 public subnets)
+            2 * 50 * p("rds:storage:gp3") + // RDS storage: 50 GiB gp3, Multi-AZ (primary + standby)
             4 * p("kms:key-month") + // cluster, postgres, redis, OpenSearch keys
             10 * p("ebs:gp3") + // grafana persistence
             2 * 100 * p("ebs:gp3"); // prometheus: 2 replicas x 100Gi
@@ -116,7 +117,13 @@ describe("cost: dev and prod totals", () => {
         close(general.range!.min, 3 * H * p("ec2:m6i.xlarge"), "general at minSize 3");
         close(general.range!.max, 12 * H * p("ec2:m6i.xlarge"), "general at maxSize 12");
 
-        for (const key of ["rds:postgres:db.r6g.large", "elasticache:cache.r7g.large", "opensearch:r6g.large.search"]) {
+        for (const key of [
+            "elb:network-hour",
+            "rds:postgres:db.r6g.large",
+            "elasticache:cache.r7g.large",
+            "opensearch:r6g.large.search",
+            "opensearch:storage:gp3",
+        ]) {
             assert.ok(
                 e.warnings.some((w) => w.includes(`no price for ${key} in eu-west-1`)),
                 `warning names ${key}`,
