@@ -549,7 +549,8 @@ function priceKmsAndLogs(ctx: Context): void {
             quantity: 1,
             unit: "month",
             priceKey: "kms:key-month",
-            notes: r.inputs.enableKeyRotation === true ? ["with automatic rotation each of the first two yearly rotations adds the key price again"] : [],
+            notes:
+                r.inputs.enableKeyRotation === true ? ["automatic rotation on: rotated key material may add charges after the first year (not included)"] : [],
         });
     }
     for (const r of byType(ctx, "aws:ecr/repository:Repository")) {
