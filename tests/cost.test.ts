@@ -247,7 +247,7 @@ describe("cost: load balancers come from the rendered Service of type LoadBalanc
         inputs,
     });
 
-    it("a gateway proxy spec asking for an NLB (annotations next to type) adds an NLB and its addresses", async () => {
+    it("a gateway proxy spec asking for an internet-facing NLB (annotations next to type) adds an NLB and its addresses", async () => {
         const { resources } = await render("dev");
         const proxy = k8s(
             "kubernetes:gateway.envoyproxy.io/v1alpha1:EnvoyProxy",
@@ -259,7 +259,13 @@ describe("cost: load balancers come from the rendered Service of type LoadBalanc
                     provider: {
                         type: "Kubernetes",
                         kubernetes: {
-                            envoyService: { type: "LoadBalancer", annotations: { "service.beta.kubernetes.io/aws-load-balancer-type": "external" } },
+                            envoyService: {
+                                type: "LoadBalancer",
+                                annotations: {
+                                    "service.beta.kubernetes.io/aws-load-balancer-type": "external",
+                                    "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing",
+                                },
+                            },
                         },
                     },
                 },
@@ -281,8 +287,11 @@ describe("cost: load balancers come from the rendered Service of type LoadBalanc
             { spec: { provider: { kubernetes: { envoyService: { annotations: { "service.beta.kubernetes.io/aws-load-balancer-type": "external" } } } } } },
             resources[0],
         );
-        const line = estimate([...resources, proxy]).lines.find((l) => l.id === "elb:default-type-proxy:provider.kubernetes.envoyService");
+        const e = estimate([...resources, proxy]);
+        const line = e.lines.find((l) => l.id === "elb:default-type-proxy:provider.kubernetes.envoyService");
         assert.equal(line?.priceKey, "elb:network-hour");
+        // The load balancer controller makes it internal without an internet-facing scheme: no public addresses.
+        assert.ok(!e.lines.some((l) => l.id === "elb:default-type-proxy:provider.kubernetes.envoyService:ipv4"));
         const clusterIp = k8s(
             "kubernetes:gateway.envoyproxy.io/v1alpha1:EnvoyProxy",
             "cluster-ip-proxy",

@@ -370,6 +370,19 @@ function priceLoadBalancers(ctx: Context, onEks: boolean): void {
             unit: "hour",
             priceKey: `elb:${kind}-hour`,
         });
+        const subnets =
+            (Array.isArray(r.inputs.subnets) ? r.inputs.subnets.length : 0) + (Array.isArray(r.inputs.subnetMappings) ? r.inputs.subnetMappings.length : 0);
+        if (r.inputs.internal !== true && subnets > 0) {
+            line(ctx, {
+                id: `elb:${r.name}:ipv4`,
+                service: "ELB",
+                resource: r.name,
+                description: "public IPv4 addresses, one per subnet",
+                quantity: subnets,
+                unit: "hour",
+                priceKey: "ipv4:hour",
+            });
+        }
         usage(ctx, {
             id: `elb:${r.name}:lcu`,
             service: "ELB",
@@ -382,9 +395,15 @@ function priceLoadBalancers(ctx: Context, onEks: boolean): void {
     if (!onEks) return; // Services of type LoadBalancer only become AWS load balancers on EKS.
     for (const svc of findLoadBalancerServices(ctx.resources)) {
         const type = svc.annotations[LB_TYPE_ANNOTATION];
-        const nlb = svc.loadBalancerClass === NLB_CLASS || type === "nlb" || type === "external" || type === "nlb-ip";
-        const internal =
-            svc.annotations[LB_SCHEME_ANNOTATION] === "internal" || svc.annotations["service.beta.kubernetes.io/aws-load-balancer-internal"] === "true";
+        // The AWS Load Balancer Controller takes Services with its class or type external/nlb-ip and makes
+        // them internal unless the scheme says internet-facing (its docs, "Network Load Balancer": internal
+        // by default since v2.2.0); the in-tree cloud provider makes them internet-facing unless marked internal.
+        const byController = svc.loadBalancerClass === NLB_CLASS || type === "external" || type === "nlb-ip";
+        const nlb = byController || type === "nlb";
+        const scheme = svc.annotations[LB_SCHEME_ANNOTATION];
+        const internal = byController
+            ? scheme !== "internet-facing"
+            : scheme === "internal" || svc.annotations["service.beta.kubernetes.io/aws-load-balancer-internal"] === "true";
         const short = shortPath(svc.path.split("."));
         const where = short ? `${svc.resource.name}:${short}` : svc.resource.name;
         const id = `elb:${where}`;
