@@ -6,12 +6,19 @@
 import { z } from "zod";
 import { withFastCheck } from "./fastCheck";
 import { commandSummarySchema, commandVersionSchema, runRecordSchema } from "./db";
-import { argsSchema } from "./runner/app";
 import { runResultSchema } from "./runnerClient";
 
 export const NAME_PATTERN = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 export const MAX_NAME_LENGTH = 63;
 export const MAX_DESCRIPTION_LENGTH = 2000;
+
+export const MAX_ARGS = 64;
+export const MAX_ARG_LENGTH = 4096;
+
+/** A command's arguments (the api's run route and the runner's /run). */
+export function argsSchema() {
+    return z.array(z.string().max(MAX_ARG_LENGTH, `each argument must be at most ${MAX_ARG_LENGTH} characters`)).max(MAX_ARGS, `at most ${MAX_ARGS} arguments`);
+}
 
 export const nameSchema = z
     .string()
