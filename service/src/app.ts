@@ -15,6 +15,7 @@ import { clientMatcher } from "./auth";
 import type { ApiClient } from "./clients";
 import type { RunRecorder } from "./runRecorder";
 import { type RunnerClient, RunnerUnavailableError } from "./runnerClient";
+import { validateCode } from "./validation";
 import {
     commandListSchema,
     commandParamsSchema,
@@ -44,7 +45,6 @@ declare module "fastify" {
 
 /** The client label and log field of requests no client is known for. */
 export const NO_CLIENT = "none";
-import { validateCode } from "./validation";
 
 export interface ApiDeps {
     log: Logger;
@@ -129,7 +129,7 @@ export function mapError(err: Error): HttpError | undefined {
     return undefined;
 }
 
-export function buildApiApp(deps: ApiDeps) {
+export async function buildApiApp(deps: ApiDeps) {
     const app = createHttp({ logger: deps.log, bodyLimit: deps.bodyLimit, mapError });
     const { metrics } = deps;
     let draining = false;
@@ -180,9 +180,9 @@ export function buildApiApp(deps: ApiDeps) {
         done();
     });
 
-    // The OpenAPI document is generated from the route schemas; the routes are declared once
-    // @fastify/swagger is registered (after()), so that it sees every one of them.
-    app.register(fastifySwagger, {
+    // The OpenAPI document is generated from the route schemas: @fastify/swagger is registered
+    // (awaited) before any route is declared, so that it sees every one of them.
+    await app.register(fastifySwagger, {
         openapi: {
             openapi: "3.1.0",
             info: {
@@ -196,189 +196,186 @@ export function buildApiApp(deps: ApiDeps) {
         transform: jsonSchemaTransform,
     });
     let openapi: string | undefined;
-    app.after((err) => {
-        if (err) throw err;
-        app.get("/openapi.json", { schema: { hide: true } }, async (_request, reply) => sendJsonText(reply, (openapi ??= JSON.stringify(app.swagger()))));
+    app.get("/openapi.json", { schema: { hide: true } }, async (_request, reply) => sendJsonText(reply, (openapi ??= JSON.stringify(app.swagger()))));
 
-        app.get("/health", { schema: { summary: "liveness; touches no dependency", security: [], response: { 200: healthSchema } } }, async () => ({
-            status: "ok" as const,
-            version: deps.version,
-        }));
+    app.get("/health", { schema: { summary: "liveness; touches no dependency", security: [], response: { 200: healthSchema } } }, async () => ({
+        status: "ok" as const,
+        version: deps.version,
+    }));
 
-        app.get(
-            "/ready",
-            { schema: { summary: "readiness: PostgreSQL and Redis answer", security: [], response: { 200: readySchema, 503: notReadySchema } } },
-            async (_request, reply) => {
-                if (draining) return reply.code(503).send({ status: "shutting down", failing: [] });
-                const checks = await Promise.allSettled([
-                    withTimeout(deps.repo.ping(), readyTimeout, "postgres"),
-                    withTimeout(deps.redisPing(), readyTimeout, "redis"),
-                ]);
-                const names = ["postgres", "redis"];
-                const failing = names.filter((_n, i) => checks[i].status === "rejected");
-                const detail = Object.fromEntries(
-                    names.map((n, i) => [n, checks[i].status === "fulfilled" ? "ok" : ((checks[i] as PromiseRejectedResult).reason?.message ?? "failed")]),
-                );
-                if (failing.length > 0) return reply.code(503).send({ status: "not ready", failing, checks: detail });
-                return reply.code(200).send({ status: "ready", checks: detail });
-            },
-        );
-
-        const evolveRoute = {
-            preValidation: emptyBodyIsObject,
-            schema: {
-                summary: "generate a command (or its next version) from a description",
-                body: evolveBodySchema,
-                response: { 200: evolveResponseSchema, 201: evolveResponseSchema, ...errors(400, 401, 413, 415, 422, 502, 503, 504) },
-            },
-        };
-        app.post("/evolve", evolveRoute, async (request, reply) => {
-            const body = request.body;
-            const name = body.name ?? slugify(body.description);
-            if (!deps.llm.configured) throw new LlmUnavailableError("no LLM API key is configured (OPENAI_API_KEY)");
-            metrics.generationAttempts.inc();
-
-            const key = cacheKey(body.description, deps.llm.model, deps.llm.temperature);
-            const cached = await deps.cache.get(key);
-            let code: string;
-            try {
-                code = cached?.code ?? (await deps.llm.generate(body.description, name));
-            } catch (err) {
-                metrics.llmErrors.inc({ kind: err instanceof LlmTimeoutError ? "timeout" : "error" });
-                throw err;
-            }
-
-            const end = metrics.validationDuration.startTimer();
-            const report = validateCode(code, deps.validation);
-            end();
-            if (!report.valid) {
-                for (const p of report.problems) metrics.validationRejections.inc({ reason: p.reason });
-                request.log.warn({ reqId: request.id, client: request.client, name, reasons: report.problems.map((p) => p.reason) }, "generated code rejected");
-                return sendError(reply, 422, "validation_failed", "the generated code did not pass validation; nothing was stored", {
-                    name,
-                    validation: report,
-                    code,
-                });
-            }
-            if (!cached) await deps.cache.set(key, { code });
-
-            const latest = await deps.repo.latest(name);
-            if (latest && latest.code === code) {
-                metrics.generationSuccess.inc();
-                return reply.code(200).send({ ...latest, cached: Boolean(cached), created: false });
-            }
-            const stored = await deps.repo.addVersion({
-                name,
-                description: body.description,
-                code,
-                model: deps.llm.model,
-                validation: report,
-                createdBy: request.client,
-            });
-            await deps.cache.invalidateCommand(name);
-            metrics.generationSuccess.inc();
-            return reply.code(201).send({ ...stored, cached: Boolean(cached), created: true });
-        });
-
-        app.get(
-            "/commands",
-            { schema: { summary: "every command with its latest version", response: { 200: commandListSchema, ...errors(401, 503) } } },
-            async () => ({ commands: await deps.repo.list() }),
-        );
-
-        // Served from Redis when cached (invalidated whenever a version is stored), else PostgreSQL.
-        // The body is cached as text, serialized once from commandSchema.
-        const commandRoute = {
-            schema: {
-                summary: "every version of a command, oldest first",
-                params: commandParamsSchema,
-                response: { 200: commandSchema, ...errors(400, 401, 404, 503) },
-            },
-        };
-        app.get("/commands/:name", commandRoute, async (request, reply) => {
-            const { name } = request.params;
-            const cached = await deps.cache.getCommand(name);
-            if (cached !== undefined) return sendJsonText(reply, cached);
-            const versions = await deps.repo.versions(name);
-            if (versions.length === 0) throw new HttpError(404, "not_found", `no command named "${name}"`);
-            const body = serialize(commandSchema, { name, versions });
-            await deps.cache.setCommand(name, body);
-            return sendJsonText(reply, body);
-        });
-
-        const runRoute = {
-            preValidation: emptyBodyIsObject,
-            schema: {
-                summary: "run the latest version (or `version`) in the sandbox; recorded in the audit trail",
-                params: commandParamsSchema,
-                body: runBodySchema,
-                response: { 200: runResponseSchema, ...errors(400, 401, 404, 502, 503) },
-            },
-        };
-        app.post("/commands/:name/run", runRoute, async (request) => {
-            const { name } = request.params;
-            const body = request.body;
-            const target = body.version === undefined ? await deps.repo.latest(name) : await deps.repo.version(name, body.version);
-            if (!target) throw await notFound(name, body.version);
-            if (!deps.security.sandboxEnabled) throw new HttpError(503, "sandbox_disabled", "running commands is disabled (security.sandbox_enabled: false)");
-            const startedAt = new Date().toISOString();
-            const result = await deps.runner.run(target.code, body.args, deps.security.maxExecutionTimeMs);
-            metrics.runs.inc({ outcome: result.killed ?? (result.exitCode === 0 ? "ok" : "error") });
-            deps.runs.record({
-                name,
-                version: target.version,
-                client: request.client,
-                exitCode: result.exitCode,
-                durationMs: result.durationMs,
-                killed: result.killed ?? null,
-                startedAt,
-            });
-            return { name, version: target.version, ...result };
-        });
-
-        const runsRoute = {
-            schema: {
-                summary: "recent runs of a command, newest first",
-                params: commandParamsSchema,
-                querystring: runsQuerySchema,
-                response: { 200: runsResponseSchema, ...errors(400, 401, 404, 503) },
-            },
-        };
-        app.get("/commands/:name/runs", runsRoute, async (request) => {
-            const { name } = request.params;
-            const runs = await deps.repo.runs(name, request.query.limit);
-            if (runs.length === 0 && !(await deps.repo.latest(name))) throw await notFound(name);
-            return { name, runs };
-        });
-
-        const rollbackRoute = {
-            preValidation: emptyBodyIsObject,
-            schema: {
-                summary: "make version N the default: stores a copy of it as the next version",
-                params: commandParamsSchema,
-                body: rollbackBodySchema,
-                response: { 200: rollbackResponseSchema, 201: rollbackResponseSchema, ...errors(400, 401, 404, 503) },
-            },
-        };
-        app.post("/commands/:name/rollback", rollbackRoute, async (request, reply) => {
-            const { name } = request.params;
-            const result = await deps.repo.rollback(name, request.body.version, request.client);
-            if (result.outcome === "no_command" || result.outcome === "no_version") throw await notFound(name, request.body.version);
-            if (result.outcome === "already_latest") return reply.code(200).send({ ...result.version, created: false });
-            await deps.cache.invalidateCommand(name);
-            request.log.info(
-                { reqId: request.id, client: request.client, name, version: result.version.version, rolledBackFrom: request.body.version },
-                "rolled back",
+    app.get(
+        "/ready",
+        { schema: { summary: "readiness: PostgreSQL and Redis answer", security: [], response: { 200: readySchema, 503: notReadySchema } } },
+        async (_request, reply) => {
+            if (draining) return reply.code(503).send({ status: "shutting down", failing: [] });
+            const checks = await Promise.allSettled([
+                withTimeout(deps.repo.ping(), readyTimeout, "postgres"),
+                withTimeout(deps.redisPing(), readyTimeout, "redis"),
+            ]);
+            const names = ["postgres", "redis"];
+            const failing = names.filter((_n, i) => checks[i].status === "rejected");
+            const detail = Object.fromEntries(
+                names.map((n, i) => [n, checks[i].status === "fulfilled" ? "ok" : ((checks[i] as PromiseRejectedResult).reason?.message ?? "failed")]),
             );
-            return reply.code(201).send({ ...result.version, created: true });
-        });
+            if (failing.length > 0) return reply.code(503).send({ status: "not ready", failing, checks: detail });
+            return reply.code(200).send({ status: "ready", checks: detail });
+        },
+    );
 
-        /** The 404 for a command (or one of its versions) that does not exist. */
-        async function notFound(name: string, version?: number): Promise<HttpError> {
-            if (version !== undefined && (await deps.repo.latest(name))) return new HttpError(404, "not_found", `command "${name}" has no version ${version}`);
-            return new HttpError(404, "not_found", `no command named "${name}"`);
+    const evolveRoute = {
+        preValidation: emptyBodyIsObject,
+        schema: {
+            summary: "generate a command (or its next version) from a description",
+            body: evolveBodySchema,
+            response: { 200: evolveResponseSchema, 201: evolveResponseSchema, ...errors(400, 401, 413, 415, 422, 502, 503, 504) },
+        },
+    };
+    app.post("/evolve", evolveRoute, async (request, reply) => {
+        const body = request.body;
+        const name = body.name ?? slugify(body.description);
+        if (!deps.llm.configured) throw new LlmUnavailableError("no LLM API key is configured (OPENAI_API_KEY)");
+        metrics.generationAttempts.inc();
+
+        const key = cacheKey(body.description, deps.llm.model, deps.llm.temperature);
+        const cached = await deps.cache.get(key);
+        let code: string;
+        try {
+            code = cached?.code ?? (await deps.llm.generate(body.description, name));
+        } catch (err) {
+            metrics.llmErrors.inc({ kind: err instanceof LlmTimeoutError ? "timeout" : "error" });
+            throw err;
         }
+
+        const end = metrics.validationDuration.startTimer();
+        const report = validateCode(code, deps.validation);
+        end();
+        if (!report.valid) {
+            for (const p of report.problems) metrics.validationRejections.inc({ reason: p.reason });
+            request.log.warn({ reqId: request.id, client: request.client, name, reasons: report.problems.map((p) => p.reason) }, "generated code rejected");
+            return sendError(reply, 422, "validation_failed", "the generated code did not pass validation; nothing was stored", {
+                name,
+                validation: report,
+                code,
+            });
+        }
+        if (!cached) await deps.cache.set(key, { code });
+
+        const latest = await deps.repo.latest(name);
+        if (latest && latest.code === code) {
+            metrics.generationSuccess.inc();
+            return reply.code(200).send({ ...latest, cached: Boolean(cached), created: false });
+        }
+        const stored = await deps.repo.addVersion({
+            name,
+            description: body.description,
+            code,
+            model: deps.llm.model,
+            validation: report,
+            createdBy: request.client,
+        });
+        await deps.cache.invalidateCommand(name);
+        metrics.generationSuccess.inc();
+        return reply.code(201).send({ ...stored, cached: Boolean(cached), created: true });
     });
+
+    app.get(
+        "/commands",
+        { schema: { summary: "every command with its latest version", response: { 200: commandListSchema, ...errors(401, 503) } } },
+        async () => ({ commands: await deps.repo.list() }),
+    );
+
+    // Served from Redis when cached (invalidated whenever a version is stored), else PostgreSQL.
+    // The body is cached as text, serialized once from commandSchema.
+    const commandRoute = {
+        schema: {
+            summary: "every version of a command, oldest first",
+            params: commandParamsSchema,
+            response: { 200: commandSchema, ...errors(400, 401, 404, 503) },
+        },
+    };
+    app.get("/commands/:name", commandRoute, async (request, reply) => {
+        const { name } = request.params;
+        const cached = await deps.cache.getCommand(name);
+        if (cached !== undefined) return sendJsonText(reply, cached);
+        const versions = await deps.repo.versions(name);
+        if (versions.length === 0) throw new HttpError(404, "not_found", `no command named "${name}"`);
+        const body = serialize(commandSchema, { name, versions });
+        await deps.cache.setCommand(name, body);
+        return sendJsonText(reply, body);
+    });
+
+    const runRoute = {
+        preValidation: emptyBodyIsObject,
+        schema: {
+            summary: "run the latest version (or `version`) in the sandbox; recorded in the audit trail",
+            params: commandParamsSchema,
+            body: runBodySchema,
+            response: { 200: runResponseSchema, ...errors(400, 401, 404, 502, 503) },
+        },
+    };
+    app.post("/commands/:name/run", runRoute, async (request) => {
+        const { name } = request.params;
+        const body = request.body;
+        const target = body.version === undefined ? await deps.repo.latest(name) : await deps.repo.version(name, body.version);
+        if (!target) throw await notFound(name, body.version);
+        if (!deps.security.sandboxEnabled) throw new HttpError(503, "sandbox_disabled", "running commands is disabled (security.sandbox_enabled: false)");
+        const startedAt = new Date().toISOString();
+        const result = await deps.runner.run(target.code, body.args, deps.security.maxExecutionTimeMs);
+        metrics.runs.inc({ outcome: result.killed ?? (result.exitCode === 0 ? "ok" : "error") });
+        deps.runs.record({
+            name,
+            version: target.version,
+            client: request.client,
+            exitCode: result.exitCode,
+            durationMs: result.durationMs,
+            killed: result.killed ?? null,
+            startedAt,
+        });
+        return { name, version: target.version, ...result };
+    });
+
+    const runsRoute = {
+        schema: {
+            summary: "recent runs of a command, newest first",
+            params: commandParamsSchema,
+            querystring: runsQuerySchema,
+            response: { 200: runsResponseSchema, ...errors(400, 401, 404, 503) },
+        },
+    };
+    app.get("/commands/:name/runs", runsRoute, async (request) => {
+        const { name } = request.params;
+        const runs = await deps.repo.runs(name, request.query.limit);
+        if (runs.length === 0 && !(await deps.repo.latest(name))) throw await notFound(name);
+        return { name, runs };
+    });
+
+    const rollbackRoute = {
+        preValidation: emptyBodyIsObject,
+        schema: {
+            summary: "make version N the default: stores a copy of it as the next version",
+            params: commandParamsSchema,
+            body: rollbackBodySchema,
+            response: { 200: rollbackResponseSchema, 201: rollbackResponseSchema, ...errors(400, 401, 404, 503) },
+        },
+    };
+    app.post("/commands/:name/rollback", rollbackRoute, async (request, reply) => {
+        const { name } = request.params;
+        const result = await deps.repo.rollback(name, request.body.version, request.client);
+        if (result.outcome === "no_command" || result.outcome === "no_version") throw await notFound(name, request.body.version);
+        if (result.outcome === "already_latest") return reply.code(200).send({ ...result.version, created: false });
+        await deps.cache.invalidateCommand(name);
+        request.log.info(
+            { reqId: request.id, client: request.client, name, version: result.version.version, rolledBackFrom: request.body.version },
+            "rolled back",
+        );
+        return reply.code(201).send({ ...result.version, created: true });
+    });
+
+    /** The 404 for a command (or one of its versions) that does not exist. */
+    async function notFound(name: string, version?: number): Promise<HttpError> {
+        if (version !== undefined && (await deps.repo.latest(name))) return new HttpError(404, "not_found", `command "${name}" has no version ${version}`);
+        return new HttpError(404, "not_found", `no command named "${name}"`);
+    }
 
     return {
         app,

@@ -73,7 +73,7 @@ export async function main(overrides: Partial<Pick<ApiDeps, "runs">> = {}): Prom
     const metrics = createApiMetrics();
     const repo = new CommandRepository(pool);
 
-    const api = buildApiApp({
+    const api = await buildApiApp({
         log,
         metrics,
         repo,

@@ -29,7 +29,7 @@ export interface Platform {
     metrics: ApiMetrics;
     apiUrl: string;
     runnerUrl: string;
-    api: ReturnType<typeof buildApiApp>;
+    api: Awaited<ReturnType<typeof buildApiApp>>;
     /** The api's audit-trail writer (flush() to see queued runs in PostgreSQL at once). */
     recorder: RunRecorder;
     runner: ReturnType<typeof buildRunnerApp>;
@@ -84,7 +84,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     await runner.app.listen({ port: 0, host: "127.0.0.1" });
     const runnerUrl = `http://127.0.0.1:${(runner.app.server.address() as { port: number }).port}`;
 
-    const api = buildApiApp({
+    const api = await buildApiApp({
         log,
         metrics,
         repo,
