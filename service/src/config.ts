@@ -54,13 +54,19 @@ function parseApiClients(value: string, ctx: z.RefinementCtx): ApiClient[] {
         ctx.addIssue({ code: "custom", message });
         return z.NEVER;
     };
-    for (const entry of value.split(",").map((e) => e.trim())) {
-        if (entry.length === 0) continue;
+    const entries = value
+        .split(",")
+        .map((e) => e.trim())
+        .filter((e) => e.length > 0);
+    for (const [i, entry] of entries.entries()) {
         const eq = entry.indexOf("=");
         const name = eq < 0 ? `client-${++anonymous}` : entry.slice(0, eq).trim();
         const token = eq < 0 ? entry : entry.slice(eq + 1).trim();
-        if (!CLIENT_NAME_PATTERN.test(name)) return fail(`client name "${name}" is not allowed: ${CLIENT_NAME_RULE}`);
-        if (token.length < MIN_TOKEN_LENGTH) return fail(`the token of client "${name}" must be at least ${MIN_TOKEN_LENGTH} characters`);
+        // Never echoed: a bare token containing "=" would otherwise be printed as a "name".
+        if (!CLIENT_NAME_PATTERN.test(name))
+            return fail(`entry ${i + 1}: what stands before "=" is not a client name (${CLIENT_NAME_RULE}); a bare token cannot contain "="`);
+        // Named by position only: with a bare token ending in "=", the "name" would be the secret.
+        if (token.length < MIN_TOKEN_LENGTH) return fail(`entry ${i + 1}: the token must be at least ${MIN_TOKEN_LENGTH} characters`);
         if (clients.some((c) => c.name === name)) return fail(`client "${name}" is listed twice`);
         if (clients.some((c) => c.token === token))
             return fail(`client "${name}" has the same token as client "${clients.find((c) => c.token === token)!.name}"`);

@@ -117,17 +117,27 @@ describe("service config", () => {
         [
             "a short API token",
             { ...base, CONFIG_PATH: file(GUIDE), API_TOKENS: "short" },
-            /^environment variable API_TOKENS: the token of client "client-1" must be at least 16 characters$/,
+            /^environment variable API_TOKENS: entry 1: the token must be at least 16 characters$/,
         ],
         [
             "a client name that is not allowed",
-            { ...base, CONFIG_PATH: file(GUIDE), API_TOKENS: "Alice Smith=aaaaaaaaaaaaaaaa" },
-            /^environment variable API_TOKENS: client name "Alice Smith" is not allowed: lowercase letters, digits/,
+            { ...base, CONFIG_PATH: file(GUIDE), API_TOKENS: "alice=aaaaaaaaaaaaaaaa,Alice Smith=bbbbbbbbbbbbbbbb" },
+            /^environment variable API_TOKENS: entry 2: what stands before "=" is not a client name \(lowercase letters, digits/,
+        ],
+        [
+            "a bare token with '=' (never echoed)",
+            { ...base, CONFIG_PATH: file(GUIDE), API_TOKENS: "c2VjcmV0LXNlY3JldC1zZWNyZXQ=" },
+            /^environment variable API_TOKENS: entry 1: what stands before "=" is not a client name \(.*\); a bare token cannot contain "="$/,
         ],
         [
             "a named client with a short token",
             { ...base, CONFIG_PATH: file(GUIDE), API_TOKENS: "alice=aaaaaaaaaaaaaaaa,ci=short" },
-            /^environment variable API_TOKENS: the token of client "ci" must be at least 16 characters$/,
+            /^environment variable API_TOKENS: entry 2: the token must be at least 16 characters$/,
+        ],
+        [
+            "a lowercase bare token ending in '=' (never echoed)",
+            { ...base, CONFIG_PATH: file(GUIDE), API_TOKENS: "abcdefghijklmnopqrstuvwx=" },
+            /^environment variable API_TOKENS: entry 1: the token must be at least 16 characters$/,
         ],
         [
             "a client listed twice",
