@@ -49,7 +49,11 @@ describe("repository checks", () => {
             const uses = text.split("\n").filter((l) => /^\s*(-\s+)?uses:/.test(l));
             assert.equal(uses.length, Object.values(load(f).jobs).flatMap((j) => j.steps.filter((s) => s.uses)).length, `${f}: one uses: per line`);
             for (const line of uses) {
-                assert.match(line, /^\s*(-\s+)?uses: [\w.-]+\/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$/, `${f}: "${line.trim()}" is not pinned as <owner>/<repo>@<40-hex sha> # vX.Y.Z`);
+                assert.match(
+                    line,
+                    /^\s*(-\s+)?uses: [\w.-]+\/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$/,
+                    `${f}: "${line.trim()}" is not pinned as <owner>/<repo>@<40-hex sha> # vX.Y.Z`,
+                );
                 pins++;
             }
         }
@@ -106,13 +110,19 @@ describe("repository checks", () => {
             try {
                 const bin = path.join(dir, "bin");
                 fs.mkdirSync(bin);
-                for (const util of ["dirname", "id", "ls"]) fs.symlinkSync(execFileSync("bash", ["-c", `command -v ${util}`], { encoding: "utf8" }).trim(), path.join(bin, util));
+                for (const util of ["dirname", "id", "ls"])
+                    fs.symlinkSync(execFileSync("bash", ["-c", `command -v ${util}`], { encoding: "utf8" }).trim(), path.join(bin, util));
                 for (const p of present) fs.writeFileSync(path.join(bin, p), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
                 const log = path.join(dir, "apt.log");
                 fs.writeFileSync(path.join(bin, "apt-get"), `#!/bin/sh\n[ "$1" = update ] && exit 0\necho "$@" >> ${log}\nexit 1\n`, { mode: 0o755 });
                 const r = spawnSync("/bin/bash", [path.join(ROOT, script)], { env: { PATH: bin, HOME: dir }, encoding: "utf8" });
                 assert.notEqual(r.status, 0, `${script} went on without the packages it needs:\n${r.stdout}${r.stderr}`);
-                return fs.existsSync(log) ? fs.readFileSync(log, "utf8").split(/\s+/).filter((w) => w && !w.startsWith("-") && w !== "install") : [];
+                return fs.existsSync(log)
+                    ? fs
+                          .readFileSync(log, "utf8")
+                          .split(/\s+/)
+                          .filter((w) => w && !w.startsWith("-") && w !== "install")
+                    : [];
             } finally {
                 fs.rmSync(dir, { recursive: true, force: true });
             }
@@ -126,8 +136,14 @@ describe("repository checks", () => {
         it("setup.sh installs each tool the tests run when it is missing", () => {
             const all = ["redis-server", "promtool", "shellcheck", "yamllint", "python3"];
             const asked = packagesRequested("tools/setup.sh", []);
-            for (const pkg of ["redis-server", "prometheus", "shellcheck", "yamllint", "python3"]) assert.ok(asked.includes(pkg), `${pkg} not requested: ${asked.join(" ")}`);
-            assert.ok(!packagesRequested("tools/setup.sh", all.filter((t) => t !== "python3")).some((p) => p !== "python3" && p !== "postgresql"));
+            for (const pkg of ["redis-server", "prometheus", "shellcheck", "yamllint", "python3"])
+                assert.ok(asked.includes(pkg), `${pkg} not requested: ${asked.join(" ")}`);
+            assert.ok(
+                !packagesRequested(
+                    "tools/setup.sh",
+                    all.filter((t) => t !== "python3"),
+                ).some((p) => p !== "python3" && p !== "postgresql"),
+            );
         });
     });
 });
