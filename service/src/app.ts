@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { cacheKey, type GenerationCache } from "./cache";
 import { type CommandRepository, DatabaseUnavailableError } from "./db";
-import { createHttp, HttpError, parse, sendError } from "./http";
+import { createHttp, HttpError, parse, pgText, sendError } from "./http";
 import { LlmError, LlmTimeoutError, LlmUnavailableError, type LlmClient } from "./llm";
 import type { Logger } from "./logger";
 import type { ApiMetrics } from "./metrics";
@@ -42,7 +42,7 @@ const nameSchema = z
     .regex(NAME_PATTERN, "must be a slug: lowercase letters and digits in dash-separated words, starting with a letter");
 
 const evolveSchema = z.strictObject({
-    description: z.string().trim().min(1, "must not be empty").max(MAX_DESCRIPTION_LENGTH, `must be at most ${MAX_DESCRIPTION_LENGTH} characters`),
+    description: pgText(z.string().trim().min(1, "must not be empty").max(MAX_DESCRIPTION_LENGTH, `must be at most ${MAX_DESCRIPTION_LENGTH} characters`)),
     name: nameSchema.optional(),
 });
 const runSchema = z.strictObject({ args: argsSchema().default([]) });
