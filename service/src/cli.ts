@@ -87,7 +87,7 @@ export function buildProgram(io: Io): Command {
 
     program
         .command("status")
-        .description("exit 0 when the API is ready (PostgreSQL and Redis answer); the container's probe")
+        .description("exit 0 when the API is ready (PostgreSQL answers; Redis down is reported, not fatal); the container's probe")
         .action(async () => {
             const { s, json } = ctx();
             const { status, json: body } = await call(io, s, "GET", "/ready", undefined, false);

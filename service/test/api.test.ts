@@ -20,7 +20,7 @@ describe("api (real PostgreSQL, Redis, runner; fake LLM)", function () {
         it("GET /ready is 200 when PostgreSQL and Redis answer", async () => {
             const res = await fetch(`${p.apiUrl}/ready`);
             assert.equal(res.status, 200);
-            assert.deepEqual(await res.json(), { status: "ready", checks: { postgres: "ok", redis: "ok" } });
+            assert.deepEqual(await res.json(), { status: "ready", failing: [], degraded: [], checks: { postgres: "ok", redis: "ok" } });
         });
     });
 
