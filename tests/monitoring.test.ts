@@ -85,7 +85,7 @@ describe("Monitoring", () => {
     it("a chart bump upgrades the CRDs: the chart's pre-upgrade Job server-side-applies them, forcing conflicts with Helm's create, on a pinned busybox", async () => {
         for (const stack of STACKS) {
             const release = one(await render(stack), "kubernetes:helm.sh/v3:Release", "monitoring-stack");
-            const crds = stackValues(release).crds as {
+            const crds = (release.inputs.values as { crds: unknown }).crds as {
                 enabled: boolean;
                 upgradeJob: { enabled: boolean; forceConflicts: boolean; image: { busybox: { tag: string } } };
             };
