@@ -205,20 +205,28 @@ export async function buildApiApp(deps: ApiDeps) {
 
     app.get(
         "/ready",
-        { schema: { summary: "readiness: PostgreSQL and Redis answer", security: [], response: { 200: readySchema, 503: notReadySchema } } },
+        {
+            schema: {
+                summary: "readiness: PostgreSQL answers (Redis down is degraded, not fatal)",
+                security: [],
+                response: { 200: readySchema, 503: notReadySchema },
+            },
+        },
+        // Ready = can serve: PostgreSQL is required; Redis is only a cache (requests work without it),
+        // so its state is reported (body, cli_cache_up) but never takes the pod out of the Service.
         async (_request, reply) => {
             if (draining) return reply.code(503).send({ status: "shutting down", failing: [] });
-            const checks = await Promise.allSettled([
+            const [postgres, redis] = await Promise.allSettled([
                 withTimeout(deps.repo.ping(), readyTimeout, "postgres"),
                 withTimeout(deps.redisPing(), readyTimeout, "redis"),
             ]);
-            const names = ["postgres", "redis"];
-            const failing = names.filter((_n, i) => checks[i].status === "rejected");
-            const detail = Object.fromEntries(
-                names.map((n, i) => [n, checks[i].status === "fulfilled" ? "ok" : ((checks[i] as PromiseRejectedResult).reason?.message ?? "failed")]),
-            );
-            if (failing.length > 0) return reply.code(503).send({ status: "not ready", failing, checks: detail });
-            return reply.code(200).send({ status: "ready", checks: detail });
+            const state = (r: PromiseSettledResult<unknown>) => (r.status === "fulfilled" ? "ok" : (r.reason?.message ?? "failed"));
+            metrics.cacheUp.set(redis.status === "fulfilled" ? 1 : 0);
+            const checks = { postgres: state(postgres), redis: state(redis) };
+            const failing = postgres.status === "rejected" ? ["postgres"] : [];
+            const degraded = redis.status === "rejected" ? ["redis"] : [];
+            if (failing.length > 0) return reply.code(503).send({ status: "not ready", failing, degraded, checks });
+            return reply.code(200).send({ status: degraded.length > 0 ? ("degraded" as const) : ("ready" as const), failing, degraded, checks });
         },
     );
 

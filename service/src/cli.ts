@@ -111,12 +111,12 @@ export function buildProgram(io: Io): Command {
 
     program
         .command("status")
-        .description("exit 0 when the API is ready (PostgreSQL and Redis answer); the container's probe")
+        .description("exit 0 when the API is ready (PostgreSQL answers; Redis down is reported, not fatal); the container's probe")
         .action(async () => {
             const { s, json } = ctx();
             const r = await call(io, s, "GET", "/ready", { 200: readySchema, 503: notReadySchema }, undefined, false);
             if (r.status === 503) throw new CliError(`not ready: ${r.body.failing.join(", ") || r.body.status}`);
-            print(json, r.body, "ready\n");
+            print(json, r.body, r.body.degraded.length > 0 ? `ready (degraded: ${r.body.degraded.join(", ")})\n` : "ready\n");
         });
 
     program

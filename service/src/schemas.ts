@@ -12,12 +12,22 @@ export const NAME_PATTERN = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 export const MAX_NAME_LENGTH = 63;
 export const MAX_DESCRIPTION_LENGTH = 2000;
 
+/**
+ * A string PostgreSQL can store: its text type (and jsonb) reject U+0000, so a NUL must be a 400
+ * here, not a database error after the LLM was paid for.
+ */
+export function pgText(schema: z.ZodString = z.string()) {
+    return schema.refine((s) => !s.includes("\u0000"), "must not contain a NUL character (\\u0000)");
+}
+
 export const MAX_ARGS = 64;
 export const MAX_ARG_LENGTH = 4096;
 
 /** A command's arguments (the api's run route and the runner's /run). */
 export function argsSchema() {
-    return z.array(z.string().max(MAX_ARG_LENGTH, `each argument must be at most ${MAX_ARG_LENGTH} characters`)).max(MAX_ARGS, `at most ${MAX_ARGS} arguments`);
+    return z
+        .array(pgText(z.string().max(MAX_ARG_LENGTH, `each argument must be at most ${MAX_ARG_LENGTH} characters`)))
+        .max(MAX_ARGS, `at most ${MAX_ARGS} arguments`);
 }
 
 export const nameSchema = z
@@ -32,10 +42,17 @@ export const errorSchema = z.object({
 
 export const healthSchema = z.object({ status: z.literal("ok"), version: z.string() });
 
-export const readySchema = z.object({ status: z.literal("ready"), checks: z.record(z.string(), z.string()) });
+/** Ready (PostgreSQL answers); `degraded` names what is down but not needed to serve (Redis). */
+export const readySchema = z.object({
+    status: z.enum(["ready", "degraded"]),
+    failing: z.array(z.string()),
+    degraded: z.array(z.string()),
+    checks: z.record(z.string(), z.string()),
+});
 export const notReadySchema = z.object({
     status: z.enum(["not ready", "shutting down"]),
     failing: z.array(z.string()),
+    degraded: z.array(z.string()).optional(),
     checks: z.record(z.string(), z.string()).optional(),
 });
 
@@ -46,7 +63,7 @@ export const commandParamsSchema = withFastCheck(z.object({ name: nameSchema }),
 });
 
 export const evolveBodySchema = z.strictObject({
-    description: z.string().trim().min(1, "must not be empty").max(MAX_DESCRIPTION_LENGTH, `must be at most ${MAX_DESCRIPTION_LENGTH} characters`),
+    description: pgText(z.string().trim().min(1, "must not be empty").max(MAX_DESCRIPTION_LENGTH, `must be at most ${MAX_DESCRIPTION_LENGTH} characters`)),
     name: nameSchema.optional(),
 });
 export const evolveResponseSchema = commandVersionSchema.extend({

@@ -101,12 +101,18 @@ describe("GET /openapi.json (generated from the route schemas)", function () {
         ]);
     });
 
-    it("documents a not-ready answer too", async () => {
+    it("documents the degraded and not-ready answers too", async () => {
         await p.redisServer.stop();
         try {
-            assert.equal(await conforms("GET", "/ready", "/ready"), 503);
+            assert.equal(await conforms("GET", "/ready", "/ready"), 200, "Redis down: degraded");
         } finally {
             await p.redisServer.startAgain();
+        }
+        p.pg.stop();
+        try {
+            assert.equal(await conforms("GET", "/ready", "/ready"), 503, "PostgreSQL down: not ready");
+        } finally {
+            p.pg.startAgain();
         }
     });
 });
