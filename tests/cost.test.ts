@@ -62,15 +62,18 @@ describe("cost: price table", () => {
         assert.ok(TABLE.regions["us-east-1"], "us-east-1 is in the table");
     });
 
-    it("rejects an entry without a known source", () => {
+    it("rejects an entry without a known source or with an unknown cross-check", () => {
         const broken = structuredClone(TABLE);
         broken.regions[REGION]["ec2:t3.large"] = { usd: 0.1, unit: "hour", source: "nowhere" };
         assert.throws(() => validatePriceTable(broken), /eu-west-1 ec2:t3\.large: unknown source "nowhere"/);
+        const badCheck = structuredClone(TABLE);
+        badCheck.regions[REGION]["nat:hour"] = { ...badCheck.regions[REGION]["nat:hour"], crossChecked: ["elsewhere"] };
+        assert.throws(() => validatePriceTable(badCheck), /eu-west-1 nat:hour: unknown cross-check source "elsewhere"/);
     });
 });
 
 describe("cost: dev and prod totals", () => {
-    it("dev: control plane, 2 x t3.large, roots, one NAT, IPv4s, KMS and the claimed volumes", async () => {
+    it("dev: control plane, 2 x t3.large, roots, one NAT, the ingress NLB, IPv4s, KMS and the claimed volumes: complete", async () => {
         const e = await estimateStack("dev");
         const expected =
             H * p("eks:cluster-hour") + // one EKS control plane
@@ -78,21 +81,26 @@ describe("cost: dev and prod totals", () => {
             2 * 50 * p("ebs:gp3") + // its root volumes: 2 x 50 GiB gp3 (launch template)
             1 * H * p("nat:hour") + // natGateways: single
             1 * H * p("ipv4:hour") + // the NAT gateway's Elastic IP
+            1 * H * p("elb:network-hour") + // the ingress NLB (AWS load balancer controller)
             2 * H * p("ipv4:hour") + // the ingress NLB: one public IPv4 per public subnet (azCount 2)
             2 * p("kms:key-month") + // cluster secrets + logging keys
             (10 + 5) * p("ebs:gp3") + // in-cluster postgres (10 GiB) and redis (5 GiB) claims
             10 * p("ebs:gp3") + // grafana persistence 10Gi
             1 * 10 * p("ebs:gp3"); // prometheus: 1 replica x 10Gi claim template
+        // At the committed prices: 73 + 133.152 + 8.8 + 35.04 + 3.65 + 18.396 + 7.3 + 2 + 1.32 + 0.88 + 0.88 = $284.418
         close(e.monthly, expected, "dev monthly");
+        assert.ok(!e.warnings.some((w) => w.startsWith("no price for")), e.warnings.join("\n"));
         assert.ok(
-            e.warnings.some((w) => w.startsWith("no price for elb:network-hour in eu-west-1")),
-            "the NLB hourly price is missing from the table and says so",
+            e.lines.every((l) => l.monthly !== null),
+            "every dev line is priced",
         );
-        const nlb = e.lines.find((l) => l.priceKey === "elb:network-hour");
-        assert.ok(nlb && nlb.monthly === null, "the NLB is listed, unpriced");
+        assert.ok(
+            e.usage.some((u) => u.priceKey === "elb:nlcu" && u.unitPrice === p("elb:nlcu")),
+            "NLB capacity units: unit price, depends on usage",
+        );
     });
 
-    it("prod: 3 x m6i.xlarge, a SPOT group at zero with its ceiling as range, 3 NATs, unpriced data services named in warnings", async () => {
+    it("prod: 3 x m6i.xlarge, a SPOT group at zero with its ceiling as range, 3 NATs, Multi-AZ RDS, unpriced cache and search named in warnings", async () => {
         const e = await estimateStack("prod");
         const expected =
             H * p("eks:cluster-hour") +
@@ -101,11 +109,14 @@ describe("cost: dev and prod totals", () => {
             0 + // burst (SPOT): desiredSize 0
             3 * H * p("nat:hour") + // natGateways: perAz, azCount 3
             3 * H * p("ipv4:hour") + // three NAT Elastic IPs
+            1 * H * p("elb:network-hour") + // the ingress NLB
             3 * H * p("ipv4:hour") + // the ingress NLB's public IPv4s (3 public subnets)
+            2 * H * p("rds:postgres:db.r6g.large") + // RDS db.r6g.large, Multi-AZ: primary + standby
             2 * 50 * p("rds:storage:gp3") + // RDS storage: 50 GiB gp3, Multi-AZ (primary + standby)
             4 * p("kms:key-month") + // cluster, postgres, redis, OpenSearch keys
             10 * p("ebs:gp3") + // grafana persistence
             2 * 100 * p("ebs:gp3"); // prometheus: 2 replicas x 100Gi
+        // At the committed prices: 73 + 468.66 + 26.4 + 105.12 + 10.95 + 18.396 + 10.95 + 367.92 + 12.7 + 4 + 0.88 + 17.6 = $1116.576
         close(e.monthly, expected, "prod monthly");
 
         const ceiling = Math.max(p("ec2:m6i.xlarge"), p("ec2:m5.xlarge"), p("ec2:m6a.xlarge"));
@@ -117,19 +128,18 @@ describe("cost: dev and prod totals", () => {
         close(general.range!.min, 3 * H * p("ec2:m6i.xlarge"), "general at minSize 3");
         close(general.range!.max, 12 * H * p("ec2:m6i.xlarge"), "general at maxSize 12");
 
-        for (const key of [
-            "elb:network-hour",
-            "rds:postgres:db.r6g.large",
-            "elasticache:cache.r7g.large",
-            "opensearch:r6g.large.search",
-            "opensearch:storage:gp3",
-        ]) {
+        for (const key of ["elasticache:cache.r7g.large", "opensearch:r6g.large.search", "opensearch:storage:gp3", "rds:backup"]) {
             assert.ok(
                 e.warnings.some((w) => w.includes(`no price for ${key} in eu-west-1`)),
                 `warning names ${key}`,
             );
         }
+        assert.equal(e.lines.filter((l) => l.monthly === null).length, 3, "ElastiCache nodes, OpenSearch nodes and OpenSearch storage are unpriced");
         assert.ok(e.usage.some((u) => u.priceKey === "rds:backup" && /beyond the free allowance \(50 GiB/.test(u.description)));
+        assert.ok(
+            e.usage.some((u) => u.priceKey === "logs:ingest" && u.unitPrice === p("logs:ingest")),
+            "log ingestion: unit price, depends on usage",
+        );
         assert.ok(
             e.usage.some((u) => u.priceKey === "nat:gb" && u.unitPrice === p("nat:gb")),
             "NAT data processing: unit price, depends on usage",
@@ -174,22 +184,16 @@ describe("cost: config changes move the total by exactly the priced difference",
         close(after.monthly - before.monthly, -H * (p("nat:hour") + 2 * p("ipv4:hour")), "delta");
     });
 
-    it("Multi-AZ off halves the RDS instance and storage lines (table with RDS prices for the test)", async () => {
-        // eu-west-1 RDS prices are not in the committed table yet; these test prices stand in.
-        const table = structuredClone(TABLE);
-        table.sources["test"] = { kind: "secondary", title: "test prices" };
-        table.regions[REGION]["rds:postgres:db.r6g.large"] = { usd: 0.5, unit: "hour", source: "test" };
-        table.regions[REGION]["rds:storage:gp3"] = { usd: 0.25, unit: "GB-month", source: "test" };
-        const multi = estimate((await render("prod")).resources, table);
-        const single = estimate(
-            (await renderWith("prod", { "cli-platform:postgres": { ...(stackFile("prod")["cli-platform:postgres"] as object), multiAz: false } })).resources,
-            table,
-        );
+    it("Multi-AZ off halves the RDS instance and storage lines", async () => {
+        const multi = await estimateStack("prod");
+        const single = await estimateStack("prod", { "cli-platform:postgres": { ...(stackFile("prod")["cli-platform:postgres"] as object), multiAz: false } });
         const factor = TABLE.global["rds:multi-az-factor"].usd;
         assert.equal(factor, 2);
         const rds = multi.lines.filter((l) => l.service === "RDS").reduce((s, l) => s + l.monthly!, 0);
-        close(rds, 2 * H * 0.5 + 2 * 50 * 0.25, "Multi-AZ RDS: 2 x (730 h x 0.5) + 2 x (50 GiB x 0.25)");
-        close(single.monthly - multi.monthly, -(H * 0.5 + 50 * 0.25), "delta");
+        const instance = H * p("rds:postgres:db.r6g.large"); // 730 h x $0.252 = $183.96
+        const storage = 50 * p("rds:storage:gp3"); // 50 GiB x $0.127 = $6.35
+        close(rds, 2 * instance + 2 * storage, "Multi-AZ RDS: 2 x $183.96 + 2 x $6.35 = $380.62");
+        close(single.monthly - multi.monthly, -(instance + storage), "delta: -$190.31");
     });
 });
 
@@ -204,7 +208,7 @@ describe("cost: what the table does not know is a warning, never a number", () =
         const group = after.lines.find((l) => l.id === "ec2:cluster-general")!;
         assert.equal(group.monthly, null);
         close(after.monthly - before.monthly, -2 * H * p("ec2:t3.large"), "only the node line left the total");
-        assert.match(formatCostTable("dev", after), /INCOMPLETE: 2 line item\(s\) unpriced/);
+        assert.match(formatCostTable("dev", after), /INCOMPLETE: 1 line item\(s\) unpriced/);
     });
 
     it("a region missing from the table is a warning", async () => {
@@ -276,7 +280,7 @@ describe("cost: load balancers come from the rendered Service of type LoadBalanc
         const line = e.lines.find((l) => l.id === "elb:gateway-proxy:provider.kubernetes.envoyService");
         assert.ok(line, e.lines.map((l) => l.id).join(", "));
         assert.equal(line.priceKey, "elb:network-hour");
-        close(e.monthly - estimate(resources).monthly, 2 * H * p("ipv4:hour"), "two public addresses (the NLB hourly price is missing: warned)");
+        close(e.monthly - estimate(resources).monthly, H * (p("elb:network-hour") + 2 * p("ipv4:hour")), "an NLB and two public addresses");
     });
 
     it("an Envoy Gateway proxy whose envoyService sets only annotations is a LoadBalancer (Envoy Gateway's default)", async () => {
@@ -328,7 +332,7 @@ describe("cost: load balancers come from the rendered Service of type LoadBalanc
         );
         const e = estimate([...resources, svc]);
         assert.equal(e.lines.filter((l) => l.id.startsWith("elb:internal-svc")).length, 1);
-        close(e.monthly, estimate(resources).monthly, "NLB unpriced, no addresses");
+        close(e.monthly - estimate(resources).monthly, H * p("elb:network-hour"), "the NLB alone, no addresses");
     });
 });
 
