@@ -31,7 +31,7 @@ import {
     ServiceSecrets,
 } from "./components";
 import { loadConfig, type PlatformConfig } from "./config";
-import { Monitoring } from "./monitoring/monitoring";
+import { Monitoring } from "./components/observability/monitoring/monitoring";
 import { MONITORING_NAMESPACE, PLATFORM_NAMESPACE } from "./lib/k8s";
 import { awsTags, clusterNameFor } from "./lib/naming";
 

@@ -1,0 +1,126 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { type OidcProvider, IrsaRole, type PolicyDocument } from "./iam";
+import { CHARTS, EKS_VERSIONS, type EksVersion } from "../versions";
+import { chartRelease } from "../helm";
+
+export interface ClusterAutoscalerArgs {
+    clusterName: string;
+    /** Selects the autoscaler image matching the control plane. */
+    kubernetesVersion: EksVersion;
+    awsRegion: string;
+    oidc: OidcProvider;
+    /** Kubernetes provider of the target cluster. */
+    provider: k8s.Provider;
+    /** Namespace. Default "kube-system". */
+    namespace?: string;
+    tags?: Record<string, string>;
+}
+
+const DEFAULTS = { namespace: "kube-system" };
+export const AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler";
+
+/** Write actions: allowed only on Auto Scaling groups tagged as owned by this cluster. */
+export const AUTOSCALER_WRITE_ACTIONS = ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"];
+/** Read actions the autoscaler needs on every group (they do not support resource scoping). */
+export const AUTOSCALER_READ_ACTIONS = [
+    "autoscaling:DescribeAutoScalingGroups",
+    "autoscaling:DescribeAutoScalingInstances",
+    "autoscaling:DescribeLaunchConfigurations",
+    "autoscaling:DescribeScalingActivities",
+    "autoscaling:DescribeTags",
+    "ec2:DescribeImages",
+    "ec2:DescribeInstanceTypes",
+    "ec2:DescribeLaunchTemplateVersions",
+    "ec2:GetInstanceTypesFromInstanceRequirements",
+    "eks:DescribeNodegroup",
+];
+
+/** The least-privilege policy from the cluster-autoscaler's AWS documentation. */
+export function autoscalerPolicy(clusterName: string): PolicyDocument {
+    return {
+        Version: "2012-10-17",
+        Statement: [
+            {
+                Sid: "ScaleOwnedGroups",
+                Effect: "Allow",
+                Action: AUTOSCALER_WRITE_ACTIONS,
+                Resource: "*",
+                Condition: { StringEquals: { [`aws:ResourceTag/k8s.io/cluster-autoscaler/${clusterName}`]: "owned" } },
+            },
+            { Sid: "Describe", Effect: "Allow", Action: AUTOSCALER_READ_ACTIONS, Resource: "*" },
+        ],
+    };
+}
+
+/** Helm values: the deployment guide's flags, discovery by cluster name, IRSA, critical priority. */
+export function autoscalerValues(args: { clusterName: string; awsRegion: string; kubernetesVersion: EksVersion; roleArn: string }): Record<string, unknown> {
+    return {
+        cloudProvider: "aws",
+        awsRegion: args.awsRegion,
+        autoDiscovery: { clusterName: args.clusterName },
+        image: { tag: EKS_VERSIONS[args.kubernetesVersion].clusterAutoscalerTag },
+        rbac: {
+            serviceAccount: { create: true, name: AUTOSCALER_SERVICE_ACCOUNT, annotations: { "eks.amazonaws.com/role-arn": args.roleArn } },
+        },
+        extraArgs: {
+            expander: "least-waste",
+            "balance-similar-node-groups": true,
+            "skip-nodes-with-local-storage": false,
+            "skip-nodes-with-system-pods": false,
+            "scale-down-delay-after-add": "10m",
+            "scale-down-unneeded-time": "10m",
+            stderrthreshold: "info",
+            v: 4,
+        },
+        priorityClassName: "system-cluster-critical",
+        resources: { requests: { cpu: "100m", memory: "300Mi" }, limits: { memory: "600Mi" } },
+        podDisruptionBudget: { maxUnavailable: 1 },
+        serviceMonitor: { enabled: false },
+    };
+}
+
+/**
+ * The official cluster-autoscaler Helm chart with auto-discovery of this cluster's node groups and
+ * an IRSA role that can only scale groups tagged as owned by this cluster.
+ */
+export class ClusterAutoscaler extends pulumi.ComponentResource {
+    public readonly roleArn: pulumi.Output<string>;
+    public readonly releaseName: pulumi.Output<string>;
+
+    constructor(name: string, args: ClusterAutoscalerArgs, opts?: pulumi.ComponentResourceOptions) {
+        const a = { ...DEFAULTS, ...args };
+        if (!EKS_VERSIONS[a.kubernetesVersion]) {
+            throw new Error(
+                `ClusterAutoscaler ${name}: no autoscaler image pinned for Kubernetes "${a.kubernetesVersion}"; allowed: ${Object.keys(EKS_VERSIONS).join(", ")}`,
+            );
+        }
+        super("cli-platform:cluster:ClusterAutoscaler", name, {}, opts);
+        const role = new IrsaRole(
+            `${name}-irsa`,
+            {
+                oidc: a.oidc,
+                namespace: a.namespace,
+                serviceAccount: AUTOSCALER_SERVICE_ACCOUNT,
+                inlinePolicy: JSON.stringify(autoscalerPolicy(a.clusterName)),
+                tags: a.tags,
+            },
+            { parent: this },
+        );
+        const release = chartRelease(
+            `${name}-release`,
+            CHARTS.clusterAutoscaler,
+            {
+                name: "cluster-autoscaler",
+                namespace: a.namespace,
+                values: role.roleArn.apply((roleArn) => autoscalerValues({ ...a, roleArn })),
+                atomic: true,
+                cleanupOnFail: true,
+            },
+            { parent: this, provider: a.provider },
+        );
+        this.roleArn = role.roleArn;
+        this.releaseName = release.name;
+        this.registerOutputs({ roleArn: this.roleArn, releaseName: this.releaseName });
+    }
+}
