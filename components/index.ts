@@ -6,6 +6,7 @@ export * from "./aws/iam";
 export * from "./traffic/ingress";
 export * from "./observability/logging";
 export * from "./platform/namespace";
+export * from "./platform/platform-service";
 export * from "./aws/network";
 export * from "./data/postgres";
 export * from "./data/redis";

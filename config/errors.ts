@@ -1,6 +1,6 @@
 /** ConfigError and the one-line messages naming the key, the value and what is allowed. */
 import { z } from "zod";
-import { PROJECT, SECTIONS, type SectionName } from "./schema";
+import { PROJECT, REMOVED_KEYS, type SectionName } from "./schema";
 
 /** A configuration problem; `message` is one line naming the stack, key, value and what is allowed. */
 export class ConfigError extends Error {
@@ -70,15 +70,25 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     }
 }
 
-export function zodProblems(section: SectionName, raw: unknown, error: z.ZodError): string[] {
+export function zodProblems(section: SectionName, schema: z.ZodType, raw: unknown, error: z.ZodError): string[] {
     return error.issues.map((issue) => {
-        const path = [section, ...(issue.path as PathPart[])];
+        const at = issue.path as PathPart[];
+        const path = [section, ...at];
         if (issue.code === "unrecognized_keys") {
-            const allowed = schemaKeysAt(SECTIONS[section], issue.path as PathPart[]);
+            const allowed = schemaKeysAt(schema, at);
             return issue.keys
-                .map((k) => problem([...path, k], valueAt(raw, [...(issue.path as PathPart[]), k]), `unknown key; allowed keys: ${allowed.join(", ")}`))
+                .map((k) => {
+                    const removed = REMOVED_KEYS[[...path, k].join(".")];
+                    return problem(
+                        [...path, k],
+                        valueAt(raw, [...at, k]),
+                        removed ? `removed: ${removed}` : `unknown key; allowed keys: ${allowed.join(", ")}`,
+                    );
+                })
                 .join("; ");
         }
-        return problem(path, valueAt(raw, issue.path as PathPart[]), describeIssue(issue));
+        const value = valueAt(raw, at);
+        if (issue.code === "invalid_type" && value === undefined) return problem(path, value, "required: it has no default (set it in the stack file)");
+        return problem(path, value, describeIssue(issue));
     });
 }

@@ -4,6 +4,13 @@ import { cidrContains, cidrsOverlap, defaultSubnetPlan, parseCidr } from "../lib
 import { keyName, problem } from "./errors";
 import { PROJECT, REQUIRED_LOG_TYPES, type PlatformConfig } from "./schema";
 
+/** A CIDR the schema has already validated. */
+function cidr(text: string) {
+    const parsed = parseCidr(text);
+    if (parsed === undefined) throw new Error(`${text} is not a CIDR (the schema should have rejected it)`);
+    return parsed;
+}
+
 function parseCpu(q: string): number {
     return q.endsWith("m") ? Number(q.slice(0, -1)) / 1000 : Number(q);
 }
@@ -11,10 +18,14 @@ function parseCpu(q: string): number {
 /** Rules that span fields or depend on the environment. Fills in the planned subnet CIDRs. */
 export function crossFieldProblems(cfg: PlatformConfig): string[] {
     const out: string[] = [];
-    const { network, cluster, environment } = cfg;
+    const { environment } = cfg;
 
-    if (network) {
-        const vpc = parseCidr(network.cidr)!;
+    if (cfg.target === "aws") {
+        const { network, cluster } = cfg;
+        if (network.flowLogs && network.flowLogRetentionDays === undefined) {
+            out.push(problem(["network", "flowLogRetentionDays"], undefined, "required when network.flowLogs is true"));
+        }
+        const vpc = cidr(network.cidr);
         if (vpc.prefix < 16 || vpc.prefix > 20) {
             out.push(problem(["network", "cidr"], network.cidr, "the VPC prefix must be between /16 and /20"));
         } else {
@@ -30,23 +41,21 @@ export function crossFieldProblems(cfg: PlatformConfig): string[] {
                     out.push(problem(["network", key], given, `must list exactly one CIDR per AZ (network.azCount = ${network.azCount})`));
                 }
                 given.forEach((c, i) => {
-                    if (!cidrContains(vpc, parseCidr(c)!)) out.push(problem(["network", key, i], c, `must lie inside the VPC CIDR ${network.cidr}`));
+                    if (!cidrContains(vpc, cidr(c))) out.push(problem(["network", key, i], c, `must lie inside the VPC CIDR ${network.cidr}`));
                 });
             }
             const all = (["publicSubnetCidrs", "privateSubnetCidrs"] as const).flatMap((key) =>
-                (network[key] ?? []).map((cidr, i) => ({ path: ["network", key, i], cidr })),
+                (network[key] ?? []).map((text, i) => ({ path: ["network", key, i], text })),
             );
             all.forEach((a, i) =>
                 all.slice(i + 1).forEach((b) => {
-                    if (cidrsOverlap(parseCidr(a.cidr)!, parseCidr(b.cidr)!)) {
-                        out.push(problem(a.path, a.cidr, `overlaps ${keyName(b.path)} (${b.cidr}); subnets must be disjoint`));
+                    if (cidrsOverlap(cidr(a.text), cidr(b.text))) {
+                        out.push(problem(a.path, a.text, `overlaps ${keyName(b.path)} (${b.text}); subnets must be disjoint`));
                     }
                 }),
             );
         }
-    }
 
-    if (cluster) {
         const seen = new Set<string>();
         cluster.nodeGroups.forEach((ng, i) => {
             const path = ["cluster", "nodeGroups", i];
@@ -72,7 +81,7 @@ export function crossFieldProblems(cfg: PlatformConfig): string[] {
                 ),
             );
         }
-        if (environment === "prod" && cluster.publicAccessCidrs.some((c) => parseCidr(c)!.prefix === 0)) {
+        if (environment === "prod" && cluster.publicAccessCidrs.some((c) => cidr(c).prefix === 0)) {
             out.push(
                 problem(
                     ["cluster", "publicAccessCidrs"],
@@ -83,21 +92,10 @@ export function crossFieldProblems(cfg: PlatformConfig): string[] {
         }
     }
 
-    if (environment === "local") {
-        if (cfg.postgres.mode !== "in-cluster") out.push(problem(["postgres", "mode"], cfg.postgres.mode, 'the local stack has no AWS; must be "in-cluster"'));
-        if (cfg.redis.mode !== "in-cluster") out.push(problem(["redis", "mode"], cfg.redis.mode, 'the local stack has no AWS; must be "in-cluster"'));
-        if (cfg.logging.sink === "opensearch" || cfg.logging.sink === "cloudwatch") {
-            out.push(problem(["logging", "sink"], cfg.logging.sink, 'the local stack has no AWS; must be "stdout" or "none"'));
-        }
-    }
-
     for (const name of ["api", "runner"] as const) {
         const w = cfg.service[name];
         const path = ["service", name];
         if (w.minReplicas > w.maxReplicas) out.push(problem([...path, "minReplicas"], w.minReplicas, `must be <= maxReplicas (${w.maxReplicas})`));
-        if (w.replicas < w.minReplicas || w.replicas > w.maxReplicas) {
-            out.push(problem([...path, "replicas"], w.replicas, `must be between minReplicas (${w.minReplicas}) and maxReplicas (${w.maxReplicas})`));
-        }
         if (parseCpu(w.cpuRequest) > parseCpu(w.cpuLimit)) out.push(problem([...path, "cpuRequest"], w.cpuRequest, `must be <= cpuLimit (${w.cpuLimit})`));
         if (memoryBytes(w.memoryRequest) > memoryBytes(w.memoryLimit)) {
             out.push(problem([...path, "memoryRequest"], w.memoryRequest, `must be <= memoryLimit (${w.memoryLimit})`));
@@ -110,7 +108,19 @@ export function crossFieldProblems(cfg: PlatformConfig): string[] {
     if (cfg.ingress.enabled && cfg.ingress.tls && cfg.ingress.acmeEmail === undefined) {
         out.push(problem(["ingress", "acmeEmail"], undefined, "required when ingress.tls is true (the Let's Encrypt account e-mail)"));
     }
-    if (cfg.monitoring.alertReceiver !== "none" && cfg.secrets.alertWebhookUrl === undefined) {
+    if (cfg.ingress.enabled && !cfg.ingress.tls && cfg.ingress.acmeEmail !== undefined) {
+        out.push(problem(["ingress", "acmeEmail"], cfg.ingress.acmeEmail, "used only when ingress.tls is true; remove it or turn tls on"));
+    }
+    if (cfg.monitoring.enabled && cfg.monitoring.grafanaHost !== undefined && !cfg.ingress.enabled) {
+        out.push(
+            problem(
+                ["monitoring", "grafanaHost"],
+                cfg.monitoring.grafanaHost,
+                "needs ingress.enabled (Grafana is exposed through the ingress); remove it or enable the ingress",
+            ),
+        );
+    }
+    if (cfg.monitoring.enabled && cfg.monitoring.alertReceiver !== "none" && cfg.secrets.alertWebhookUrl === undefined) {
         out.push(
             `${PROJECT}:alertWebhookUrl = (unset): required when monitoring.alertReceiver is "${cfg.monitoring.alertReceiver}" ` +
                 `(pulumi config set --secret alertWebhookUrl <url>)`,

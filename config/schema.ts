@@ -1,6 +1,7 @@
 /**
  * The stack config's schema: one strict zod object per section (unknown keys are errors: a typo
- * never silently falls back to a default), and the types they yield.
+ * never silently falls back to a default), one shape per mode where a section has modes, and the
+ * types they yield. Every default is in `DEFAULTS` (defaults.ts), per environment.
  */
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
@@ -33,19 +34,19 @@ export const EKS_LOG_TYPES = ["api", "audit", "authenticator", "controllerManage
 export const REQUIRED_LOG_TYPES = ["api", "audit", "authenticator"] as const;
 
 const networkSchema = z.strictObject({
-    /** VPC CIDR. Default dev 10.10.0.0/16, prod 10.20.0.0/16. */
+    /** VPC CIDR. */
     cidr: cidrString,
-    /** Availability zones to spread subnets over, 1..6. Default dev 2, prod 3. */
+    /** Availability zones to spread subnets over, 1..6. */
     azCount: z.int().min(1).max(6),
-    /** One NAT gateway for the VPC (`single`) or one per AZ (`perAz`). Default dev single, prod perAz. */
+    /** One NAT gateway for the VPC (`single`) or one per AZ (`perAz`). */
     natGateways: z.enum(["single", "perAz"]),
-    /** VPC flow logs to CloudWatch. Default dev false, prod true. */
+    /** VPC flow logs to CloudWatch. */
     flowLogs: z.boolean(),
-    /** Flow-log retention in days (a CloudWatch retention period). Default dev 7, prod 90. */
-    flowLogRetentionDays: logRetention,
-    /** Explicit public subnet CIDRs, one per AZ. Default: planned from `cidr` (see lib/cidr.ts). */
+    /** Flow-log retention in days (a CloudWatch retention period). */
+    flowLogRetentionDays: logRetention.optional(),
+    /** Explicit public subnet CIDRs, one per AZ. @default planned from `cidr` (lib/cidr.ts) */
     publicSubnetCidrs: z.array(cidrString).optional(),
-    /** Explicit private subnet CIDRs, one per AZ. Default: planned from `cidr`. */
+    /** Explicit private subnet CIDRs, one per AZ. @default planned from `cidr` (lib/cidr.ts) */
     privateSubnetCidrs: z.array(cidrString).optional(),
 });
 
@@ -60,104 +61,119 @@ const nodeGroupSchema = z.strictObject({
     name: z.string().regex(DNS_LABEL, { message: "must be a lowercase DNS label (a-z, 0-9, -; at most 63 characters)" }),
     /** EC2 instance types; several allow SPOT diversification. */
     instanceTypes: z.array(z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, { message: 'must be an EC2 instance type such as "m6i.large"' })).min(1),
-    /** ON_DEMAND or SPOT. Default ON_DEMAND. */
-    capacityType: z.enum(["ON_DEMAND", "SPOT"]).default("ON_DEMAND"),
+    /** ON_DEMAND or SPOT. */
+    capacityType: z.enum(["ON_DEMAND", "SPOT"]),
     minSize: z.int().min(0),
     desiredSize: z.int().min(0),
     maxSize: z.int().min(1).max(450),
-    /** Root volume size (GiB, gp3, encrypted). Default 50. */
-    diskSizeGiB: z.int().min(20).max(16384).default(50),
-    /** Kubernetes node labels. Default none. */
-    labels: z.record(z.string(), z.string()).default({}),
-    /** Kubernetes node taints. Default none. */
-    taints: z.array(taintSchema).default([]),
+    /** Root volume size (GiB, gp3, encrypted). */
+    diskSizeGiB: z.int().min(20).max(16384),
+    /** Kubernetes node labels. */
+    labels: z.record(z.string(), z.string()),
+    /** Kubernetes node taints. */
+    taints: z.array(taintSchema),
 });
 
 const clusterSchema = z.strictObject({
-    /** Kubernetes minor version. Default 1.35. */
+    /** Kubernetes minor version. */
     kubernetesVersion: z.enum(SUPPORTED_EKS_VERSIONS),
-    /** Public API endpoint on (restricted to `publicAccessCidrs`). Private access is always on. Default true. */
+    /** Public API endpoint on (restricted to `publicAccessCidrs`). Private access is always on. */
     endpointPublicAccess: z.boolean(),
     /** CIDRs allowed to reach the public endpoint. prod may not contain 0.0.0.0/0. */
     publicAccessCidrs: z.array(cidrString),
-    /** IAM role/user ARNs granted cluster admin through EKS access entries. Default none. */
+    /** IAM role/user ARNs granted cluster admin through EKS access entries. */
     adminPrincipalArns: z.array(
         z.string().regex(IAM_PRINCIPAL_ARN, { message: "must be an IAM role or user ARN (arn:aws:iam::<12-digit account>:role/<name>)" }),
     ),
-    /** Control-plane log types; must include api, audit and authenticator. Default dev those three, prod all five. */
+    /** Control-plane log types; must include api, audit and authenticator. */
     logTypes: z.array(z.enum(EKS_LOG_TYPES)),
-    /** Control-plane log retention in days. Default dev 7, prod 90. */
+    /** Control-plane log retention in days. */
     logRetentionDays: logRetention,
     /** Managed node groups. */
     nodeGroups: z.array(nodeGroupSchema).min(1),
-    /** Install the cluster-autoscaler. Default true. */
+    /** Install the cluster-autoscaler. */
     autoscaler: z.boolean(),
 });
 
 const kubernetesSchema = z.strictObject({
     /** kubeconfig context of the existing cluster (local stack only), e.g. "kind-cli-platform". */
     context: z.string().min(1),
-    /** StorageClass for persistent volumes on the existing cluster. Default "standard". */
+    /** StorageClass for persistent volumes on the existing cluster. */
     storageClassName: z.string().regex(DNS_LABEL, { message: "must be a StorageClass name (a DNS label)" }),
 });
 
-const postgresSchema = z.strictObject({
-    /** in-cluster StatefulSet or Amazon RDS. Default dev/local in-cluster, prod rds. */
-    mode: z.enum(["in-cluster", "rds"]),
-    /** Database name. Default cli_platform. */
-    database: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, { message: "must be a PostgreSQL identifier (a-z, 0-9, _)" }),
-    /** Owner role name. Default cli_user. */
-    username: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, { message: "must be a PostgreSQL identifier (a-z, 0-9, _)" }),
-    /** Storage in GiB (PVC or RDS allocated storage). Default dev 10, prod 50. */
+const pgIdentifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, { message: "must be a PostgreSQL identifier (a-z, 0-9, _)" });
+const postgresCommon = {
+    /** Database name. */
+    database: pgIdentifier,
+    /** Owner role name. */
+    username: pgIdentifier,
+    /** Storage in GiB (the PVC, or RDS allocated storage). */
     storageGiB: z.int().min(1).max(65536),
-    /** RDS instance class (rds mode). Default db.t4g.medium (prod: db.r6g.large). */
-    instanceClass: z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, { message: 'must be an RDS instance class such as "db.r6g.large"' }),
-    /** RDS Multi-AZ (rds mode). Default prod true. */
-    multiAz: z.boolean(),
-    /** RDS automated backup retention, 7..35 days. Default dev 7, prod 14. */
-    backupRetentionDays: z.int().min(7).max(35),
-});
+};
+/** PostgreSQL: a StatefulSet in the cluster, or Amazon RDS. */
+const postgresSchema = z.discriminatedUnion("mode", [
+    z.strictObject({ mode: z.literal("in-cluster"), ...postgresCommon }),
+    z.strictObject({
+        mode: z.literal("rds"),
+        ...postgresCommon,
+        /** RDS instance class. */
+        instanceClass: z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, { message: 'must be an RDS instance class such as "db.r6g.large"' }),
+        /** RDS Multi-AZ standby. */
+        multiAz: z.boolean(),
+        /** RDS automated backup retention, 7..35 days. */
+        backupRetentionDays: z.int().min(7).max(35),
+    }),
+]);
 
-const redisSchema = z.strictObject({
-    /** in-cluster StatefulSet or Amazon ElastiCache. Default dev/local in-cluster, prod elasticache. */
-    mode: z.enum(["in-cluster", "elasticache"]),
-    /** ElastiCache node type (elasticache mode). Default cache.t4g.small (prod cache.r7g.large). */
-    nodeType: z.string().regex(/^cache\.[a-z0-9]+\.[a-z0-9]+$/, { message: 'must be an ElastiCache node type such as "cache.r7g.large"' }),
-    /** ElastiCache cache clusters (1 primary + replicas), 1..6. Default dev 1, prod 2. */
-    nodeCount: z.int().min(1).max(6),
-    /** ElastiCache Multi-AZ with automatic failover (needs nodeCount >= 2). Default dev false, prod true. */
-    multiAz: z.boolean(),
-    /** AOF volume in GiB (in-cluster mode). Default 5. */
-    storageGiB: z.int().min(1).max(1024),
-});
+/** Redis: a StatefulSet in the cluster, or an Amazon ElastiCache replication group. */
+const redisSchema = z.discriminatedUnion("mode", [
+    z.strictObject({
+        mode: z.literal("in-cluster"),
+        /** AOF volume in GiB. */
+        storageGiB: z.int().min(1).max(1024),
+    }),
+    z.strictObject({
+        mode: z.literal("elasticache"),
+        /** ElastiCache node type. */
+        nodeType: z.string().regex(/^cache\.[a-z0-9]+\.[a-z0-9]+$/, { message: 'must be an ElastiCache node type such as "cache.r7g.large"' }),
+        /** Cache clusters (1 primary + replicas), 1..6. */
+        nodeCount: z.int().min(1).max(6),
+        /** Multi-AZ with automatic failover (needs nodeCount >= 2). */
+        multiAz: z.boolean(),
+    }),
+]);
 
-const workloadSchema = z.strictObject({
-    /** Replicas when not autoscaled, and the HPA's floor when `minReplicas` is unset. */
-    replicas: z.int().min(1).max(100),
-    /** HPA minimum. Default = replicas. */
+const workloadShape = {
+    /** The HPA's minimum, and the replica count the Deployment is created with. */
     minReplicas: z.int().min(1).max(100),
-    /** HPA maximum. */
+    /** The HPA's maximum. */
     maxReplicas: z.int().min(1).max(100),
     cpuRequest: cpu,
     memoryRequest: memory,
     cpuLimit: cpu,
     memoryLimit: memory,
-});
+};
+const workloadSchema = z.strictObject(workloadShape);
 
 const serviceSchema = z.strictObject({
-    /** cli-api (port 8000). Defaults from the deployment guide: 250m/256Mi to 500m/512Mi; dev 1..3, prod 3..20. */
-    api: workloadSchema,
-    /** cli-runner (port 8001). Defaults from the deployment guide: 100m/128Mi to 200m/256Mi; dev 1..2, prod 2..10. */
+    /** cli-api: resources and replicas (the deployment guide's 250m/256Mi to 500m/512Mi). */
+    api: z.strictObject({
+        ...workloadShape,
+        /** The HPA's target of the Pods metric code_generation_requests_per_second, per pod. */
+        targetGenerationRate: z.number().positive().max(1000),
+    }),
+    /** cli-runner: resources and replicas (the deployment guide's 100m/128Mi to 200m/256Mi). */
     runner: workloadSchema,
     llm: z.strictObject({
         provider: z.enum(["openai"]),
-        /** Chat-completions model. Default gpt-4. */
+        /** Chat-completions model. */
         model: z.string().min(1),
-        /** Sampling temperature 0..2. Default 0.7. */
+        /** Sampling temperature 0..2. */
         temperature: z.number().min(0).max(2),
-        /** LLM request timeout in seconds, 1..300. Default 30. */
+        /** LLM request timeout in seconds, 1..300. */
         timeoutSeconds: z.int().min(1).max(300),
-        /** OpenAI-compatible base URL. Default https://api.openai.com/v1. */
+        /** OpenAI-compatible base URL. */
         baseUrl: z.url({ protocol: /^https?$/, message: "must be an http(s) URL" }),
     }),
     validation: z.strictObject({
@@ -166,47 +182,66 @@ const serviceSchema = z.strictObject({
     }),
     security: z.strictObject({
         sandboxEnabled: z.boolean(),
-        /** Sandbox hard timeout in seconds, 1..600. Default 60. */
+        /** Sandbox hard timeout in seconds, 1..600. */
         maxExecutionTimeSeconds: z.int().min(1).max(600),
     }),
 });
 
-const ingressSchema = z.strictObject({
-    /** Install ingress-nginx + cert-manager and expose the api. Default true. */
-    enabled: z.boolean(),
-    /** Public host name of the api. */
-    apiHost: z.string().regex(HOSTNAME, { message: 'must be a fully qualified host name such as "cli.example.com"' }),
-    /** Let's Encrypt (letsencrypt-prod ClusterIssuer) TLS. Default dev false, prod true. */
-    tls: z.boolean(),
-    /** ACME account e-mail for Let's Encrypt. Required when tls is on. */
-    acmeEmail: z.email({ message: "must be an e-mail address" }).optional(),
-});
+/** ingress-nginx + cert-manager exposing the api, or nothing (port-forward). */
+const ingressSchema = z.discriminatedUnion("enabled", [
+    z.strictObject({ enabled: z.literal(false) }),
+    z.strictObject({
+        enabled: z.literal(true),
+        /** Public host name of the api. */
+        apiHost: z.string().regex(HOSTNAME, { message: 'must be a fully qualified host name such as "cli.example.com"' }),
+        /** Let's Encrypt (letsencrypt-prod ClusterIssuer) TLS. */
+        tls: z.boolean(),
+        /** ACME account e-mail for Let's Encrypt. Required when tls is on, allowed only then. */
+        acmeEmail: z.email({ message: "must be an e-mail address" }).optional(),
+        /** Replicas of the ingress controller (and of cert-manager). */
+        controllerReplicas: z.int().min(1).max(10),
+    }),
+]);
 
-const monitoringSchema = z.strictObject({
-    /** Install kube-prometheus-stack, prometheus-adapter, rules and dashboards. Default true. */
-    enabled: z.boolean(),
-    /** Prometheus retention, e.g. "15d". Default dev 3d, prod 30d. */
-    retention: z.string().regex(DURATION, { message: 'must be a Prometheus duration such as "15d"' }),
-    /** Prometheus volume in GiB. Default dev 10, prod 100. */
-    storageGiB: z.int().min(1).max(16384),
-    /** Prometheus replicas. Default dev 1, prod 2. */
-    prometheusReplicas: z.int().min(1).max(5),
-    /** Grafana host through the ingress; unset = port-forward only. */
-    grafanaHost: z.string().regex(HOSTNAME, { message: 'must be a fully qualified host name such as "grafana.example.com"' }).optional(),
-    /** Alertmanager receiver kind; its URL is the secret `alertWebhookUrl`. Default none. */
-    alertReceiver: z.enum(["none", "webhook", "slack"]),
-});
+/** kube-prometheus-stack, prometheus-adapter, rules and dashboards, or nothing. */
+const monitoringSchema = z.discriminatedUnion("enabled", [
+    z.strictObject({ enabled: z.literal(false) }),
+    z.strictObject({
+        enabled: z.literal(true),
+        /** Prometheus retention, e.g. "15d". */
+        retention: z.string().regex(DURATION, { message: 'must be a Prometheus duration such as "15d"' }),
+        /** Prometheus volume in GiB. */
+        storageGiB: z.int().min(1).max(16384),
+        /** Prometheus replicas. */
+        prometheusReplicas: z.int().min(1).max(5),
+        /** Grafana host through the ingress (needs ingress.enabled); unset = port-forward only. */
+        grafanaHost: z.string().regex(HOSTNAME, { message: 'must be a fully qualified host name such as "grafana.example.com"' }).optional(),
+        /** Alertmanager receiver kind; its URL is the secret `alertWebhookUrl`. */
+        alertReceiver: z.enum(["none", "webhook", "slack"]),
+    }),
+]);
 
-const loggingSchema = z.strictObject({
-    /** Where container logs go. Default dev cloudwatch, prod opensearch, local stdout. */
-    sink: z.enum(["opensearch", "cloudwatch", "stdout", "none"]),
-    /** Log retention in days (CloudWatch retention period, or the OpenSearch index lifecycle). Default dev 14, prod 30. */
-    retentionDays: logRetention,
-    /** OpenSearch data node instance type (opensearch sink). Default r6g.large.search. */
-    opensearchInstanceType: z.string().regex(/^[a-z0-9]+\.[a-z0-9]+\.search$/, { message: 'must be an OpenSearch instance type such as "r6g.large.search"' }),
-    /** OpenSearch EBS volume per data node in GiB. Default 100. */
-    opensearchVolumeGiB: z.int().min(10).max(16384),
-});
+/** Where container logs go: CloudWatch Logs, Amazon OpenSearch, Fluent Bit's stdout, or nowhere. */
+const loggingSchema = z.discriminatedUnion("sink", [
+    z.strictObject({
+        sink: z.literal("cloudwatch"),
+        /** Log group retention in days (a CloudWatch retention period). */
+        retentionDays: logRetention,
+    }),
+    z.strictObject({
+        sink: z.literal("opensearch"),
+        /** Days an index lives (the index lifecycle; a CloudWatch retention period, for symmetry). */
+        retentionDays: logRetention,
+        /** OpenSearch data node instance type. */
+        opensearchInstanceType: z
+            .string()
+            .regex(/^[a-z0-9]+\.[a-z0-9]+\.search$/, { message: 'must be an OpenSearch instance type such as "r6g.large.search"' }),
+        /** OpenSearch EBS volume per data node in GiB. */
+        opensearchVolumeGiB: z.int().min(10).max(16384),
+    }),
+    z.strictObject({ sink: z.literal("stdout") }),
+    z.strictObject({ sink: z.literal("none") }),
+]);
 
 /** The sections a stack file may set under `cli-platform:`, besides scalars and secrets. */
 export const SECTIONS = {
@@ -222,6 +257,21 @@ export const SECTIONS = {
 } as const;
 export type SectionName = keyof typeof SECTIONS;
 
+/** The sections with one shape per mode: the key that picks the shape, and the shapes. */
+export const MODE_KEYS = { postgres: "mode", redis: "mode", ingress: "enabled", monitoring: "enabled", logging: "sink" } as const;
+export type ModalSection = keyof typeof MODE_KEYS;
+
+/** Keys that mean something only while another key of their section has one value: `[key, value]`. */
+export const DEPENDENT_KEYS: Partial<Record<SectionName, Record<string, [string, unknown]>>> = {
+    network: { flowLogRetentionDays: ["flowLogs", true] },
+};
+
+/** Keys a stack may no longer set, and what replaces them. */
+export const REMOVED_KEYS: Record<string, string> = {
+    "service.api.replicas": "it had no effect; set service.api.minReplicas (the HPA's floor and the initial replica count)",
+    "service.runner.replicas": "it had no effect; set service.runner.minReplicas (the HPA's floor and the initial replica count)",
+};
+
 export type NetworkConfig = z.infer<typeof networkSchema> & { publicSubnetCidrs: string[]; privateSubnetCidrs: string[] };
 export type NodeGroupConfig = z.infer<typeof nodeGroupSchema>;
 export type ClusterConfig = z.infer<typeof clusterSchema>;
@@ -234,25 +284,16 @@ export type IngressConfig = z.infer<typeof ingressSchema>;
 export type MonitoringConfig = z.infer<typeof monitoringSchema>;
 export type LoggingConfig = z.infer<typeof loggingSchema>;
 
-/** The validated configuration of one stack. AWS-only sections are absent on `local`. */
-export interface PlatformConfig {
+interface CommonPlatformConfig {
     stack: string;
     environment: Environment;
-    /** AWS region (`aws:region`); undefined on local. */
-    awsRegion?: string;
-    /** true on dev and prod (EKS); false on local (existing cluster, no AWS). */
-    onAws: boolean;
-    network?: NetworkConfig;
-    cluster?: ClusterConfig;
-    /** Existing-cluster settings; local only. */
-    kubernetes?: KubernetesConfig;
     postgres: PostgresConfig;
     redis: RedisConfig;
     service: ServiceConfig;
     ingress: IngressConfig;
     monitoring: MonitoringConfig;
     logging: LoggingConfig;
-    /** `protect` + retain-on-delete on stateful resources. Default dev/local false, prod true. */
+    /** `protect` + retain-on-delete on stateful resources. */
     protectStatefulResources: boolean;
     /** Secret values, kept as secret Outputs end to end. */
     secrets: {
@@ -262,3 +303,21 @@ export interface PlatformConfig {
         alertWebhookUrl?: pulumi.Output<string>;
     };
 }
+
+/** dev, prod: a VPC and an EKS cluster of our own. */
+export interface AwsPlatformConfig extends CommonPlatformConfig {
+    target: "aws";
+    /** AWS region (`aws:region`). */
+    awsRegion: string;
+    network: NetworkConfig;
+    cluster: ClusterConfig;
+}
+
+/** local: an existing cluster, no AWS. */
+export interface LocalPlatformConfig extends CommonPlatformConfig {
+    target: "local";
+    kubernetes: KubernetesConfig;
+}
+
+/** The validated configuration of one stack. */
+export type PlatformConfig = AwsPlatformConfig | LocalPlatformConfig;

@@ -1,4 +1,3 @@
-import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { type OidcProvider, IrsaRole, type PolicyDocument } from "./iam";
 import { CHARTS, EKS_VERSIONS, type EksVersion } from "../versions";
@@ -10,15 +9,22 @@ export interface ClusterAutoscalerArgs {
     kubernetesVersion: EksVersion;
     awsRegion: string;
     oidc: OidcProvider;
-    /** Kubernetes provider of the target cluster. */
-    provider: k8s.Provider;
-    /** Namespace. Default "kube-system". */
+    /** Namespace. @default "kube-system" */
     namespace?: string;
+    /** Tags on the IAM role. @default {} */
     tags?: Record<string, string>;
 }
 
 const DEFAULTS = { namespace: "kube-system" };
 export const AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler";
+
+/**
+ * The tag marking an Auto Scaling group as this cluster's: the node groups carry it, auto-discovery
+ * matches it and the IAM policy allows writes only on groups that have it.
+ */
+export function autoscalerOwnershipTag(clusterName: string): { key: string; value: string } {
+    return { key: `k8s.io/cluster-autoscaler/${clusterName}`, value: "owned" };
+}
 
 /** Write actions: allowed only on Auto Scaling groups tagged as owned by this cluster. */
 export const AUTOSCALER_WRITE_ACTIONS = ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"];
@@ -38,6 +44,7 @@ export const AUTOSCALER_READ_ACTIONS = [
 
 /** The least-privilege policy from the cluster-autoscaler's AWS documentation. */
 export function autoscalerPolicy(clusterName: string): PolicyDocument {
+    const owned = autoscalerOwnershipTag(clusterName);
     return {
         Version: "2012-10-17",
         Statement: [
@@ -46,7 +53,7 @@ export function autoscalerPolicy(clusterName: string): PolicyDocument {
                 Effect: "Allow",
                 Action: AUTOSCALER_WRITE_ACTIONS,
                 Resource: "*",
-                Condition: { StringEquals: { [`aws:ResourceTag/k8s.io/cluster-autoscaler/${clusterName}`]: "owned" } },
+                Condition: { StringEquals: { [`aws:ResourceTag/${owned.key}`]: owned.value } },
             },
             { Sid: "Describe", Effect: "Allow", Action: AUTOSCALER_READ_ACTIONS, Resource: "*" },
         ],
@@ -81,7 +88,7 @@ export function autoscalerValues(args: { clusterName: string; awsRegion: string;
 }
 
 /**
- * The official cluster-autoscaler Helm chart with auto-discovery of this cluster's node groups and
+ * The official cluster-autoscaler Helm chart (installed through the Kubernetes provider in `opts`) with auto-discovery of this cluster's node groups and
  * an IRSA role that can only scale groups tagged as owned by this cluster.
  */
 export class ClusterAutoscaler extends pulumi.ComponentResource {
@@ -117,7 +124,7 @@ export class ClusterAutoscaler extends pulumi.ComponentResource {
                 atomic: true,
                 cleanupOnFail: true,
             },
-            { parent: this, provider: a.provider },
+            { parent: this },
         );
         this.roleArn = role.roleArn;
         this.releaseName = release.name;

@@ -1,9 +1,27 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { NodeGroupConfig } from "../../config";
+import { autoscalerOwnershipTag } from "./autoscaler";
 import { IrsaRole, serviceTrustPolicy } from "./iam";
 import { EKS_ADDON_NAMES, EKS_VERSIONS, type EksAddonName, type EksVersion } from "../versions";
+
+/** One managed node group. */
+export interface NodeGroupArgs {
+    /** Node group name, unique within the cluster. */
+    name: string;
+    /** EC2 instance types; several allow SPOT diversification. */
+    instanceTypes: string[];
+    capacityType: "ON_DEMAND" | "SPOT";
+    minSize: number;
+    desiredSize: number;
+    maxSize: number;
+    /** Root volume size (GiB, gp3, encrypted). */
+    diskSizeGiB: number;
+    /** Kubernetes node labels. */
+    labels: Record<string, string>;
+    /** Kubernetes node taints. */
+    taints: { key: string; value?: string; effect: "NO_SCHEDULE" | "NO_EXECUTE" | "PREFER_NO_SCHEDULE" }[];
+}
 
 export interface EksClusterArgs {
     /** The cluster's fixed name (subnet tags and autoscaler discovery use it). */
@@ -14,32 +32,21 @@ export interface EksClusterArgs {
     region: string;
     /** Private subnets for the control-plane ENIs and the nodes. */
     privateSubnetIds: pulumi.Input<string>[];
-    /** Public endpoint on (restricted to publicAccessCidrs). Private access is always on. Default false. */
-    endpointPublicAccess?: boolean;
-    /** CIDRs allowed to the public endpoint. Default none. */
-    publicAccessCidrs?: string[];
-    /** IAM principals granted AmazonEKSClusterAdminPolicy through access entries. Default none. */
-    adminPrincipalArns?: string[];
-    /** Control-plane log types. Default api, audit, authenticator. */
-    logTypes?: string[];
-    /** Control-plane log retention in days. Default 90. */
-    logRetentionDays?: number;
+    /** The public endpoint, open to these CIDRs, or "off". Private access is always on. */
+    publicAccess: { cidrs: string[] } | "off";
+    /** IAM principals granted AmazonEKSClusterAdminPolicy through access entries. */
+    adminPrincipalArns: string[];
+    /** Control-plane log types. */
+    logTypes: string[];
+    /** Control-plane log retention in days. */
+    logRetentionDays: number;
     /** Managed node groups (at least one). */
-    nodeGroups: NodeGroupConfig[];
-    /** The default StorageClass keeps volumes (reclaimPolicy Retain) when their claim is deleted. Default false. */
-    retainVolumes?: boolean;
-    /** Tags on every AWS resource. Default none. */
+    nodeGroups: NodeGroupArgs[];
+    /** The default StorageClass keeps volumes (reclaimPolicy Retain) when their claim is deleted. */
+    retainVolumes: boolean;
+    /** Tags on every AWS resource. @default {} */
     tags?: Record<string, string>;
 }
-
-const DEFAULTS = {
-    endpointPublicAccess: false,
-    publicAccessCidrs: [] as string[],
-    adminPrincipalArns: [] as string[],
-    logTypes: ["api", "audit", "authenticator"],
-    logRetentionDays: 90,
-    retainVolumes: false,
-};
 
 /** The EBS StorageClass every stateful workload on EKS uses: gp3, encrypted, expandable (Retain in prod). */
 export const STORAGE_CLASS = "gp3-encrypted";
@@ -56,7 +63,8 @@ export const MANAGED_POLICIES = {
 
 /** Tags cluster-autoscaler auto-discovery matches, and its IAM condition keys on. */
 export function autoscalerDiscoveryTags(clusterName: string): Record<string, string> {
-    return { "k8s.io/cluster-autoscaler/enabled": "true", [`k8s.io/cluster-autoscaler/${clusterName}`]: "owned" };
+    const owned = autoscalerOwnershipTag(clusterName);
+    return { "k8s.io/cluster-autoscaler/enabled": "true", [owned.key]: owned.value };
 }
 
 /** Add-ons whose controller needs AWS permissions: the service account and the policy it gets. */
@@ -123,7 +131,7 @@ export class EksCluster extends pulumi.ComponentResource {
     public readonly storageClassName: pulumi.Output<string>;
 
     constructor(name: string, args: EksClusterArgs, opts?: pulumi.ComponentResourceOptions) {
-        const a = { ...DEFAULTS, ...args };
+        const a = args;
         if (!EKS_VERSIONS[a.kubernetesVersion]) {
             throw new Error(
                 `EksCluster ${name}: kubernetesVersion "${a.kubernetesVersion}" is not supported; allowed: ${Object.keys(EKS_VERSIONS).join(", ")}`,
@@ -162,8 +170,8 @@ export class EksCluster extends pulumi.ComponentResource {
                 vpcConfig: {
                     subnetIds: a.privateSubnetIds,
                     endpointPrivateAccess: true,
-                    endpointPublicAccess: a.endpointPublicAccess,
-                    publicAccessCidrs: a.endpointPublicAccess ? a.publicAccessCidrs : undefined,
+                    endpointPublicAccess: a.publicAccess !== "off",
+                    publicAccessCidrs: a.publicAccess === "off" ? undefined : a.publicAccess.cidrs,
                 },
                 encryptionConfig: { provider: { keyArn: kmsKey.arn }, resources: ["secrets"] },
                 enabledClusterLogTypes: a.logTypes,

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { logGroupWriterPolicy, serviceTrustPolicy } from "./iam";
 
 export interface NetworkArgs {
-    /** VPC CIDR (validated by config.ts). */
+    /** VPC CIDR (validated by config). */
     cidr: string;
     /** Availability zone names to use, one subnet pair each; resolve with `availableZones()`. */
     availabilityZones: string[];
@@ -11,19 +11,15 @@ export interface NetworkArgs {
     publicSubnetCidrs: string[];
     /** Private subnet CIDRs, one per AZ, in AZ order. */
     privateSubnetCidrs: string[];
-    /** `single` (one NAT gateway, cheaper, one AZ's failure cuts egress) or `perAz`. Default "perAz". */
-    natGateways?: "single" | "perAz";
-    /** VPC flow logs (all traffic) to a CloudWatch log group. Default false. */
-    flowLogs?: boolean;
-    /** Flow-log retention in days. Default 90. */
-    flowLogRetentionDays?: number;
+    /** `single` (one NAT gateway, cheaper, one AZ's failure cuts egress) or `perAz`. */
+    natGateways: "single" | "perAz";
+    /** VPC flow logs (all traffic) to a CloudWatch log group with this retention in days, or off. */
+    flowLogs: { retentionDays: number } | "off";
     /** EKS cluster name, for the `kubernetes.io/cluster/<name>` subnet tag. */
     clusterName: string;
-    /** Tags on every resource. Default none. */
+    /** Tags on every resource. @default {} */
     tags?: Record<string, string>;
 }
-
-const DEFAULTS = { natGateways: "perAz" as const, flowLogs: false, flowLogRetentionDays: 90 };
 
 /** Availability zones in `region` that need no opt-in (no Local/Wavelength zones). */
 export async function availableZones(azCount: number, region: string, opts?: pulumi.InvokeOptions): Promise<string[]> {
@@ -59,7 +55,7 @@ export class Network extends pulumi.ComponentResource {
     public readonly availabilityZones: string[];
 
     constructor(name: string, args: NetworkArgs, opts?: pulumi.ComponentResourceOptions) {
-        const a = { ...DEFAULTS, ...args };
+        const a = args;
         const azs = a.availabilityZones;
         for (const key of ["publicSubnetCidrs", "privateSubnetCidrs"] as const) {
             if (a[key].length !== azs.length) {
@@ -138,8 +134,8 @@ export class Network extends pulumi.ComponentResource {
             return subnet;
         });
 
-        if (a.flowLogs) {
-            const logGroup = new aws.cloudwatch.LogGroup(`${name}-flow-logs`, { retentionInDays: a.flowLogRetentionDays, tags }, parent);
+        if (a.flowLogs !== "off") {
+            const logGroup = new aws.cloudwatch.LogGroup(`${name}-flow-logs`, { retentionInDays: a.flowLogs.retentionDays, tags }, parent);
             const role = new aws.iam.Role(
                 `${name}-flow-logs`,
                 { assumeRolePolicy: JSON.stringify(serviceTrustPolicy("vpc-flow-logs.amazonaws.com")), tags },

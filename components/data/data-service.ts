@@ -19,26 +19,31 @@ import {
 export interface DataServiceArgs {
     /** Namespace of the service (the connection Secret goes there; in-cluster, the data service too). */
     namespace: pulumi.Input<string>;
-    /** Kubernetes provider of the target cluster. */
-    provider: k8s.Provider;
-    /** `protect` the data, its volume and its password; retain them on delete. Default false. */
+    /** `protect` the data, its volume and its password; retain them on delete. @default false */
     protect?: boolean;
-    /** in-cluster: labels of the pods allowed to connect (NetworkPolicy). Default: the api's. */
+}
+
+/** in-cluster mode: where the StatefulSet's volume comes from and who may connect. */
+export interface InClusterPlacement {
+    /** StorageClass of the volume. */
+    storageClassName: pulumi.Input<string>;
+    /** Labels of the pods allowed to connect (NetworkPolicy). @default the api's (`WORKLOAD_LABELS.api`) */
     clientPodLabels?: Record<string, string>;
-    /** in-cluster: namespace allowed to scrape the exporter. Default "monitoring". */
+    /** Namespace allowed to scrape the exporter. @default MONITORING_NAMESPACE ("monitoring") */
     monitoringNamespace?: string;
-    /** in-cluster: StorageClass of the volume. */
-    storageClassName?: pulumi.Input<string>;
-    /** managed: VPC, private subnets and the security group of the clients (the EKS cluster's). */
-    vpcId?: pulumi.Input<string>;
-    subnetIds?: pulumi.Input<string>[];
-    clientSecurityGroupId?: pulumi.Input<string>;
+}
+
+/** Managed mode (RDS, ElastiCache): the VPC, its private subnets and the clients' security group (the EKS cluster's). */
+export interface ManagedPlacement {
+    vpcId: pulumi.Input<string>;
+    subnetIds: pulumi.Input<string>[];
+    clientSecurityGroupId: pulumi.Input<string>;
+    /** Tags on every AWS resource. @default {} */
     tags?: Record<string, string>;
 }
 
-/** Defaults of DataServiceArgs, shared by Postgres and Redis. */
-export const DATA_SERVICE_DEFAULTS = {
-    protect: false,
+/** Defaults of the in-cluster placement, shared by Postgres and Redis. */
+export const IN_CLUSTER_DEFAULTS = {
     clientPodLabels: WORKLOAD_LABELS.api as Record<string, string>,
     monitoringNamespace: MONITORING_NAMESPACE,
 };
@@ -97,7 +102,6 @@ export function connectionSecret(
         key: string;
         url: pulumi.Output<string>;
         labels: Record<string, string>;
-        provider: k8s.Provider;
         parent: pulumi.Resource;
     },
 ): k8s.core.v1.Secret {
@@ -108,7 +112,7 @@ export function connectionSecret(
             type: "Opaque",
             stringData: { [args.key]: pulumi.secret(args.url) },
         },
-        { parent: args.parent, provider: args.provider },
+        { parent: args.parent },
     );
 }
 
@@ -135,7 +139,7 @@ export interface InClusterDataServiceArgs {
     labels: Record<string, string>;
     /** Pod labels the Service, StatefulSet and NetworkPolicy select. */
     selector: Record<string, string>;
-    provider: k8s.Provider;
+    /** The component the objects belong to (they inherit its Kubernetes provider). */
     parent: pulumi.Resource;
     protect: boolean;
     storageClassName: pulumi.Input<string>;
@@ -161,7 +165,7 @@ export interface InClusterDataServiceArgs {
  * StatefulSet are protected and retained with `protect`. Returns the in-cluster host name.
  */
 export function inClusterDataService(name: string, a: InClusterDataServiceArgs): pulumi.Output<string> {
-    const opts = { parent: a.parent, provider: a.provider };
+    const opts = { parent: a.parent };
     const stateful = { ...opts, protect: a.protect, retainOnDelete: a.protect };
     const metadata = { name, namespace: a.namespace, labels: a.labels };
     const pvc = new k8s.core.v1.PersistentVolumeClaim(

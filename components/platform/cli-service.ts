@@ -10,9 +10,9 @@ type NetworkPolicySpec = k8s.types.input.networking.v1.NetworkPolicySpec;
 export interface Autoscaling {
     minReplicas: number;
     maxReplicas: number;
-    /** Target average CPU utilisation, %. Default 70. */
+    /** Target average CPU utilisation, %. @default 70 */
     cpuUtilization?: number;
-    /** Target average memory utilisation, %. Default 80. */
+    /** Target average memory utilisation, %. @default 80 */
     memoryUtilization?: number;
     /** A Pods metric served by prometheus-adapter, with its target average value. */
     podsMetric?: { name: string; averageValue: string };
@@ -20,7 +20,7 @@ export interface Autoscaling {
 
 export interface IngressSpec {
     host: string;
-    /** IngressClass. Default "nginx". */
+    /** IngressClass. @default "nginx" */
     className?: string;
     /** TLS through cert-manager's ClusterIssuer `clusterIssuer`; off = plain HTTP. */
     tls: boolean;
@@ -30,10 +30,9 @@ export interface IngressSpec {
 export interface CliServiceArgs {
     /** Kubernetes namespace (PSA restricted). */
     namespace: pulumi.Input<string>;
-    provider: k8s.Provider;
     /** Image reference (a digest on EKS). */
     image: pulumi.Input<string>;
-    /** IfNotPresent (digest or local image) by default. */
+    /** @default "IfNotPresent" (a digest or a local image) */
     imagePullPolicy?: "IfNotPresent" | "Always" | "Never";
     /** Entry point, e.g. ["node", "dist/server.js"]. */
     command: string[];
@@ -41,12 +40,10 @@ export interface CliServiceArgs {
     component: string;
     /** The container's service port (named "http"). */
     port: number;
-    /** The container's metrics port (named "metrics"). Default 8080. */
+    /** The container's metrics port (named "metrics"). @default METRICS_PORT (8080) */
     metricsPort?: number;
-    /** Replicas (also the floor when autoscaled). */
-    replicas: number;
-    /** HPA (autoscaling/v2). Default none. */
-    autoscaling?: Autoscaling;
+    /** The HPA (autoscaling/v2); its minimum is also the replica count the Deployment is created with. */
+    autoscaling: Autoscaling;
     resources: Resources;
     probes: { liveness: Probe; readiness: Probe; startup?: Probe };
     /** Plain environment variables. */
@@ -57,13 +54,13 @@ export interface CliServiceArgs {
     configYaml?: pulumi.Input<string>;
     /** Changes to these values roll the pods (checksum annotation); e.g. the Secrets' digests. */
     rolloutOn?: pulumi.Input<string>[];
-    /** Seconds the process drains after SIGTERM (SHUTDOWN_TIMEOUT). Default 25. */
+    /** Seconds the process drains after SIGTERM (SHUTDOWN_TIMEOUT). @default 25 */
     drainSeconds?: number;
     /** This workload's NetworkPolicy (ingress and egress). */
     networkPolicy: Omit<NetworkPolicySpec, "podSelector">;
-    /** Expose through an Ingress. Default none. */
+    /** Expose through an Ingress. @default none */
     ingress?: IngressSpec;
-    /** uid/gid the container runs as. Default 1000. */
+    /** uid/gid the container runs as. @default 1000 */
     uid?: number;
 }
 
@@ -122,15 +119,14 @@ export class CliService extends pulumi.ComponentResource {
 
     constructor(name: string, args: CliServiceArgs, opts?: pulumi.ComponentResourceOptions) {
         const a = { ...DEFAULTS, ...args };
-        if (a.replicas < 1) throw new Error(`CliService ${name}: replicas must be >= 1, got ${a.replicas}`);
-        if (a.autoscaling && (a.autoscaling.minReplicas > a.autoscaling.maxReplicas || a.autoscaling.minReplicas < 1)) {
+        if (a.autoscaling.minReplicas > a.autoscaling.maxReplicas || a.autoscaling.minReplicas < 1) {
             throw new Error(
                 `CliService ${name}: autoscaling needs 1 <= minReplicas <= maxReplicas, got ${a.autoscaling.minReplicas}..${a.autoscaling.maxReplicas}`,
             );
         }
         if (a.ingress?.tls && !a.ingress.clusterIssuer) throw new Error(`CliService ${name}: ingress.tls needs a clusterIssuer`);
         super("cli-platform:service:CliService", name, {}, opts);
-        const k8sOpts = { parent: this, provider: a.provider };
+        const k8sOpts = { parent: this };
         const selector = selectorLabels(name);
         const labels = k8sLabels(name, a.component);
         const metadata = (suffix = "") => ({ name: `${name}${suffix}`, namespace: a.namespace, labels });
@@ -151,7 +147,7 @@ export class CliService extends pulumi.ComponentResource {
             })),
         ];
         const rolloutChecksum = pulumi.all([a.configYaml ?? "", ...(a.rolloutOn ?? [])]).apply((values) => checksum(values.map(String)));
-        const replicas = a.autoscaling?.minReplicas ?? a.replicas;
+        const replicas = a.autoscaling.minReplicas;
 
         const deployment = new k8s.apps.v1.Deployment(
             `${name}-deployment`,
@@ -202,7 +198,7 @@ export class CliService extends pulumi.ComponentResource {
                 },
             },
             // With an HPA the replica count is the HPA's after creation.
-            { ...k8sOpts, ignoreChanges: a.autoscaling ? ["spec.replicas"] : [] },
+            { ...k8sOpts, ignoreChanges: ["spec.replicas"] },
         );
 
         const service = new k8s.core.v1.Service(
@@ -228,22 +224,20 @@ export class CliService extends pulumi.ComponentResource {
                 k8sOpts,
             );
         }
-        if (a.autoscaling) {
-            new k8s.autoscaling.v2.HorizontalPodAutoscaler(
-                `${name}-hpa`,
-                {
-                    metadata: metadata(),
-                    spec: {
-                        scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: deployment.metadata.name },
-                        minReplicas: a.autoscaling.minReplicas,
-                        maxReplicas: a.autoscaling.maxReplicas,
-                        metrics: hpaMetrics(a.autoscaling),
-                        behavior: HPA_BEHAVIOR,
-                    },
+        new k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            `${name}-hpa`,
+            {
+                metadata: metadata(),
+                spec: {
+                    scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: deployment.metadata.name },
+                    minReplicas: a.autoscaling.minReplicas,
+                    maxReplicas: a.autoscaling.maxReplicas,
+                    metrics: hpaMetrics(a.autoscaling),
+                    behavior: HPA_BEHAVIOR,
                 },
-                k8sOpts,
-            );
-        }
+            },
+            k8sOpts,
+        );
         new k8s.networking.v1.NetworkPolicy(
             `${name}-netpol`,
             { metadata: metadata(), spec: { podSelector: { matchLabels: selector }, ...a.networkPolicy } },

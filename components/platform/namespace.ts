@@ -6,13 +6,11 @@ import { defaultDenySpec } from "./workloads";
 export interface PlatformNamespaceArgs {
     /** Namespace name. */
     namespace: string;
-    /** Kubernetes provider of the target cluster. */
-    provider: k8s.Provider;
-    /** Pod Security Admission level enforced. Default "restricted". */
+    /** Pod Security Admission level enforced. @default "restricted" */
     podSecurity?: "restricted" | "baseline" | "privileged";
-    /** Extra labels. Default none. */
+    /** Extra labels. @default {} */
     labels?: Record<string, string>;
-    /** A NetworkPolicy denying all ingress and egress to every pod unless another policy allows it. Default true. */
+    /** A NetworkPolicy denying all ingress and egress to every pod unless another policy allows it. @default true */
     defaultDeny?: boolean;
 }
 
@@ -40,13 +38,13 @@ export class PlatformNamespace extends pulumi.ComponentResource {
                     labels: { ...podSecurityLabels(args.podSecurity ?? "restricted"), "app.kubernetes.io/part-of": PART_OF, ...args.labels },
                 },
             },
-            { parent: this, provider: args.provider },
+            { parent: this },
         );
         if (args.defaultDeny ?? true) {
             new k8s.networking.v1.NetworkPolicy(
                 `${name}-default-deny`,
                 { metadata: { name: "default-deny", namespace: ns.metadata.name }, spec: defaultDenySpec() },
-                { parent: this, provider: args.provider },
+                { parent: this },
             );
         }
         this.name = ns.metadata.name;

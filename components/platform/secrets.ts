@@ -6,7 +6,6 @@ import { k8sLabels } from "../../lib/naming";
 
 export interface ServiceSecretsArgs {
     namespace: pulumi.Input<string>;
-    provider: k8s.Provider;
     /** The LLM key from secret stack config; absent = the api answers /evolve with 503. */
     openaiApiKey?: pulumi.Output<string>;
 }
@@ -38,7 +37,7 @@ export class ServiceSecrets extends pulumi.ComponentResource {
                 type: "Opaque",
                 stringData: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, pulumi.secret(v)])),
             },
-            { parent: this, provider: args.provider },
+            { parent: this },
         );
         this.secretName = secret.metadata.name;
         this.apiToken = pulumi.secret(apiToken);

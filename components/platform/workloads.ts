@@ -4,7 +4,7 @@
  */
 import type * as k8s from "@pulumi/kubernetes";
 import * as YAML from "yaml";
-import type { ServiceConfig } from "../../config";
+import { configFileSchema, type ConfigFileInput, PORTS } from "../../service/src/contract";
 import { namespacePeer, WORKLOAD_LABELS } from "../../lib/k8s";
 import { POSTGRES_PORT } from "../data/postgres";
 import { REDIS_PORT } from "../data/redis";
@@ -13,28 +13,43 @@ type Probe = k8s.types.input.core.v1.Probe;
 type Egress = k8s.types.input.networking.v1.NetworkPolicyEgressRule;
 type Ingress = k8s.types.input.networking.v1.NetworkPolicyIngressRule;
 
-export const API = { name: "cli-api", port: 8000, command: ["node", "dist/server.js"] } as const;
-export const RUNNER = { name: "cli-runner", port: 8001, command: ["node", "dist/runner/server.js"] } as const;
-export const METRICS_PORT = 8080;
-/** The Pods metric the api's HPA scales on (served by prometheus-adapter). */
-export const GENERATION_RATE_METRIC = "code_generation_requests_per_second";
+/** The two workloads of the one image; ports are the service's own defaults (service/src/ports.ts). */
+export const API = { name: "cli-api", port: PORTS.api, command: ["node", "dist/server.js"] } as const;
+export const RUNNER = { name: "cli-runner", port: PORTS.runner, command: ["node", "dist/runner/server.js"] } as const;
+export const METRICS_PORT = PORTS.metrics;
 
-/** The deployment guide's config.yaml, generated from stack config. Connection secrets stay in env. */
-export function serviceConfigYaml(service: ServiceConfig, hosts: { redis: string; postgres: string }, database: string): string {
-    return YAML.stringify({
+/** What the service's config.yaml carries from stack config. */
+export interface ServiceSettings {
+    llm: { provider: "openai"; model: string; temperature: number; timeoutSeconds: number; baseUrl: string };
+    validation: { enabled: boolean; strictMode: boolean };
+    security: { sandboxEnabled: boolean; maxExecutionTimeSeconds: number };
+}
+
+/**
+ * The deployment guide's config.yaml, built and validated through the service's own schema
+ * (service/src/contract.ts), so the file the infrastructure writes is one the service accepts.
+ * Connection secrets stay in env.
+ */
+export function serviceConfigYaml(settings: ServiceSettings, hosts: { redis: string; postgres: string }, database: string): string {
+    const file: ConfigFileInput = {
         version: "1.0.0",
         llm: {
-            provider: service.llm.provider,
-            model: service.llm.model,
-            temperature: service.llm.temperature,
-            timeout: service.llm.timeoutSeconds,
-            base_url: service.llm.baseUrl,
+            provider: settings.llm.provider,
+            model: settings.llm.model,
+            temperature: settings.llm.temperature,
+            timeout: settings.llm.timeoutSeconds,
+            base_url: settings.llm.baseUrl,
         },
-        validation: { enabled: service.validation.enabled, strict_mode: service.validation.strictMode },
-        security: { sandbox_enabled: service.security.sandboxEnabled, max_execution_time: service.security.maxExecutionTimeSeconds },
+        validation: { enabled: settings.validation.enabled, strict_mode: settings.validation.strictMode },
+        security: { sandbox_enabled: settings.security.sandboxEnabled, max_execution_time: settings.security.maxExecutionTimeSeconds },
         redis: { host: hosts.redis, port: REDIS_PORT },
         postgres: { host: hosts.postgres, port: POSTGRES_PORT, database },
-    });
+    };
+    const checked = configFileSchema.safeParse(file);
+    if (!checked.success) {
+        throw new Error(`config.yaml for the service is invalid: ${checked.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+    }
+    return YAML.stringify(file);
 }
 
 /** cli-api: liveness /health, readiness /ready (the deployment guide's timings), startup `cli-platform status`. */

@@ -4,13 +4,12 @@ import { CHARTS } from "../versions";
 import { chartRelease } from "../helm";
 
 export interface IngressControllersArgs {
-    provider: k8s.Provider;
-    /** Put ingress-nginx behind an AWS Network Load Balancer (EKS). Default false (NodePort). */
-    awsLoadBalancer?: boolean;
+    /** Put ingress-nginx behind an AWS Network Load Balancer (EKS), else a NodePort. */
+    awsLoadBalancer: boolean;
     /** Let's Encrypt account e-mail; with it, cert-manager and the `letsencrypt-prod` ClusterIssuer are installed. */
     acmeEmail?: string;
-    /** Controller replicas. Default 2. */
-    replicas?: number;
+    /** Replicas of the controller and of cert-manager. */
+    replicas: number;
 }
 
 export const INGRESS_NAMESPACE = "ingress-nginx";
@@ -72,12 +71,12 @@ export class IngressControllers extends pulumi.ComponentResource {
     public readonly ready: pulumi.Resource[];
 
     constructor(name: string, args: IngressControllersArgs, opts?: pulumi.ComponentResourceOptions) {
-        const replicas = args.replicas ?? 2;
+        const replicas = args.replicas;
         if (args.acmeEmail !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(args.acmeEmail)) {
             throw new Error(`IngressControllers ${name}: acmeEmail "${args.acmeEmail}" is not an e-mail address`);
         }
         super("cli-platform:ingress:IngressControllers", name, {}, opts);
-        const k8sOpts = { parent: this, provider: args.provider };
+        const k8sOpts = { parent: this };
         const nginx = chartRelease(
             `${name}-nginx`,
             CHARTS.ingressNginx,
@@ -85,7 +84,7 @@ export class IngressControllers extends pulumi.ComponentResource {
                 name: "ingress-nginx",
                 namespace: INGRESS_NAMESPACE,
                 createNamespace: true,
-                values: ingressNginxValues(args.awsLoadBalancer ?? false, replicas),
+                values: ingressNginxValues(args.awsLoadBalancer, replicas),
                 atomic: true,
             },
             k8sOpts,

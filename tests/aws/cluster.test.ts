@@ -2,8 +2,7 @@ import * as assert from "node:assert/strict";
 import { ADDON_IRSA, addonConfiguration, kubeconfigFor, MANAGED_POLICIES, nodeLaunchTemplate, STORAGE_CLASS } from "../../components/aws/cluster";
 import { irsaTrustPolicy, type PolicyDocument } from "../../components/aws/iam";
 import { EKS_ADDON_NAMES, EKS_VERSIONS } from "../../components/versions";
-import { parseConfig } from "../../config";
-import { byType, byUrn, json, one, rawConfig, render, renderWith, patchSection, type StackRender } from "../harness";
+import { awsConfig, byType, byUrn, json, one, rawConfig, render, renderWith, patchSection, type StackRender } from "../harness";
 
 const CLUSTER = "aws:eks/cluster:Cluster";
 const NODE_GROUP = "aws:eks/nodeGroup:NodeGroup";
@@ -29,7 +28,7 @@ function irsaSubjects(r: StackRender): Map<string, string> {
 describe("EksCluster", () => {
     for (const stack of ["dev", "prod"] as const) {
         describe(stack, () => {
-            const cfg = parseConfig(rawConfig(stack)).cluster!;
+            const cfg = awsConfig(rawConfig(stack)).cluster;
 
             it("encrypts secrets with a rotating KMS key", async () => {
                 const r = await render(stack);

@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
-import { ConfigError, DEFAULTS, parseConfig } from "../../config";
+import { ConfigError, parseConfig } from "../../config";
 import { SUPPORTED_EKS_VERSIONS } from "../../components/versions";
-import { rawConfig, renderError, stackFile, STACKS, type StackName } from "../harness";
+import { awsConfig, rawConfig, renderError, stackFile, STACKS, type StackName } from "../harness";
 
 /** Parses the stack file with `changes` and returns the error message (fails if it parses). */
 function errorOf(stack: StackName, changes: Record<string, unknown>): string {
@@ -21,13 +21,14 @@ function section(stack: StackName, name: string, patch: Record<string, unknown>)
     return { [`cli-platform:${name}`]: { ...current, ...patch } };
 }
 
+/** The stack's node groups as it runs them (its own list, or the environment's default), the first one patched. */
 function nodeGroup(stack: StackName, patch: Record<string, unknown>): Record<string, unknown> {
-    const cluster = stackFile(stack)["cli-platform:cluster"] as { nodeGroups: Record<string, unknown>[] };
-    return section(stack, "cluster", { nodeGroups: [{ ...cluster.nodeGroups[0], ...patch }, ...cluster.nodeGroups.slice(1)] });
+    const nodeGroups = awsConfig(rawConfig(stack)).cluster.nodeGroups as unknown as Record<string, unknown>[];
+    return section(stack, "cluster", { nodeGroups: [{ ...nodeGroups[0], ...patch }, ...nodeGroups.slice(1)] });
 }
 
 function workload(stack: StackName, name: "api" | "runner", patch: Record<string, unknown>): Record<string, unknown> {
-    const service = stackFile(stack)["cli-platform:service"] as Record<string, Record<string, unknown>>;
+    const service = (stackFile(stack)["cli-platform:service"] ?? {}) as Record<string, Record<string, unknown>>;
     return section(stack, "service", { [name]: { ...service[name], ...patch } });
 }
 
@@ -36,37 +37,50 @@ describe("config: the stack files", () => {
         it(`${stack} parses, with environment ${stack}`, () => {
             const cfg = parseConfig(rawConfig(stack));
             assert.equal(cfg.environment, stack);
-            assert.equal(cfg.onAws, stack !== "local");
+            assert.equal(cfg.target, stack === "local" ? "local" : "aws");
         });
     }
 
     it("dev and prod differ where environments should", () => {
-        const dev = parseConfig(rawConfig("dev"));
-        const prod = parseConfig(rawConfig("prod"));
-        assert.deepEqual([dev.network!.azCount, prod.network!.azCount], [2, 3]);
-        assert.deepEqual([dev.network!.natGateways, prod.network!.natGateways], ["single", "perAz"]);
+        const dev = awsConfig(rawConfig("dev"));
+        const prod = awsConfig(rawConfig("prod"));
+        assert.deepEqual([dev.network.azCount, prod.network.azCount], [2, 3]);
+        assert.deepEqual([dev.network.natGateways, prod.network.natGateways], ["single", "perAz"]);
         assert.deepEqual([dev.protectStatefulResources, prod.protectStatefulResources], [false, true]);
         assert.deepEqual([dev.postgres.mode, prod.postgres.mode], ["in-cluster", "rds"]);
         assert.deepEqual([dev.redis.mode, prod.redis.mode], ["in-cluster", "elasticache"]);
         assert.deepEqual([dev.service.api.minReplicas, dev.service.api.maxReplicas, prod.service.api.minReplicas, prod.service.api.maxReplicas], [1, 3, 3, 20]);
+        assert.ok(dev.monitoring.enabled && prod.monitoring.enabled);
         assert.deepEqual([dev.monitoring.prometheusReplicas, prod.monitoring.prometheusReplicas], [1, 2]);
-        assert.ok(parseInt(prod.monitoring.retention) > parseInt(dev.monitoring.retention));
-        assert.deepEqual([dev.network!.flowLogs, prod.network!.flowLogs], [false, true]);
+        assert.deepEqual([dev.monitoring.retention, prod.monitoring.retention], ["3d", "30d"]);
+        assert.deepEqual([dev.network.flowLogs, prod.network.flowLogs], [false, true]);
     });
 
     it("defaults fill what a stack file leaves out, per environment", () => {
-        const cfg = parseConfig({
+        const cfg = awsConfig({
             stack: "minimal",
-            values: { environment: "prod", ingress: { acmeEmail: "ops@example.com" }, cluster: { publicAccessCidrs: ["198.51.100.0/24"] } },
+            values: {
+                environment: "prod",
+                network: { cidr: "10.20.0.0/16" },
+                ingress: { apiHost: "cli.example.org", acmeEmail: "ops@example.com" },
+                cluster: { publicAccessCidrs: ["198.51.100.0/24"] },
+            },
             awsRegion: "us-east-1",
         });
-        assert.deepEqual(cfg.service.api, { ...(DEFAULTS.prod.service!.api as object) });
-        assert.equal(cfg.network!.cidr, "10.20.0.0/16");
-        assert.deepEqual(cfg.network!.privateSubnetCidrs, ["10.20.0.0/19", "10.20.32.0/19", "10.20.64.0/19"]);
-        assert.deepEqual(cfg.network!.publicSubnetCidrs, ["10.20.192.0/21", "10.20.200.0/21", "10.20.208.0/21"]);
-        assert.equal(cfg.cluster!.nodeGroups[0].capacityType, "ON_DEMAND");
-        assert.equal(cfg.cluster!.nodeGroups[0].diskSizeGiB, 100);
-        assert.deepEqual(cfg.cluster!.nodeGroups[0].taints, []);
+        assert.deepEqual(cfg.service.api, {
+            minReplicas: 3,
+            maxReplicas: 20,
+            cpuRequest: "250m",
+            memoryRequest: "256Mi",
+            cpuLimit: "500m",
+            memoryLimit: "512Mi",
+            targetGenerationRate: 10,
+        });
+        assert.deepEqual(cfg.network.privateSubnetCidrs, ["10.20.0.0/19", "10.20.32.0/19", "10.20.64.0/19"]);
+        assert.deepEqual(cfg.network.publicSubnetCidrs, ["10.20.192.0/21", "10.20.200.0/21", "10.20.208.0/21"]);
+        assert.equal(cfg.cluster.nodeGroups[0].capacityType, "ON_DEMAND");
+        assert.equal(cfg.cluster.nodeGroups[0].diskSizeGiB, 100);
+        assert.deepEqual(cfg.cluster.nodeGroups[0].taints, []);
     });
 
     it("no stack file holds a plain-text secret", () => {
@@ -300,22 +314,64 @@ describe("config: validation messages", () => {
             message: `cli-platform:redis.nodeCount = 1: must be >= 2 when redis.multiAz is true (a replica in another AZ)`,
         },
         {
-            title: "replicas < 1",
+            title: "the removed replicas key names its replacement",
             stack: "dev",
-            changes: () => workload("dev", "api", { replicas: 0 }),
-            message: `cli-platform:service.api.replicas = 0: must be >= 1`,
+            changes: () => workload("dev", "api", { replicas: 2 }),
+            message: `cli-platform:service.api.replicas = 2: removed: it had no effect; set service.api.minReplicas (the HPA's floor and the initial replica count)`,
+        },
+        {
+            title: "minReplicas < 1",
+            stack: "dev",
+            changes: () => workload("dev", "runner", { minReplicas: 0 }),
+            message: `cli-platform:service.runner.minReplicas = 0: must be >= 1`,
         },
         {
             title: "HPA min > max",
             stack: "prod",
             changes: () => workload("prod", "api", { minReplicas: 25 }),
-            message: `cli-platform:service.api.minReplicas = 25: must be <= maxReplicas (20); cli-platform:service.api.replicas = 3: must be between minReplicas (25) and maxReplicas (20)`,
+            message: `cli-platform:service.api.minReplicas = 25: must be <= maxReplicas (20)`,
         },
         {
-            title: "replicas outside the HPA range",
-            stack: "prod",
-            changes: () => workload("prod", "runner", { replicas: 11 }),
-            message: `cli-platform:service.runner.replicas = 11: must be between minReplicas (2) and maxReplicas (10)`,
+            title: "a key of another mode",
+            stack: "dev",
+            changes: () => section("dev", "postgres", { instanceClass: "db.r6g.large" }),
+            message: `cli-platform:postgres.instanceClass = "db.r6g.large": applies only when postgres.mode is "rds" (it is "in-cluster"); remove it`,
+        },
+        {
+            title: "an unknown mode",
+            stack: "dev",
+            changes: () => section("dev", "logging", { sink: "syslog" }),
+            message: `cli-platform:logging.sink = "syslog": must be one of "cloudwatch", "opensearch", "stdout", "none"`,
+        },
+        {
+            title: "a disabled section with settings",
+            stack: "local",
+            changes: () => section("local", "ingress", { apiHost: "cli.localtest.me" }),
+            message: `cli-platform:ingress.apiHost = "cli.localtest.me": applies only when ingress.enabled is true (it is false); remove it`,
+        },
+        {
+            title: "flow-log retention with flow logs off",
+            stack: "dev",
+            changes: () => section("dev", "network", { flowLogRetentionDays: 30 }),
+            message: `cli-platform:network.flowLogRetentionDays = 30: applies only when network.flowLogs is true; remove it`,
+        },
+        {
+            title: "a value without a default left out",
+            stack: "dev",
+            changes: () => ({ "cli-platform:ingress": undefined }),
+            message: `cli-platform:ingress.apiHost = (unset): required: it has no default (set it in the stack file)`,
+        },
+        {
+            title: "an ACME e-mail without TLS",
+            stack: "dev",
+            changes: () => section("dev", "ingress", { acmeEmail: "ops@example.com" }),
+            message: `cli-platform:ingress.acmeEmail = "ops@example.com": used only when ingress.tls is true; remove it or turn tls on`,
+        },
+        {
+            title: "a Grafana host without an ingress",
+            stack: "local",
+            changes: () => section("local", "monitoring", { grafanaHost: "grafana.example.com" }),
+            message: `cli-platform:monitoring.grafanaHost = "grafana.example.com": needs ingress.enabled (Grafana is exposed through the ingress); remove it or enable the ingress`,
         },
         {
             title: "CPU request above its limit",
@@ -383,10 +439,10 @@ describe("config: validation messages", () => {
     }
 
     it("reports every problem at once, in one line", () => {
-        const message = errorOf("dev", { ...section("dev", "network", { azCount: 0 }), ...workload("dev", "api", { replicas: 0 }) });
+        const message = errorOf("dev", { ...section("dev", "network", { azCount: 0 }), ...workload("dev", "api", { maxReplicas: 0 }) });
         assert.equal(
             message,
-            `Invalid configuration for stack "dev": cli-platform:network.azCount = 0: must be >= 1; cli-platform:service.api.replicas = 0: must be >= 1`,
+            `Invalid configuration for stack "dev": cli-platform:network.azCount = 0: must be >= 1; cli-platform:service.api.maxReplicas = 0: must be >= 1`,
         );
     });
 

@@ -5,7 +5,6 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parser } from "@prometheus-io/lezer-promql";
 import * as YAML from "yaml";
-import { GENERATION_RATE_METRIC } from "../../components";
 import { CHARTS } from "../../components/versions";
 import { alertmanagerConfig, ALERT_URL_FILE, loadDashboards, loadRules, prometheusAdapterValues } from "../../components/observability/monitoring/monitoring";
 import { createApiMetrics, createRunnerMetrics } from "../../service/src/metrics";
@@ -255,7 +254,7 @@ describe("Monitoring", () => {
         const adapter = one(r, "kubernetes:helm.sh/v3:Release", "monitoring-adapter");
         assert.equal(adapter.inputs.version, CHARTS.prometheusAdapter.version);
         const rule = (adapter.inputs.values as { rules: { custom: { seriesQuery: string; name: { as: string } }[] } }).rules.custom[0];
-        assert.equal(rule.name.as, GENERATION_RATE_METRIC);
+        assert.equal(rule.name.as, "code_generation_requests_per_second");
         const hpa = named(r, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "cli-api");
         const podsMetric = (hpa.inputs.spec as { metrics: { pods?: { metric: { name: string } } }[] }).metrics.find((m) => m.pods)!.pods!.metric.name;
         assert.equal(podsMetric, rule.name.as);

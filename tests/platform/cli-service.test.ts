@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import * as YAML from "yaml";
-import { GENERATION_RATE_METRIC, HPA_BEHAVIOR } from "../../components";
+import { HPA_BEHAVIOR } from "../../components";
 import { kubernetesObjects } from "../../tools/render";
 import { byType, meta, named, type Obj, podSpec, render, STACKS, type StackName, type StackRender } from "../harness";
 
@@ -142,7 +142,7 @@ describe("CliService (cli-api, cli-runner)", () => {
                 if (w === "api")
                     assert.deepEqual(spec.metrics[2], {
                         type: "Pods",
-                        pods: { metric: { name: GENERATION_RATE_METRIC }, target: { type: "AverageValue", averageValue: "10" } },
+                        pods: { metric: { name: "code_generation_requests_per_second" }, target: { type: "AverageValue", averageValue: "10" } },
                     });
                 else assert.equal(spec.metrics.length, 2);
                 const d = named(r, DEPLOYMENT, `cli-${w}`);

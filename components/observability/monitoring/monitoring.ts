@@ -19,7 +19,6 @@ export interface ScrapeTarget {
 }
 
 export interface MonitoringArgs {
-    provider: k8s.Provider;
     /** The namespace (created by the caller). */
     namespace: pulumi.Input<string>;
     /** Prometheus retention, e.g. "15d". */
@@ -29,9 +28,8 @@ export interface MonitoringArgs {
     storageClassName: pulumi.Input<string>;
     /** Prometheus (and Alertmanager) replicas. */
     replicas: number;
-    /** Alertmanager receiver; its URL comes from `alertWebhookUrl` (secret). */
-    alertReceiver: "none" | "webhook" | "slack";
-    alertWebhookUrl?: pulumi.Output<string>;
+    /** Where Alertmanager sends alerts: nowhere, or a webhook / Slack URL (a secret). */
+    alerts: { receiver: "none" } | { receiver: "webhook" | "slack"; url: pulumi.Output<string> };
     /** Grafana through the ingress on this host; unset = port-forward only. */
     grafanaHost?: string;
     /** TLS for the Grafana ingress through this ClusterIssuer. */
@@ -57,7 +55,7 @@ export const ALERT_URL_SECRET = "alertmanager-receiver";
 export const ALERT_URL_FILE = `/etc/alertmanager/secrets/${ALERT_URL_SECRET}/url`;
 
 /** Alertmanager routing: everything to one receiver, critical alerts repeated sooner. */
-export function alertmanagerConfig(receiver: MonitoringArgs["alertReceiver"]): Record<string, unknown> {
+export function alertmanagerConfig(receiver: MonitoringArgs["alerts"]["receiver"]): Record<string, unknown> {
     const target =
         receiver === "slack"
             ? {
@@ -89,9 +87,7 @@ export function alertmanagerConfig(receiver: MonitoringArgs["alertReceiver"]): R
 }
 
 /** kube-prometheus-stack values for a stack. */
-export function prometheusStackValues(
-    a: Omit<MonitoringArgs, "provider" | "namespace" | "targets" | "alertWebhookUrl"> & { storageClassName: string },
-): Record<string, unknown> {
+export function prometheusStackValues(a: Omit<MonitoringArgs, "namespace" | "targets"> & { storageClassName: string }): Record<string, unknown> {
     const ha = a.replicas > 1;
     return {
         crds: { enabled: true },
@@ -117,10 +113,10 @@ export function prometheusStackValues(
             },
         },
         alertmanager: {
-            config: alertmanagerConfig(a.alertReceiver),
+            config: alertmanagerConfig(a.alerts.receiver),
             alertmanagerSpec: {
                 replicas: ha ? 2 : 1,
-                secrets: a.alertReceiver === "none" ? [] : [ALERT_URL_SECRET],
+                secrets: a.alerts.receiver === "none" ? [] : [ALERT_URL_SECRET],
                 resources: { requests: { cpu: "10m", memory: "64Mi" }, limits: { memory: "256Mi" } },
             },
         },
@@ -148,7 +144,10 @@ export function prometheusStackValues(
     };
 }
 
-/** prometheus-adapter values: serves `code_generation_requests_per_second` as a Pods custom metric. */
+/** The Pods custom metric prometheus-adapter serves and the api's HPA scales on: generations per second per pod. */
+export const GENERATION_RATE_METRIC = "code_generation_requests_per_second";
+
+/** prometheus-adapter values: serves GENERATION_RATE_METRIC as a Pods custom metric. */
 export function prometheusAdapterValues(namespace: string): Record<string, unknown> {
     return {
         prometheus: { url: `http://${PROMETHEUS_SERVICE}.${namespace}.svc`, port: 9090 },
@@ -158,7 +157,7 @@ export function prometheusAdapterValues(namespace: string): Record<string, unkno
                 {
                     seriesQuery: 'code_generation_attempts_total{namespace!="",pod!=""}',
                     resources: { overrides: { namespace: { resource: "namespace" }, pod: { resource: "pod" } } },
-                    name: { matches: "^code_generation_attempts_total$", as: "code_generation_requests_per_second" },
+                    name: { matches: "^code_generation_attempts_total$", as: GENERATION_RATE_METRIC },
                     metricsQuery: "sum(rate(<<.Series>>{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>)",
                 },
             ],
@@ -200,10 +199,9 @@ export class Monitoring extends pulumi.ComponentResource {
 
     constructor(name: string, args: MonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
         const a = { ...DEFAULTS, ...args };
-        if (a.alertReceiver !== "none" && !a.alertWebhookUrl) throw new Error(`Monitoring ${name}: alertReceiver "${a.alertReceiver}" needs alertWebhookUrl`);
         if (!/^[0-9]+(s|m|h|d|w|y)$/.test(a.retention)) throw new Error(`Monitoring ${name}: retention "${a.retention}" is not a Prometheus duration`);
         super("cli-platform:monitoring:Monitoring", name, {}, opts);
-        const k8sOpts = { parent: this, provider: a.provider };
+        const k8sOpts = { parent: this };
         const labels = k8sLabels("monitoring", "monitoring", name);
 
         const password = new random.RandomPassword(`${name}-grafana-admin`, { length: 32, special: false }, { parent: this });
@@ -217,14 +215,14 @@ export class Monitoring extends pulumi.ComponentResource {
             k8sOpts,
         );
         const secrets: pulumi.Resource[] = [admin];
-        if (a.alertReceiver !== "none") {
+        if (a.alerts.receiver !== "none") {
             secrets.push(
                 new k8s.core.v1.Secret(
                     `${name}-alert-receiver`,
                     {
                         metadata: { name: ALERT_URL_SECRET, namespace: a.namespace, labels },
                         type: "Opaque",
-                        stringData: { url: pulumi.secret(a.alertWebhookUrl!) },
+                        stringData: { url: pulumi.secret(a.alerts.url) },
                     },
                     k8sOpts,
                 ),
