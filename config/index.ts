@@ -9,7 +9,7 @@
  * the bad value and what is allowed.
  */
 export * from "./schema";
-export { DEFAULTS } from "./defaults";
+export { DEFAULTS, NODE_GROUP_DEFAULTS } from "./defaults";
 export { ConfigError } from "./errors";
 export { KNOWN_KEYS, parseConfig, type RawConfig } from "./parse";
 export { loadConfig } from "./pulumi";

@@ -1,5 +1,5 @@
 import * as assert from "node:assert/strict";
-import { AUTOSCALER_READ_ACTIONS, AUTOSCALER_WRITE_ACTIONS, autoscalerPolicy, autoscalerValues } from "../../components/aws/autoscaler";
+import { AUTOSCALER_WRITE_ACTIONS, autoscalerPolicy, autoscalerValues } from "../../components/aws/autoscaler";
 import type { PolicyDocument } from "../../components/aws/iam";
 import { CHARTS, EKS_VERSIONS } from "../../components/versions";
 import { byType, json, one, render, renderWith, patchSection } from "../harness";
@@ -62,7 +62,19 @@ describe("ClusterAutoscaler", () => {
 
     it("pure helpers", () => {
         const p = autoscalerPolicy("c1");
-        assert.deepEqual(p.Statement[1].Action, AUTOSCALER_READ_ACTIONS);
+        assert.deepEqual(p.Statement[0].Condition, { StringEquals: { "aws:ResourceTag/k8s.io/cluster-autoscaler/c1": "owned" } });
+        assert.deepEqual(p.Statement[1].Action, [
+            "autoscaling:DescribeAutoScalingGroups",
+            "autoscaling:DescribeAutoScalingInstances",
+            "autoscaling:DescribeLaunchConfigurations",
+            "autoscaling:DescribeScalingActivities",
+            "autoscaling:DescribeTags",
+            "ec2:DescribeImages",
+            "ec2:DescribeInstanceTypes",
+            "ec2:DescribeLaunchTemplateVersions",
+            "ec2:GetInstanceTypesFromInstanceRequirements",
+            "eks:DescribeNodegroup",
+        ]);
         const v = autoscalerValues({ clusterName: "c1", awsRegion: "us-east-1", kubernetesVersion: "1.33", roleArn: "arn:r" }) as { image: { tag: string } };
         assert.equal(v.image.tag, "v1.33.6");
     });

@@ -183,11 +183,33 @@ describe("EksCluster", () => {
     }
 
     it("dev and prod clusters differ: 3 node-group AZs, all five log types and longer retention in prod", async () => {
-        const dev = one(await render("dev"), CLUSTER);
-        const prod = one(await render("prod"), CLUSTER);
-        assert.equal((dev.inputs.enabledClusterLogTypes as string[]).length, 3);
-        assert.equal((prod.inputs.enabledClusterLogTypes as string[]).length, 5);
-        assert.equal(byType(await render("prod"), NODE_GROUP).length, 2);
+        const devRender = await render("dev");
+        const prodRender = await render("prod");
+        const logs = (r: StackRender) => [
+            one(r, CLUSTER).inputs.enabledClusterLogTypes,
+            one(r, "aws:cloudwatch/logGroup:LogGroup", "cluster-control-plane").inputs.retentionInDays,
+        ];
+        assert.deepEqual(logs(devRender), [["api", "audit", "authenticator"], 7]);
+        assert.deepEqual(logs(prodRender), [["api", "audit", "authenticator", "controllerManager", "scheduler"], 90]);
+        // Nodes and control-plane ENIs sit in the private subnets, one per AZ: 2 in dev, 3 in prod.
+        const azs = (r: StackRender) =>
+            byType(r, "aws:ec2/subnet:Subnet")
+                .filter((s) => s.name.startsWith("network-private-"))
+                .map((s) => s.inputs.availabilityZone);
+        assert.deepEqual(azs(devRender), ["eu-west-1a", "eu-west-1b"]);
+        assert.deepEqual(azs(prodRender), ["eu-west-1a", "eu-west-1b", "eu-west-1c"]);
+        for (const [r, count] of [
+            [devRender, 2],
+            [prodRender, 3],
+        ] as const) {
+            const subnetIds = one(r, CLUSTER).inputs.vpcConfig as { subnetIds: string[] };
+            assert.equal(subnetIds.subnetIds.length, count);
+            for (const ng of byType(r, NODE_GROUP)) assert.equal((ng.inputs.subnetIds as string[]).length, count);
+        }
+        assert.deepEqual(
+            byType(prodRender, NODE_GROUP).map((n) => n.name),
+            ["cluster-general", "cluster-burst"],
+        );
     });
 
     it("a cluster on another supported version pins that version's add-ons", async () => {

@@ -1,5 +1,5 @@
 import * as assert from "node:assert/strict";
-import { contentTag, lifecyclePolicy } from "../../components/aws/service-image";
+import { contentTag } from "../../components/aws/service-image";
 import { byType, json, named, type Obj, one, podSpec, render, ROOT } from "../harness";
 
 const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
@@ -23,7 +23,16 @@ describe("ServiceImage", () => {
         assert.equal(repo.imageTagMutability, "IMMUTABLE");
         assert.deepEqual(repo.encryptionConfigurations, [{ encryptionType: "KMS" }]);
         assert.equal(repo.forceDelete, false);
-        assert.deepEqual(json(one(r, "aws:ecr/lifecyclePolicy:LifecyclePolicy").inputs.policy), lifecyclePolicy(30));
+        assert.deepEqual(json(one(r, "aws:ecr/lifecyclePolicy:LifecyclePolicy").inputs.policy), {
+            rules: [
+                {
+                    rulePriority: 1,
+                    description: "keep the last 30 images",
+                    selection: { tagStatus: "any", countType: "imageCountMoreThan", countNumber: 30 },
+                    action: { type: "expire" },
+                },
+            ],
+        });
         const image = one(r, "docker:index/image:Image").inputs as { imageName: string; build: Obj; registry: Obj };
         assert.equal(image.build.platform, "linux/amd64");
         assert.equal((image.registry as { password: string }).password, "[secret]");

@@ -1,6 +1,5 @@
 import * as assert from "node:assert/strict";
 import { POSTGRES_EXPORTER_PORT, POSTGRES_PORT, postgresUrl, REDIS_EXPORTER_PORT, REDIS_PORT, redisConf, redisUrl } from "../../components";
-import { IMAGES } from "../../components/versions";
 import { kubernetesObjects, manifestsYaml } from "../../tools/render";
 import { byType, meta, named, type Obj, one, patchSection, podSpec, render, renderWith, SECRET, STACKS, type StackRender, validateK8sObject } from "../harness";
 
@@ -15,11 +14,10 @@ describe("data layer", () => {
             it(`${stack}: StatefulSets from pinned official images, restricted, with probes and resources`, async () => {
                 const r = await render(stack);
                 for (const [name, image, uid] of [
-                    ["postgres", IMAGES.postgres, 999],
-                    ["redis", IMAGES.redis, 999],
+                    ["postgres", /^docker\.io\/library\/postgres:[0-9]+\.[0-9]+-bookworm$/, 999],
+                    ["redis", /^docker\.io\/library\/redis:[0-9]+\.[0-9]+\.[0-9]+-bookworm$/, 999],
                 ] as const) {
                     const sts = named(r, STS, name);
-                    assert.ok(sts, `${name} StatefulSet`);
                     assert.equal(meta(sts).namespace, "cli-platform");
                     const spec = podSpec(sts);
                     assert.equal(spec.automountServiceAccountToken, false);
@@ -32,7 +30,7 @@ describe("data layer", () => {
                         seccompProfile: { type: "RuntimeDefault" },
                     });
                     const [main, exporter] = spec.containers;
-                    assert.equal(main.image, image);
+                    assert.match(String(main.image), image);
                     assert.equal(exporter.name, "exporter");
                     for (const c of spec.containers) {
                         assert.deepEqual(c.securityContext, {

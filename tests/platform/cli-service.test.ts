@@ -1,8 +1,7 @@
 import * as assert from "node:assert/strict";
 import * as YAML from "yaml";
-import { HPA_BEHAVIOR } from "../../components";
 import { kubernetesObjects } from "../../tools/render";
-import { byType, meta, named, type Obj, podSpec, render, STACKS, type StackName, type StackRender } from "../harness";
+import { byType, meta, named, type Obj, podSpec, render, STACKS, type StackName, type StackRender, validateK8sObject } from "../harness";
 
 const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
 const HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler";
@@ -133,7 +132,10 @@ describe("CliService (cli-api, cli-runner)", () => {
                     scaleTargetRef: Obj;
                 };
                 assert.deepEqual([spec.minReplicas, spec.maxReplicas], expected[stack][w], `${stack} ${w}`);
-                assert.deepEqual(spec.behavior, HPA_BEHAVIOR);
+                assert.deepEqual(spec.behavior, {
+                    scaleUp: { stabilizationWindowSeconds: 60, policies: [{ type: "Percent", value: 100, periodSeconds: 15 }] },
+                    scaleDown: { stabilizationWindowSeconds: 300, policies: [{ type: "Percent", value: 10, periodSeconds: 60 }] },
+                });
                 assert.deepEqual(spec.scaleTargetRef, { apiVersion: "apps/v1", kind: "Deployment", name: `cli-${w}` });
                 assert.deepEqual(spec.metrics.slice(0, 2), [
                     { type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 70 } } },
@@ -150,8 +152,6 @@ describe("CliService (cli-api, cli-runner)", () => {
                 assert.deepEqual(d.ignoreChanges, ["spec.replicas"], "the HPA owns the replica count");
             }
         }
-        assert.deepEqual(HPA_BEHAVIOR.scaleUp.policies, [{ type: "Percent", value: 100, periodSeconds: 15 }]);
-        assert.deepEqual(HPA_BEHAVIOR.scaleDown, { stabilizationWindowSeconds: 300, policies: [{ type: "Percent", value: 10, periodSeconds: 60 }] });
     });
 
     it("a PodDisruptionBudget exists only where a workload has more than one replica", async () => {
@@ -272,18 +272,46 @@ describe("CliService (cli-api, cli-runner)", () => {
         });
     });
 
-    it("every rendered object of the service validates against the schema (Deployments, HPA, PDB, Ingress, NetworkPolicy, ClusterIssuer)", async () => {
-        const kinds = new Set(kubernetesObjects(await render("prod")).map((o) => String(o.kind)));
-        for (const k of [
-            "Deployment",
-            "HorizontalPodAutoscaler",
-            "PodDisruptionBudget",
-            "Ingress",
-            "NetworkPolicy",
-            "ClusterIssuer",
-            "ConfigMap",
-            "ServiceAccount",
-        ])
-            assert.ok(kinds.has(k), k);
+    for (const stack of STACKS) {
+        it(`${stack}: every rendered object of the service validates against the API schema (Deployment, HPA, PDB, Ingress, NetworkPolicy, ...)`, async () => {
+            const objects = kubernetesObjects(await render(stack)).filter((o) => {
+                const name = String((o.metadata as Obj | undefined)?.name ?? "");
+                return name.startsWith("cli-api") || name.startsWith("cli-runner") || name === "cli-platform-secrets" || o.kind === "ClusterIssuer";
+            });
+            const kinds = [...new Set(objects.map((o) => String(o.kind)))].sort();
+            const expected: Record<StackName, string[]> = {
+                dev: [
+                    "ConfigMap",
+                    "Deployment",
+                    "HorizontalPodAutoscaler",
+                    "Ingress",
+                    "NetworkPolicy",
+                    "Secret",
+                    "Service",
+                    "ServiceAccount",
+                    "ServiceMonitor",
+                ],
+                prod: [
+                    "ClusterIssuer",
+                    "ConfigMap",
+                    "Deployment",
+                    "HorizontalPodAutoscaler",
+                    "Ingress",
+                    "NetworkPolicy",
+                    "PodDisruptionBudget",
+                    "Secret",
+                    "Service",
+                    "ServiceAccount",
+                    "ServiceMonitor",
+                ],
+                local: ["ConfigMap", "Deployment", "HorizontalPodAutoscaler", "NetworkPolicy", "Secret", "Service", "ServiceAccount", "ServiceMonitor"],
+            };
+            assert.deepEqual(kinds, expected[stack]);
+            for (const o of objects) validateK8sObject(o);
+        });
+    }
+
+    it("the schema check rejects a broken object (it can fail)", () => {
+        assert.throws(() => validateK8sObject({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "x" }, spec: { replicas: "three" } }));
     });
 });
