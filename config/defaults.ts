@@ -8,6 +8,7 @@
  * `NODE_GROUP_DEFAULTS`). A section with modes takes from here only the keys of its mode's shape.
  */
 import type { z } from "zod";
+import { configFileSchema } from "../service/src/contract";
 import { EKS_LOG_TYPES, type Environment, type ModalSection, type SectionName, type SECTIONS } from "./schema";
 
 /** Every key of every shape of a union, optional (a section's defaults cover all of its modes). */
@@ -24,10 +25,18 @@ export const NODE_GROUP_DEFAULTS = { capacityType: "ON_DEMAND", diskSizeGiB: 50,
 
 const apiResources = { cpuRequest: "250m", memoryRequest: "256Mi", cpuLimit: "500m", memoryLimit: "512Mi" };
 const runnerResources = { cpuRequest: "100m", memoryRequest: "128Mi", cpuLimit: "200m", memoryLimit: "256Mi" };
+/** The service's own config.yaml defaults (service/src/contract.ts), so the two never disagree. */
+const file = configFileSchema.parse({});
 const serviceDefaults = {
-    llm: { provider: "openai" as const, model: "gpt-4", temperature: 0.7, timeoutSeconds: 30, baseUrl: "https://api.openai.com/v1" },
-    validation: { enabled: true, strictMode: true },
-    security: { sandboxEnabled: true, maxExecutionTimeSeconds: 60 },
+    llm: {
+        provider: file.llm.provider,
+        model: file.llm.model,
+        temperature: file.llm.temperature,
+        timeoutSeconds: file.llm.timeout,
+        baseUrl: file.llm.base_url,
+    },
+    validation: { enabled: file.validation.enabled, strictMode: file.validation.strict_mode },
+    security: { sandboxEnabled: file.security.sandbox_enabled, maxExecutionTimeSeconds: file.security.max_execution_time },
 };
 /** The api's HPA target: code generations per second per pod. */
 const targetGenerationRate = 10;
