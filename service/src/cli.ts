@@ -18,6 +18,7 @@ import {
     runResponseSchema,
     runsResponseSchema,
 } from "./schemas";
+import { PORTS } from "./ports";
 
 export class CliError extends Error {
     constructor(
@@ -42,7 +43,7 @@ interface Settings {
 }
 
 function settings(env: NodeJS.ProcessEnv, timeout: string): Settings {
-    const url = (env.CLI_PLATFORM_URL ?? "http://127.0.0.1:8000").replace(/\/+$/, "");
+    const url = (env.CLI_PLATFORM_URL ?? `http://127.0.0.1:${PORTS.api}`).replace(/\/+$/, "");
     try {
         new URL(url);
     } catch {
