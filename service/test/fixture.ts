@@ -69,6 +69,8 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
         sandboxEnabled: true,
         maxExecutionTimeMs,
         concurrency: 4,
+        queueSize: 8,
+        queueWaitMs: 1000,
         token: RUNNER_TOKEN,
         bodyLimit: 64 * 1024,
     });

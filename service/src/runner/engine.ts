@@ -1,0 +1,335 @@
+/**
+ * Runs one generated command in QuickJS compiled to WebAssembly: a fresh runtime and context per
+ * run, inside the wasm module a pool worker owns. This is the sandbox's boundary. Nothing of the
+ * host realm enters the guest: `args` are created as a guest array of guest strings, and the only
+ * host functions the guest can reach are `console.*`, which read guest values only after checking
+ * (with the engine's own `typeof`) that they are strings. Every limit is enforced here, by the host:
+ * the deadline by the interrupt handler, memory by the runtime's malloc limit (it counts every
+ * guest allocation, typed arrays included), the stack by the runtime's stack limit, output by the
+ * host's console functions. The exit code is computed here from `main`'s return value; the guest
+ * never produces anything the host parses.
+ */
+import { parentPort } from "node:worker_threads";
+import variant from "@jitl/quickjs-wasmfile-release-sync";
+import { newQuickJSWASMModuleFromVariant, type QuickJSContext, type QuickJSHandle, type QuickJSWASMModule } from "quickjs-emscripten-core";
+import { EXIT_MEMORY, EXIT_TIMEOUT, type SandboxLimits, type SandboxRequest } from "./limits";
+
+/** What the engine reports; the pool adds `durationMs`. */
+export interface EngineResult {
+    exitCode: number;
+    stdout: string;
+    stderr: string;
+    killed?: "timeout" | "memory";
+    truncated: boolean;
+}
+
+/**
+ * The wasm module can no longer be trusted (e.g. the host's own stack overflowed inside the engine,
+ * which unwinds wasm mid-operation): the worker answers, then loads a fresh module.
+ */
+export interface EngineFault extends EngineResult {
+    fault: true;
+}
+
+/** What the pool posts to a worker. */
+export interface WorkerJob {
+    id: number;
+    request: SandboxRequest;
+    limits: SandboxLimits;
+}
+
+/**
+ * A pool worker's main loop (sandbox.ts starts the worker with an empty environment): one QuickJS
+ * wasm module, one run at a time. After an engine fault it answers, then loads a fresh module
+ * before taking the next run.
+ */
+export function serveWorker(): void {
+    const load = () =>
+        newQuickJSWASMModuleFromVariant(variant).then((m) => {
+            parentPort!.postMessage({ ready: true });
+            return m;
+        });
+    let module = load();
+    parentPort!.on("message", (job: WorkerJob) => {
+        void module.then((m) => {
+            const { exitCode, stdout, stderr, killed, truncated, ...rest } = runCommand(m, job.request, job.limits);
+            parentPort!.postMessage({ id: job.id, result: { exitCode, stdout, stderr, killed, truncated } });
+            if ("fault" in rest) module = load();
+        });
+    });
+}
+
+/** One output stream, capped in UTF-8 bytes; never splits a character. */
+class CappedStream {
+    private readonly chunks: string[] = [];
+    private bytes = 0;
+    truncated = false;
+    constructor(private readonly capBytes: number) {}
+
+    /** Bytes still accepted (0 once full). */
+    get room(): number {
+        return this.truncated ? 0 : this.capBytes - this.bytes;
+    }
+
+    write(text: string): void {
+        if (this.truncated) return;
+        const room = this.capBytes - this.bytes;
+        // A string of n UTF-16 units is at most 3n UTF-8 bytes.
+        if (text.length * 3 <= room) {
+            this.chunks.push(text);
+            this.bytes += Buffer.byteLength(text);
+            return;
+        }
+        const length = Buffer.byteLength(text);
+        if (length <= room) {
+            this.chunks.push(text);
+            this.bytes += length;
+            return;
+        }
+        const { read, written } = new TextEncoder().encodeInto(text, new Uint8Array(room));
+        this.chunks.push(text.slice(0, read));
+        this.bytes += written;
+        this.truncated = true;
+    }
+
+    toString(): string {
+        return this.chunks.join("");
+    }
+}
+
+/**
+ * Guest helpers the host calls; written by us, evaluated before the command, reachable only through
+ * host handles. They run under the same limits as the command. What they use is captured before the
+ * command runs, and the host accepts only a guest string from them.
+ */
+const HELPERS = `(() => {
+  const apply = Reflect.apply, slice = String.prototype.slice, stringify = JSON.stringify, toString = String;
+  const text = (v) => { try { return toString(v); } catch (e) { return "[unprintable]"; } };
+  return {
+    // console.* arguments that are not strings: JSON for objects (like the previous runner), else String(v).
+    format(v) {
+      if (v !== null && typeof v === "object") { try { const s = stringify(v); if (typeof s === "string") return s; } catch (e) {} }
+      return text(v);
+    },
+    // The first n characters of a guest string, so a huge string is never copied out whole.
+    head(s, n) { return apply(slice, s, [0, n]); },
+    // An uncaught exception: "Name: message" and the first lines of the guest stack, or String(value).
+    describe(e) {
+      try {
+        if (e !== null && typeof e === "object") {
+          const name = e.name, message = e.message, stack = e.stack;
+          if (typeof message === "string") {
+            const head = (typeof name === "string" && name !== "" ? name + ": " : "") + message;
+            if (typeof stack !== "string" || stack === "") return head;
+            const lines = stack.split("\\n").filter((l) => l !== "");
+            return [head, ...lines.slice(0, 10), ...(lines.length > 10 ? ["    ... " + (lines.length - 10) + " more"] : [])].join("\\n");
+          }
+        }
+      } catch (x) {}
+      return text(e);
+    },
+  };
+})()`;
+
+const OUT_OF_MEMORY = "InternalError: out of memory";
+
+/** Runs `req` on a fresh runtime of `module`. Never throws: a host-side failure is an EngineFault. */
+export function runCommand(module: QuickJSWASMModule, req: SandboxRequest, limits: SandboxLimits): EngineResult | EngineFault {
+    const stdout = new CappedStream(limits.maxOutputBytes);
+    const stderr = new CappedStream(limits.maxOutputBytes);
+    const deadline = Date.now() + req.timeoutMs;
+    let timedOut = false;
+    const finish = (exitCode: number, killed?: "timeout" | "memory"): EngineResult => ({
+        exitCode,
+        stdout: stdout.toString(),
+        stderr: stderr.toString(),
+        ...(killed ? { killed } : {}),
+        truncated: stdout.truncated || stderr.truncated,
+    });
+
+    let runtime: ReturnType<QuickJSWASMModule["newRuntime"]> | undefined;
+    let result: EngineResult;
+    try {
+        runtime = module.newRuntime();
+        runtime.setMemoryLimit(limits.maxMemoryMb * 1024 * 1024);
+        runtime.setMaxStackSize(limits.maxStackKb * 1024);
+        runtime.setInterruptHandler(() => {
+            if (!timedOut && Date.now() >= deadline) timedOut = true;
+            return timedOut;
+        });
+        const context = runtime.newContext();
+        const handles: QuickJSHandle[] = [];
+        try {
+            result = execute(context, runtime, handles, req, { stdout, stderr }, () => timedOut, finish);
+        } finally {
+            for (const h of handles.reverse()) if (h.alive) h.dispose();
+            context.dispose();
+        }
+    } catch (err) {
+        // Only host code runs here; a throw means the module's state is unknown.
+        const message = err instanceof RangeError ? "the command exhausted the engine's stack" : "the engine failed";
+        stderr.write(`${message}; the sandbox was reset\n`);
+        try {
+            runtime?.dispose();
+        } catch {
+            // The module is discarded anyway.
+        }
+        return { ...finish(1), fault: true };
+    }
+    try {
+        runtime.dispose();
+    } catch {
+        return { ...result, fault: true };
+    }
+    return result;
+}
+
+function execute(
+    context: QuickJSContext,
+    runtime: NonNullable<ReturnType<QuickJSWASMModule["newRuntime"]>>,
+    handles: QuickJSHandle[],
+    req: SandboxRequest,
+    streams: { stdout: CappedStream; stderr: CappedStream },
+    timedOut: () => boolean,
+    finish: (exitCode: number, killed?: "timeout" | "memory") => EngineResult,
+): EngineResult {
+    const keep = (h: QuickJSHandle) => (handles.push(h), h);
+    const helpers = context.evalCode(HELPERS, "host.js", { type: "global", strict: true }).unwrap();
+    keep(helpers);
+    const format = keep(context.getProp(helpers, "format"));
+    const head = keep(context.getProp(helpers, "head"));
+    const describe = keep(context.getProp(helpers, "describe"));
+
+    /** A guest value as a host string: only a guest string (per the engine's typeof) is read. */
+    const readString = (h: QuickJSHandle, maxUnits: number): string | undefined => {
+        if (context.typeof(h) !== "string") return undefined;
+        const length = context.getLength(h) ?? 0;
+        if (length <= maxUnits) return context.getString(h);
+        const n = keep(context.newNumber(maxUnits));
+        const cut = context.callFunction(head, context.undefined, h, n);
+        if (cut.error) return (cut.error.dispose(), undefined);
+        const value = cut.value;
+        try {
+            return context.typeof(value) === "string" && (context.getLength(value) ?? Infinity) <= maxUnits ? context.getString(value) : undefined;
+        } finally {
+            value.dispose();
+        }
+    };
+    /** Calls a helper on a guest value; its answer must be a guest string. */
+    const helperString = (fn: QuickJSHandle, arg: QuickJSHandle, maxUnits: number, fallback: string): string => {
+        const r = context.callFunction(fn, context.undefined, arg);
+        if (r.error) return (r.error.dispose(), fallback);
+        try {
+            return readString(r.value, maxUnits) ?? fallback;
+        } finally {
+            r.value.dispose();
+        }
+    };
+
+    // console.*: host functions. A call made while the host is formatting (e.g. from a toJSON) is dropped.
+    let inConsole = false;
+    const consoleObject = keep(context.newObject());
+    const write = (stream: CappedStream) => (...args: QuickJSHandle[]) => {
+        if (inConsole || stream.room === 0) return;
+        inConsole = true;
+        try {
+            const parts: string[] = [];
+            let room = stream.room;
+            for (const arg of args) {
+                if (room <= 0) break;
+                const part = readString(arg, room) ?? helperString(format, arg, room, "[unprintable]");
+                parts.push(part);
+                room -= part.length + 1;
+            }
+            stream.write(`${parts.join(" ")}\n`);
+        } catch {
+            // A guest value the host cannot read prints nothing.
+        } finally {
+            inConsole = false;
+        }
+    };
+    for (const [name, stream] of [
+        ["log", streams.stdout],
+        ["info", streams.stdout],
+        ["debug", streams.stdout],
+        ["warn", streams.stderr],
+        ["error", streams.stderr],
+    ] as const) {
+        const fn = context.newFunction(name, write(stream));
+        context.setProp(consoleObject, name, fn);
+        fn.dispose();
+    }
+    context.setProp(context.global, "console", consoleObject);
+
+    // args: a guest array of guest strings, built before any command code runs.
+    const args = keep(context.newArray());
+    req.args.forEach((a, i) => {
+        const s = context.newString(a);
+        context.setProp(args, i, s);
+        s.dispose();
+    });
+
+    const failed = (error: QuickJSHandle): EngineResult => {
+        if (timedOut()) return killedByTimeout();
+        const text = helperString(describe, error, 64 * 1024, "uncaught exception");
+        if (text.startsWith(OUT_OF_MEMORY)) {
+            streams.stderr.write(`killed: exceeded the memory limit\n`);
+            return finish(EXIT_MEMORY, "memory");
+        }
+        streams.stderr.write(`${text}\n`);
+        return finish(1);
+    };
+    const killedByTimeout = (): EngineResult => {
+        streams.stderr.write(`killed: exceeded ${req.timeoutMs} ms\n`);
+        return finish(EXIT_TIMEOUT, "timeout");
+    };
+
+    const loaded = context.evalCode(req.code, "command.js", { type: "global" });
+    if (loaded.error) return failed(keep(loaded.error));
+    keep(loaded.value);
+
+    const mainLookup = context.evalCode("typeof main === 'function' ? main : undefined", "host.js", { type: "global" });
+    if (mainLookup.error) return failed(keep(mainLookup.error));
+    const main = keep(mainLookup.value);
+    if (context.typeof(main) !== "function") {
+        streams.stderr.write("the command does not define function main(args)\n");
+        return finish(1);
+    }
+
+    const called = context.callFunction(main, context.undefined, args);
+    if (called.error) return failed(keep(called.error));
+    let value = keep(called.value);
+
+    // async main: run pending jobs until its promise settles, the deadline passes or nothing is left to run.
+    let state = context.getPromiseState(value);
+    while (state.type === "pending") {
+        const jobs = runtime.executePendingJobs();
+        if (jobs.error) {
+            keep(jobs.error);
+            if (timedOut()) return killedByTimeout();
+        } else if (jobs.value === 0) {
+            streams.stderr.write("main returned a promise that can never settle (nothing left to run)\n");
+            return finish(1);
+        }
+        if (timedOut()) return killedByTimeout();
+        state = context.getPromiseState(value);
+    }
+    if (state.type === "rejected") return failed(keep(state.error));
+    if (!("notAPromise" in state && state.notAPromise)) value = keep(state.value);
+
+    switch (context.typeof(value)) {
+        case "number": {
+            const code = context.getNumber(value);
+            if (Number.isInteger(code) && code >= 0 && code <= 255) return finish(code);
+            streams.stderr.write(`main returned ${code}; an exit code is an integer from 0 to 255\n`);
+            return finish(1);
+        }
+        case "string": {
+            const text = readString(value, streams.stdout.room);
+            if (text !== undefined) streams.stdout.write(`${text}\n`);
+            return finish(0);
+        }
+        default:
+            return finish(0);
+    }
+}
