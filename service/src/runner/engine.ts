@@ -9,9 +9,9 @@
  * host's console functions. The exit code is computed here from `main`'s return value; the guest
  * never produces anything the host parses.
  */
-import { parentPort } from "node:worker_threads";
+import { parentPort, workerData } from "node:worker_threads";
 import variant from "@jitl/quickjs-wasmfile-release-sync";
-import { newQuickJSWASMModuleFromVariant, type QuickJSContext, type QuickJSHandle, type QuickJSWASMModule } from "quickjs-emscripten-core";
+import { newQuickJSWASMModuleFromVariant, newVariant, type QuickJSContext, type QuickJSHandle, type QuickJSWASMModule } from "quickjs-emscripten-core";
 import { EXIT_MEMORY, EXIT_TIMEOUT, type SandboxLimits, type SandboxRequest } from "./limits";
 
 /** What the engine reports; the pool adds `durationMs`. */
@@ -31,28 +31,54 @@ export interface EngineFault extends EngineResult {
     fault: true;
 }
 
-/** What the pool posts to a worker. */
+const WARM_UP = "function main(a) { console.log(JSON.stringify({ a }), [1, 2].map((x) => x * 2)); return 0 }";
+
+/** What the pool posts to a worker (its limits travel once, in workerData). */
 export interface WorkerJob {
     id: number;
     request: SandboxRequest;
-    limits: SandboxLimits;
 }
 
 /**
- * A pool worker's main loop (sandbox.ts starts the worker with an empty environment): one QuickJS
- * wasm module, one run at a time. After an engine fault it answers, then loads a fresh module
- * before taking the next run.
+ * The engine's memory for one run: its whole wasm linear memory, fixed at `maxMemoryMb` (allocated
+ * up front; it cannot grow). Everything the guest allocates lives there, typed arrays included
+ * (QuickJS's own malloc limit does not count ArrayBuffer storage in this version). QuickJS's limit
+ * is set a little lower so ordinary allocations fail inside the engine with a clean out-of-memory.
+ */
+export function engineMemory(limits: SandboxLimits): { wasmPages: number; quickjsLimitBytes: number } {
+    return { wasmPages: (limits.maxMemoryMb * 1024 * 1024) / 65536, quickjsLimitBytes: (limits.maxMemoryMb - ENGINE_OVERHEAD_MB) * 1024 * 1024 };
+}
+
+/** The engine's own share of its memory (static data, C stack, runtime), MiB. */
+const ENGINE_OVERHEAD_MB = 8;
+
+/** The WebAssembly global (this project's lib settings do not declare it). */
+const Wasm = (globalThis as unknown as { WebAssembly: { Memory: new (descriptor: { initial: number; maximum: number }) => unknown } }).WebAssembly;
+
+/** Loads one QuickJS wasm module whose memory is exactly the run's limit. */
+export function loadEngine(limits: SandboxLimits): Promise<QuickJSWASMModule> {
+    const pages = engineMemory(limits).wasmPages;
+    const memory = new Wasm.Memory({ initial: pages, maximum: pages }) as NonNullable<Parameters<typeof newVariant>[1]["wasmMemory"]>;
+    return newQuickJSWASMModuleFromVariant(newVariant(variant, { wasmMemory: memory }));
+}
+
+/**
+ * A pool worker's main loop (sandbox.ts starts the worker with an empty environment and its limits
+ * in workerData): one QuickJS wasm module, one run at a time. After an engine fault it answers,
+ * then loads a fresh module before taking the next run.
  */
 export function serveWorker(): void {
+    const limits = (workerData as { limits: SandboxLimits }).limits;
     const load = () =>
-        newQuickJSWASMModuleFromVariant(variant).then((m) => {
+        loadEngine(limits).then((m) => {
+            runCommand(m, { code: WARM_UP, args: ["warm"], timeoutMs: 5000 }, limits); // compiles the hot wasm paths
             parentPort!.postMessage({ ready: true });
             return m;
         });
     let module = load();
     parentPort!.on("message", (job: WorkerJob) => {
         void module.then((m) => {
-            const { exitCode, stdout, stderr, killed, truncated, ...rest } = runCommand(m, job.request, job.limits);
+            const { exitCode, stdout, stderr, killed, truncated, ...rest } = runCommand(m, job.request, limits);
             parentPort!.postMessage({ id: job.id, result: { exitCode, stdout, stderr, killed, truncated } });
             if ("fault" in rest) module = load();
         });
@@ -151,7 +177,7 @@ export function runCommand(module: QuickJSWASMModule, req: SandboxRequest, limit
     let result: EngineResult;
     try {
         runtime = module.newRuntime();
-        runtime.setMemoryLimit(limits.maxMemoryMb * 1024 * 1024);
+        runtime.setMemoryLimit(engineMemory(limits).quickjsLimitBytes);
         runtime.setMaxStackSize(limits.maxStackKb * 1024);
         runtime.setInterruptHandler(() => {
             if (!timedOut && Date.now() >= deadline) timedOut = true;

@@ -19,7 +19,7 @@ export interface SandboxResult {
 export interface SandboxLimits {
     /** UTF-8 bytes kept of stdout and of stderr, each. Default 64 KiB. */
     maxOutputBytes: number;
-    /** Every allocation of one run (objects, strings, typed arrays), MiB. Default 64. */
+    /** The engine's whole memory for one run (objects, strings, typed arrays, the engine itself), MiB, 32-2048. Default 64. */
     maxMemoryMb: number;
     /** The engine's stack, KiB. Default 1024 (about 6000 frames of a simple recursive function). */
     maxStackKb: number;

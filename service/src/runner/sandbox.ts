@@ -103,6 +103,8 @@ export class SandboxPool {
     constructor(private readonly options: PoolOptions) {
         this.slots = Array.from({ length: options.size }, () => ({ ready: false }));
         this.limits = options.limits ?? SANDBOX_DEFAULTS;
+        if (this.limits.maxMemoryMb < 32 || this.limits.maxMemoryMb > 2048 || !Number.isInteger(this.limits.maxMemoryMb))
+            throw new Error(`sandbox limits maxMemoryMb: ${this.limits.maxMemoryMb} is not allowed; an integer from 32 to 2048 (MiB)`);
         this.graceMs = options.graceMs ?? 1000;
     }
 
@@ -166,7 +168,14 @@ export class SandboxPool {
 
     private spawn(slot: Slot): Worker {
         slot.ready = false;
-        const worker = new Worker(WORKER_SOURCE, { eval: true, env: {}, stdout: true, stderr: true, resourceLimits: WORKER_RESOURCES });
+        const worker = new Worker(WORKER_SOURCE, {
+            eval: true,
+            env: {},
+            stdout: true,
+            stderr: true,
+            resourceLimits: WORKER_RESOURCES,
+            workerData: { limits: this.limits },
+        });
         worker.on("message", (m: { id?: unknown; result?: unknown; ready?: unknown }) => {
             if (slot.worker !== worker) return;
             if (m?.ready === true) {
@@ -196,7 +205,7 @@ export class SandboxPool {
         const job: Job = { id: this.nextId++, started: performance.now(), timeoutMs: request.timeoutMs, resolve, armed: false };
         slot.job = job;
         this.arm(slot, job, slot.ready);
-        const message: WorkerJob = { id: job.id, request: { code: request.code, args: request.args, timeoutMs: request.timeoutMs }, limits: this.limits };
+        const message: WorkerJob = { id: job.id, request: { code: request.code, args: request.args, timeoutMs: request.timeoutMs } };
         slot.worker.postMessage(message);
         this.changed();
     }
