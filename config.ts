@@ -160,7 +160,16 @@ const serviceSchema = z.strictObject({
     /** cli-api (port 8000). Defaults from the deployment guide: 250m/256Mi to 500m/512Mi; dev 1..3, prod 3..20. */
     api: workloadSchema,
     /** cli-runner (port 8001). Defaults from the deployment guide: 100m/128Mi to 200m/256Mi; dev 1..2, prod 2..10. */
-    runner: workloadSchema,
+    runner: workloadSchema.extend({
+        /**
+         * RuntimeClass of the runner's pods, e.g. "gvisor" (must exist in the cluster): another kernel
+         * boundary around the engine. Default unset (the node's default runtime).
+         */
+        runtimeClassName: z
+            .string()
+            .regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, { message: 'must be a RuntimeClass name (DNS subdomain) such as "gvisor"' })
+            .optional(),
+    }),
     llm: z.strictObject({
         provider: z.enum(["openai"]),
         /** Chat-completions model. Default gpt-4. */

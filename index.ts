@@ -191,6 +191,7 @@ export = async (): Promise<Outputs> => {
         probes: runnerProbes(),
         env: { RUNNER_PORT: String(RUNNER.port) },
         networkPolicy: runnerNetworkPolicy(MONITORING_NAMESPACE),
+        runtimeClassName: cfg.service.runner.runtimeClassName,
     });
     const managed = (inCluster: boolean) => (inCluster ? ({ inCluster: true } as const) : { inCluster: false as const, cidr: cfg.network!.cidr });
     const api = new CliService(

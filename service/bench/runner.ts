@@ -106,7 +106,8 @@ export async function benchRunner(seconds: number): Promise<void> {
         console.log("| runner | connections | runs/s | p50 ms | p99 ms |");
         console.log("|---|---:|---:|---:|---:|");
         const ms = (v: number, c: number) => (c === 1 ? v.toFixed(1) : String(v));
-        for (const r of rows) console.log(`| ${r.runner} | ${r.connections} | ${Math.round(r.rps)} | ${ms(r.p50, r.connections)} | ${ms(r.p99, r.connections)} |`);
+        for (const r of rows)
+            console.log(`| ${r.runner} | ${r.connections} | ${Math.round(r.rps)} | ${ms(r.p50, r.connections)} | ${ms(r.p99, r.connections)} |`);
         for (let i = 0; i < rows.length; i += 2) {
             const [n, o] = [rows[i], rows[i + 1]];
             const p50 = n.p50 > 0 ? `p50 ${(o.p50 / n.p50).toFixed(1)}x lower` : "p50 under autocannon's 1 ms resolution";

@@ -69,8 +69,8 @@ const envSchema = z.object({
     RUNNER_URL: url(/^https?$/).default("http://127.0.0.1:8001"),
     /** Shared secret between api and runner (sent as x-runner-token). */
     RUNNER_TOKEN: z.string().min(16).optional(),
-    /** Max concurrent sandboxes per runner. */
-    RUNNER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+    /** Sandboxes (engine workers) per runner; each may hold up to ~85 MiB (64 MiB engine + its thread). */
+    RUNNER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
     /** Runs that may wait for a free sandbox before the runner answers 429. */
     RUNNER_QUEUE_SIZE: z.coerce.number().int().min(0).max(1000).default(16),
     /** Milliseconds a run may wait for a free sandbox before the runner answers 429. */
@@ -179,7 +179,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: "api" | "
         redis: { url: e.REDIS_URL ?? `redis://${f.redis.host}:${f.redis.port}`, cacheTtlSeconds: f.redis.cache_ttl },
         postgres: { url: postgresUrl },
         apiTokens,
-        runner: { url: e.RUNNER_URL.replace(/\/+$/, ""), token: e.RUNNER_TOKEN, concurrency: e.RUNNER_CONCURRENCY, queueSize: e.RUNNER_QUEUE_SIZE, queueWaitMs: e.RUNNER_QUEUE_WAIT_MS },
+        runner: {
+            url: e.RUNNER_URL.replace(/\/+$/, ""),
+            token: e.RUNNER_TOKEN,
+            concurrency: e.RUNNER_CONCURRENCY,
+            queueSize: e.RUNNER_QUEUE_SIZE,
+            queueWaitMs: e.RUNNER_QUEUE_WAIT_MS,
+        },
         shutdownTimeoutMs: Math.round(e.SHUTDOWN_TIMEOUT * 1000),
         bodyLimit: e.BODY_LIMIT,
     };

@@ -193,13 +193,15 @@ export function validateCode(code: string, options: { enabled: boolean; strictMo
             case "Literal": {
                 // Object.getOwnPropertyDescriptor(main, 'constructor'), Reflect.get(x, '__proto__'), ...
                 const value = (node as acorn.Literal).value;
-                if (typeof value === "string" && FORBIDDEN_PROPERTIES.has(value)) fail("forbidden_property", `line ${line}: the string "${value}" is not allowed`);
+                if (typeof value === "string" && FORBIDDEN_PROPERTIES.has(value))
+                    fail("forbidden_property", `line ${line}: the string "${value}" is not allowed`);
                 break;
             }
             case "TemplateElement": {
                 const t = node as acorn.TemplateElement;
                 for (const text of [t.value.cooked, t.value.raw])
-                    if (text !== null && text !== undefined && FORBIDDEN_PROPERTIES.has(text)) fail("forbidden_property", `line ${line}: the string "${text}" is not allowed`);
+                    if (text !== null && text !== undefined && FORBIDDEN_PROPERTIES.has(text))
+                        fail("forbidden_property", `line ${line}: the string "${text}" is not allowed`);
                 break;
             }
             default:

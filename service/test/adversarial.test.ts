@@ -105,21 +105,25 @@ describe("runner adversarial suite (a real runner process)", function () {
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "runner-attack-"));
         marker = path.join(dir, "pwned");
         const port = await freePort();
-        child = spawn(path.join(__dirname, "..", "node_modules", ".bin", "ts-node"), ["--transpile-only", path.join(__dirname, "..", "src", "runner", "server.ts")], {
-            stdio: ["ignore", "ignore", "inherit"],
-            env: {
-                PATH: process.env.PATH,
-                CONFIG_PATH: "/dev/null",
-                LOG_LEVEL: "silent",
-                RUNNER_TOKEN: TOKEN,
-                CANARY_SECRET: CANARY,
-                RUNNER_PORT: String(port),
-                METRICS_PORT: String(await freePort()),
-                RUNNER_CONCURRENCY: "2",
-                RUNNER_QUEUE_SIZE: "2",
-                RUNNER_QUEUE_WAIT_MS: "300",
+        child = spawn(
+            path.join(__dirname, "..", "node_modules", ".bin", "ts-node"),
+            ["--transpile-only", path.join(__dirname, "..", "src", "runner", "server.ts")],
+            {
+                stdio: ["ignore", "ignore", "inherit"],
+                env: {
+                    PATH: process.env.PATH,
+                    CONFIG_PATH: "/dev/null",
+                    LOG_LEVEL: "silent",
+                    RUNNER_TOKEN: TOKEN,
+                    CANARY_SECRET: CANARY,
+                    RUNNER_PORT: String(port),
+                    METRICS_PORT: String(await freePort()),
+                    RUNNER_CONCURRENCY: "2",
+                    RUNNER_QUEUE_SIZE: "2",
+                    RUNNER_QUEUE_WAIT_MS: "300",
+                },
             },
-        });
+        );
         url = `http://127.0.0.1:${port}`;
         for (let i = 0; i < 600; i++) {
             if ((await health().catch(() => 0)) === 200) break;

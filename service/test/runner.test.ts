@@ -91,7 +91,10 @@ describe("runner sandbox (QuickJS in WebAssembly)", function () {
         const r = await run(
             "function main() { return ['require', 'process', 'setTimeout', 'fetch', 'Buffer', 'WebAssembly', 'std', 'os', 'module'].map((n) => n + ':' + typeof globalThis[n]).join(' ') }",
         );
-        assert.equal(r.stdout, "require:undefined process:undefined setTimeout:undefined fetch:undefined Buffer:undefined WebAssembly:undefined std:undefined os:undefined module:undefined\n");
+        assert.equal(
+            r.stdout,
+            "require:undefined process:undefined setTimeout:undefined fetch:undefined Buffer:undefined WebAssembly:undefined std:undefined os:undefined module:undefined\n",
+        );
     });
 });
 

@@ -75,7 +75,9 @@ export function buildRunnerApp(deps: RunnerDeps) {
     });
 
     app.get("/health", async () => ({ status: "ok" }));
-    app.get("/ready", async (_req, reply) => (draining ? sendError(reply, 503, "shutting_down", "the runner is shutting down") : { status: "ready", active: pool.active, queued: pool.queued }));
+    app.get("/ready", async (_req, reply) =>
+        draining ? sendError(reply, 503, "shutting_down", "the runner is shutting down") : { status: "ready", active: pool.active, queued: pool.queued },
+    );
 
     app.post("/run", async (request, reply) => {
         if (deps.token !== undefined && !tokenOk(request.headers["x-runner-token"] as string | undefined)) {

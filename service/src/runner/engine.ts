@@ -255,25 +255,27 @@ function execute(
     // console.*: host functions. A call made while the host is formatting (e.g. from a toJSON) is dropped.
     let inConsole = false;
     const consoleObject = keep(context.newObject());
-    const write = (stream: CappedStream) => (...args: QuickJSHandle[]) => {
-        if (inConsole || stream.room === 0) return;
-        inConsole = true;
-        try {
-            const parts: string[] = [];
-            let room = stream.room;
-            for (const arg of args) {
-                if (room <= 0) break;
-                const part = readString(arg, room) ?? helperString(format, arg, room, "[unprintable]");
-                parts.push(part);
-                room -= part.length + 1;
+    const write =
+        (stream: CappedStream) =>
+        (...args: QuickJSHandle[]) => {
+            if (inConsole || stream.room === 0) return;
+            inConsole = true;
+            try {
+                const parts: string[] = [];
+                let room = stream.room;
+                for (const arg of args) {
+                    if (room <= 0) break;
+                    const part = readString(arg, room) ?? helperString(format, arg, room, "[unprintable]");
+                    parts.push(part);
+                    room -= part.length + 1;
+                }
+                stream.write(`${parts.join(" ")}\n`);
+            } catch {
+                // A guest value the host cannot read prints nothing.
+            } finally {
+                inConsole = false;
             }
-            stream.write(`${parts.join(" ")}\n`);
-        } catch {
-            // A guest value the host cannot read prints nothing.
-        } finally {
-            inConsole = false;
-        }
-    };
+        };
     for (const [name, stream] of [
         ["log", streams.stdout],
         ["info", streams.stdout],
@@ -297,7 +299,10 @@ function execute(
 
     const failed = (error: QuickJSHandle): EngineResult => {
         if (timedOut()) return killedByTimeout();
-        const text = helperString(describe, error, 64 * 1024, "uncaught exception");
+        // QuickJS throws null when even its out-of-memory error cannot be allocated: an uncaught null
+        // is reported as the memory limit (a command that throws null itself is reported the same way).
+        const isNull = context.typeof(error) === "object" && context.sameValue(error, context.null);
+        const text = isNull ? OUT_OF_MEMORY : helperString(describe, error, 64 * 1024, "uncaught exception");
         if (text.startsWith(OUT_OF_MEMORY)) {
             streams.stderr.write(`killed: exceeded the memory limit\n`);
             return finish(EXIT_MEMORY, "memory");

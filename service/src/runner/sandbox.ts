@@ -218,17 +218,20 @@ export class SandboxPool {
         clearTimeout(job.backstop);
         if (ready) job.started = performance.now();
         job.armed = ready;
-        job.backstop = setTimeout(() => {
-            if (slot.job !== job) return;
-            this.replace(slot, "deadline");
-            this.settle(slot, {
-                exitCode: EXIT_TIMEOUT,
-                stdout: "",
-                stderr: `killed: exceeded ${job.timeoutMs} ms\n`,
-                killed: "timeout",
-                truncated: false,
-            });
-        }, job.timeoutMs + this.graceMs + (ready ? 0 : STARTUP_MS));
+        job.backstop = setTimeout(
+            () => {
+                if (slot.job !== job) return;
+                this.replace(slot, "deadline");
+                this.settle(slot, {
+                    exitCode: EXIT_TIMEOUT,
+                    stdout: "",
+                    stderr: `killed: exceeded ${job.timeoutMs} ms\n`,
+                    killed: "timeout",
+                    truncated: false,
+                });
+            },
+            job.timeoutMs + this.graceMs + (ready ? 0 : STARTUP_MS),
+        );
     }
 
     private changed(): void {
