@@ -271,6 +271,27 @@ describe("runner adversarial suite (a real runner process)", function () {
             assert.deepEqual([r.exitCode, r.stdout], [0, '"j"\n']);
         });
 
+        it("printing a structure nested deep enough to break the engine never yields a wrong answer, and the runner carries on", async () => {
+            // Depending on the thread's stack, the engine either overflows the host's stack (the sandbox
+            // is reset: exit 1) or spends its time in an uninterruptible C loop (the backstop kills the
+            // worker at deadline + grace): never a success, and the next run works.
+            for (const make of ["a = [a]", "a = { a }"]) {
+                const r = await attack(`function main() { let a = []; for (let i = 0; i < 1e5; i++) ${make}; console.log(a); return 0 }`);
+                assert.ok(
+                    (r.exitCode === 1 && r.stderr === "the engine failed while printing; the sandbox was reset\n") || r.killed === "timeout",
+                    JSON.stringify(r),
+                );
+                assert.ok(r.durationMs < TIMEOUT_MS + 1500, String(r.durationMs));
+            }
+            assert.equal((await run("function main() { console.log([1, [2]]) }")).stdout, "[1,[2]]\n");
+        });
+
+        it("console calls with tens of thousands of arguments stay within the deadline", async () => {
+            const r = await attack("function main() { for (let i = 0; i < 1e6; i++) console.log(...Array(60000).fill(1)); return 0 }", 1000);
+            assert.deepEqual([r.killed, r.truncated, Buffer.byteLength(r.stdout)], ["timeout", true, 65536]);
+            assert.ok(r.durationMs < 2000, String(r.durationMs));
+        });
+
         it("prototype pollution is not visible to the next run", async () => {
             await attack("function main() { Object.prototype.polluted = 'yes'; Array.prototype.map = () => 'hijacked'; globalThis.leak = 1; return 0 }");
             const next = await run("function main(a) { return [typeof ({}).polluted, a.map((x) => x).join(), typeof leak].join(' ') }", ["a", "b"]);

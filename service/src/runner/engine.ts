@@ -132,6 +132,13 @@ const HELPERS = `(() => {
   const apply = Reflect.apply, slice = String.prototype.slice, stringify = JSON.stringify, toString = String;
   const text = (v) => { try { return toString(v); } catch (e) { return "[unprintable]"; } };
   return {
+    // console: guest functions that hand the host ONE genuine array (rest parameters) per call, so a
+    // call with 60000 arguments costs the host nothing once the stream is full. The host function
+    // stays in this closure; the command cannot reach it.
+    console(write) {
+      const to = (stream) => (...a) => { write(stream, a); };
+      return { log: to(1), info: to(1), debug: to(1), warn: to(2), error: to(2) };
+    },
     // console.* arguments that are not strings: JSON for objects (like the previous runner), else String(v).
     format(v) {
       if (v !== null && typeof v === "object") { try { const s = stringify(v); if (typeof s === "string") return s; } catch (e) {} }
@@ -159,12 +166,19 @@ const HELPERS = `(() => {
 
 const OUT_OF_MEMORY = "InternalError: out of memory";
 
+/** What the host knows about a run while it goes on; the guest cannot touch it. */
+interface RunState {
+    deadline: number;
+    timedOut: boolean;
+    /** A host exception happened inside a console call: the guest is stopped, the module replaced. */
+    faulted: boolean;
+}
+
 /** Runs `req` on a fresh runtime of `module`. Never throws: a host-side failure is an EngineFault. */
 export function runCommand(module: QuickJSWASMModule, req: SandboxRequest, limits: SandboxLimits): EngineResult | EngineFault {
     const stdout = new CappedStream(limits.maxOutputBytes);
     const stderr = new CappedStream(limits.maxOutputBytes);
-    const deadline = Date.now() + req.timeoutMs;
-    let timedOut = false;
+    const state: RunState = { deadline: Date.now() + req.timeoutMs, timedOut: false, faulted: false };
     const finish = (exitCode: number, killed?: "timeout" | "memory"): EngineResult => ({
         exitCode,
         stdout: stdout.toString(),
@@ -180,13 +194,13 @@ export function runCommand(module: QuickJSWASMModule, req: SandboxRequest, limit
         runtime.setMemoryLimit(engineMemory(limits).quickjsLimitBytes);
         runtime.setMaxStackSize(limits.maxStackKb * 1024);
         runtime.setInterruptHandler(() => {
-            if (!timedOut && Date.now() >= deadline) timedOut = true;
-            return timedOut;
+            if (!state.timedOut && Date.now() >= state.deadline) state.timedOut = true;
+            return state.timedOut || state.faulted;
         });
         const context = runtime.newContext();
         const handles: QuickJSHandle[] = [];
         try {
-            result = execute(context, runtime, handles, req, { stdout, stderr }, () => timedOut, finish);
+            result = execute(context, runtime, handles, req, { stdout, stderr }, state, finish);
         } finally {
             for (const h of handles.reverse()) if (h.alive) h.dispose();
             context.dispose();
@@ -202,12 +216,18 @@ export function runCommand(module: QuickJSWASMModule, req: SandboxRequest, limit
         }
         return { ...finish(1), fault: true };
     }
+    if (state.faulted) {
+        // A host exception inside a console call (e.g. the host's stack overflowing in the engine):
+        // the guest was stopped; its answer is not trusted.
+        stderr.write("the engine failed while printing; the sandbox was reset\n");
+        result = finish(1);
+    }
     try {
         runtime.dispose();
     } catch {
         return { ...result, fault: true };
     }
-    return result;
+    return state.faulted ? { ...result, fault: true } : result;
 }
 
 function execute(
@@ -216,9 +236,10 @@ function execute(
     handles: QuickJSHandle[],
     req: SandboxRequest,
     streams: { stdout: CappedStream; stderr: CappedStream },
-    timedOut: () => boolean,
+    state: RunState,
     finish: (exitCode: number, killed?: "timeout" | "memory") => EngineResult,
 ): EngineResult {
+    const timedOut = () => state.timedOut;
     const keep = (h: QuickJSHandle) => (handles.push(h), h);
     const helpers = context.evalCode(HELPERS, "host.js", { type: "global", strict: true }).unwrap();
     keep(helpers);
@@ -252,42 +273,56 @@ function execute(
         }
     };
 
-    // console.*: host functions. A call made while the host is formatting (e.g. from a toJSON) is dropped.
+    // console.*: one host function behind guest wrappers (see HELPERS). A call made while the host
+    // is formatting (e.g. from a toJSON) is dropped; a call past the deadline stops the guest.
     let inConsole = false;
-    const consoleObject = keep(context.newObject());
-    const write =
-        (stream: CappedStream) =>
-        (...args: QuickJSHandle[]) => {
-            if (inConsole || stream.room === 0) return;
-            inConsole = true;
-            try {
-                const parts: string[] = [];
-                let room = stream.room;
-                for (const arg of args) {
-                    if (room <= 0) break;
-                    const part = readString(arg, room) ?? helperString(format, arg, room, "[unprintable]");
+    const write = context.newFunction("write", (streamHandle: QuickJSHandle, list: QuickJSHandle) => {
+        if (inConsole || state.faulted) return;
+        if (state.timedOut || Date.now() >= state.deadline) {
+            // The interrupt handler is polled only every few thousand operations; a loop of costly
+            // console calls would outrun it. Throwing ends the command now (or at its next console call).
+            state.timedOut = true;
+            throw new Error("deadline exceeded");
+        }
+        const stream = context.typeof(streamHandle) === "number" && context.getNumber(streamHandle) === 2 ? streams.stderr : streams.stdout;
+        if (stream.room === 0) {
+            stream.truncated = true; // this call's output is dropped
+            return;
+        }
+        inConsole = true;
+        try {
+            const parts: string[] = [];
+            let room = stream.room;
+            const count = context.typeof(list) === "object" ? (context.getLength(list) ?? 0) : 0;
+            for (let i = 0; i < count && room > 0; i++) {
+                if (Date.now() >= state.deadline) {
+                    state.timedOut = true;
+                    break;
+                }
+                const arg = context.getProp(list, i);
+                try {
+                    const type = context.typeof(arg);
+                    const part =
+                        type === "number" ? String(context.getNumber(arg)) : (readString(arg, room) ?? helperString(format, arg, room, "[unprintable]"));
                     parts.push(part);
                     room -= part.length + 1;
+                } finally {
+                    arg.dispose();
                 }
-                stream.write(`${parts.join(" ")}\n`);
-            } catch {
-                // A guest value the host cannot read prints nothing.
-            } finally {
-                inConsole = false;
             }
-        };
-    for (const [name, stream] of [
-        ["log", streams.stdout],
-        ["info", streams.stdout],
-        ["debug", streams.stdout],
-        ["warn", streams.stderr],
-        ["error", streams.stderr],
-    ] as const) {
-        const fn = context.newFunction(name, write(stream));
-        context.setProp(consoleObject, name, fn);
-        fn.dispose();
-    }
-    context.setProp(context.global, "console", consoleObject);
+            stream.write(`${parts.join(" ")}\n`);
+        } catch {
+            // Only host code throws here (e.g. the host's stack overflowing inside the engine): the
+            // module's state is unknown. Stop the guest; the run ends as an engine fault.
+            state.faulted = true;
+        } finally {
+            inConsole = false;
+        }
+    });
+    keep(write);
+    const makeConsole = keep(context.getProp(helpers, "console"));
+    const consoleMade = context.callFunction(makeConsole, context.undefined, write);
+    context.setProp(context.global, "console", keep(consoleMade.unwrap()));
 
     // args: a guest array of guest strings, built before any command code runs.
     const args = keep(context.newArray());
@@ -332,8 +367,8 @@ function execute(
     let value = keep(called.value);
 
     // async main: run pending jobs until its promise settles, the deadline passes or nothing is left to run.
-    let state = context.getPromiseState(value);
-    while (state.type === "pending") {
+    let promise = context.getPromiseState(value);
+    while (promise.type === "pending") {
         const jobs = runtime.executePendingJobs();
         if (jobs.error) {
             keep(jobs.error);
@@ -343,10 +378,10 @@ function execute(
             return finish(1);
         }
         if (timedOut()) return killedByTimeout();
-        state = context.getPromiseState(value);
+        promise = context.getPromiseState(value);
     }
-    if (state.type === "rejected") return failed(keep(state.error));
-    if (!("notAPromise" in state && state.notAPromise)) value = keep(state.value);
+    if (promise.type === "rejected") return failed(keep(promise.error));
+    if (!("notAPromise" in promise && promise.notAPromise)) value = keep(promise.value);
 
     switch (context.typeof(value)) {
         case "number": {
