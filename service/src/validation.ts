@@ -92,10 +92,17 @@ function staticKey(node: acorn.Node): string | undefined {
     };
     if (n.type === "Literal") return String(n.value);
     if (n.type === "TemplateLiteral" && n.expressions!.length === 0) return n.quasis![0].value.cooked;
-    // String.raw`constructor` (or any tag): the raw text is what a String.raw tag returns.
+    // String.raw`constructor` is the raw text; any other tag's result is unknown.
     if (n.type === "TaggedTemplateExpression") {
-        const q = (n as unknown as acorn.TaggedTemplateExpression).quasi;
-        if (q.expressions.length === 0) return q.quasis[0].value.raw;
+        const { tag, quasi } = n as unknown as acorn.TaggedTemplateExpression;
+        const isStringRaw =
+            tag.type === "MemberExpression" &&
+            !tag.computed &&
+            tag.object.type === "Identifier" &&
+            tag.object.name === "String" &&
+            tag.property.type === "Identifier" &&
+            tag.property.name === "raw";
+        if (isStringRaw && quasi.expressions.length === 0) return quasi.quasis[0].value.raw;
     }
     if (n.type === "BinaryExpression" && n.operator === "+") {
         const l = staticKey(n.left!);

@@ -252,8 +252,9 @@ function execute(
         if (context.typeof(h) !== "string") return undefined;
         const length = context.getLength(h) ?? 0;
         if (length <= maxUnits) return context.getString(h);
-        const n = keep(context.newNumber(maxUnits));
+        const n = context.newNumber(maxUnits);
         const cut = context.callFunction(head, context.undefined, h, n);
+        n.dispose();
         if (cut.error) return (cut.error.dispose(), undefined);
         const value = cut.value;
         try {
