@@ -65,8 +65,12 @@ const envSchema = z.object({
     RUNNER_URL: url(/^https?$/).default(`http://127.0.0.1:${PORTS.runner}`),
     /** Shared secret between api and runner (sent as x-runner-token). */
     RUNNER_TOKEN: z.string().min(16).optional(),
-    /** Max concurrent sandboxes per runner. */
-    RUNNER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+    /** Sandboxes (engine workers) per runner; each may hold up to ~85 MiB (64 MiB engine + its thread). */
+    RUNNER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+    /** Runs that may wait for a free sandbox before the runner answers 429. */
+    RUNNER_QUEUE_SIZE: z.coerce.number().int().min(0).max(1000).default(16),
+    /** Milliseconds a run may wait for a free sandbox before the runner answers 429. */
+    RUNNER_QUEUE_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(2000),
     /** Seconds in-flight requests get to finish after SIGTERM. */
     SHUTDOWN_TIMEOUT: z.coerce.number().min(1).max(600).default(25),
     /** Max request body in bytes. */
@@ -109,7 +113,13 @@ const serviceConfigSchema = z.object({ env: envSchema, file: configFileSchema })
         postgres: { url: postgresUrl },
         /** Who may call the API; empty = every authenticated route answers 401. */
         apiClients: e.API_TOKENS,
-        runner: { url: e.RUNNER_URL.replace(/\/+$/, ""), token: e.RUNNER_TOKEN, concurrency: e.RUNNER_CONCURRENCY },
+        runner: {
+            url: e.RUNNER_URL.replace(/\/+$/, ""),
+            token: e.RUNNER_TOKEN,
+            concurrency: e.RUNNER_CONCURRENCY,
+            queueSize: e.RUNNER_QUEUE_SIZE,
+            queueWaitMs: e.RUNNER_QUEUE_WAIT_MS,
+        },
         shutdownTimeoutMs: Math.round(e.SHUTDOWN_TIMEOUT * 1000),
         bodyLimit: e.BODY_LIMIT,
     };

@@ -12,6 +12,8 @@ export class HttpError extends Error {
         readonly code: string,
         message: string,
         readonly details?: unknown,
+        /** Response headers that go with the error (e.g. retry-after). */
+        readonly headers?: Record<string, string>,
     ) {
         super(message);
     }
@@ -82,7 +84,10 @@ export function createHttp(options: HttpOptions) {
             return sendError(reply, bad.statusCode, bad.code, bad.message);
         }
         const mapped = err instanceof HttpError ? err : options.mapError?.(err);
-        if (mapped) return sendError(reply, mapped.statusCode, mapped.code, mapped.message, mapped.details);
+        if (mapped) {
+            if (mapped.headers) reply.headers(mapped.headers);
+            return sendError(reply, mapped.statusCode, mapped.code, mapped.message, mapped.details);
+        }
         const status = err.statusCode ?? 500;
         if (status >= 400 && status < 500) {
             const code =

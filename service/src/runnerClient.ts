@@ -1,20 +1,24 @@
 /** The api's client of the runner (POST /run); what the runner answers is validated before use. */
-import { z } from "zod";
-import type { SandboxResult } from "./runner/sandbox";
+import { HttpError } from "./http";
+import { type RunResult, runResultSchema } from "./schemas";
 
 export class RunnerUnavailableError extends Error {}
 
-/** The runner's answer to POST /run: one sandbox execution. */
-export const runResultSchema = z.object({
-    exitCode: z.int(),
-    stdout: z.string(),
-    stderr: z.string(),
-    durationMs: z.number().nonnegative(),
-    /** Why the sandbox was killed, if it was. */
-    killed: z.enum(["timeout", "memory"]).optional(),
-    truncated: z.boolean(),
-}) satisfies z.ZodType<SandboxResult>;
-export type RunResult = z.infer<typeof runResultSchema>;
+/**
+ * The runner answered 429 (every sandbox busy and its queue full): passed on to the api's caller as
+ * 429 with the runner's Retry-After, not as a 502.
+ */
+export class RunnerBusyError extends HttpError {
+    constructor(message: string, retryAfterSeconds: number) {
+        super(429, "runner_busy", message, undefined, { "retry-after": String(retryAfterSeconds) });
+    }
+}
+
+/** Retry-After as whole seconds (1 to 60); anything else the runner sends becomes 1. */
+function retryAfterSeconds(header: string | null): number {
+    const n = Number(header);
+    return Number.isInteger(n) && n >= 1 && n <= 60 ? n : 1;
+}
 
 export class RunnerClient {
     constructor(private readonly options: { url: string; token?: string }) {}
@@ -30,10 +34,10 @@ export class RunnerClient {
                 signal: controller.signal,
             });
             const body: unknown = await response.json().catch(() => ({}));
-            if (!response.ok) {
-                const message = (body as { error?: { message?: unknown } }).error?.message;
-                throw new RunnerUnavailableError(`the runner answered ${response.status}: ${typeof message === "string" ? message : "no detail"}`);
-            }
+            const message = (body as { error?: { message?: unknown } }).error?.message;
+            const detail = typeof message === "string" ? message : "no detail";
+            if (response.status === 429) throw new RunnerBusyError(`the runner is busy: ${detail}`, retryAfterSeconds(response.headers.get("retry-after")));
+            if (!response.ok) throw new RunnerUnavailableError(`the runner answered ${response.status}: ${detail}`);
             const result = runResultSchema.safeParse(body);
             if (!result.success) {
                 const issue = result.error.issues[0];
@@ -41,7 +45,7 @@ export class RunnerClient {
             }
             return result.data;
         } catch (err) {
-            if (err instanceof RunnerUnavailableError) throw err;
+            if (err instanceof RunnerUnavailableError || err instanceof RunnerBusyError) throw err;
             throw new RunnerUnavailableError(
                 controller.signal.aborted ? "the runner did not answer in time" : `the runner could not be reached: ${(err as Error).message}`,
             );

@@ -6,7 +6,19 @@
 import { z } from "zod";
 import { withFastCheck } from "./fastCheck";
 import { commandSummarySchema, commandVersionSchema, runRecordSchema } from "./db";
-import { runResultSchema } from "./runnerClient";
+import type { SandboxResult } from "./runner/limits";
+
+/** The runner's answer to POST /run: one sandbox execution (the api validates it before use). */
+export const runResultSchema = z.object({
+    exitCode: z.int(),
+    stdout: z.string(),
+    stderr: z.string(),
+    durationMs: z.number().nonnegative(),
+    /** Why the sandbox was killed, if it was. */
+    killed: z.enum(["timeout", "memory"]).optional(),
+    truncated: z.boolean(),
+}) satisfies z.ZodType<SandboxResult>;
+export type RunResult = z.infer<typeof runResultSchema>;
 
 export const NAME_PATTERN = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 export const MAX_NAME_LENGTH = 63;
