@@ -240,7 +240,7 @@ export async function evaluateStack(stack: string, options: EvaluateOptions = {}
 
         // The program's module exports a function (Pulumi calls it for `pulumi up`); call it the same way.
         // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const program = require(path.join(ROOT, "index.ts")) as () => Promise<Record<string, unknown>>;
+        const program = require(`${ROOT}/`) as () => Promise<Record<string, unknown>>;
         try {
             await pulumi.runtime.runInPulumiStack(program);
             await pulumi.runtime.waitForRPCs();

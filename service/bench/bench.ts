@@ -4,7 +4,8 @@
  * side by side with a bare node:http server in the same run. Targets: GET /health, a cached
  * GET /commands/:name and a cached POST /evolve (generation answered from Redis, validated, found to
  * be the latest version). Each server runs in its own process, as in production (the api compiled
- * with tsc and run with node, its stdout going to a file); autocannon runs here.
+ * with tsc and run with node, its stdout a pipe read by another process, as a container runtime
+ * reads it); autocannon runs here.
  * Prints requests/s, p99 latency and the ratio to bare node:http serving the same bytes (each target
  * is compared with a bare server answering a body of the same size, so the ratio measures the
  * service's overhead, not the load generator's cost of parsing a larger body). The servers take
@@ -112,11 +113,13 @@ interface Api {
     url: string;
     child: ChildProcess;
     logFile: string;
+    /** Reads the api's stdout (a pipe) into logFile. */
+    sink: ChildProcess;
     /** Authenticated requests answered / sent: each answered one has written a request line. */
     logged: { answered: number; sent: number };
 }
 
-/** Compiles `serviceDir`'s src with tsc and starts its api with node, stdout to a file. */
+/** Compiles `serviceDir`'s src with tsc and starts its api with node, stdout a pipe into `cat > api.log`. */
 async function startApi(label: string, serviceDir: string, env: NodeJS.ProcessEnv, children: ChildProcess[]): Promise<Api> {
     const work = fs.mkdtempSync(path.join(os.tmpdir(), "cli-bench-api-"));
     const out = path.join(work, "dist");
@@ -125,24 +128,27 @@ async function startApi(label: string, serviceDir: string, env: NodeJS.ProcessEn
     });
     const port = await freePort();
     const logFile = path.join(work, "api.log");
-    const stdout = fs.openSync(logFile, "w");
+    const sink = spawn("sh", ["-c", 'exec cat > "$0"', logFile], { stdio: ["pipe", "ignore", "inherit"] });
     const child = spawn(process.execPath, [path.join(out, "server.js")], {
-        stdio: ["ignore", stdout, "inherit"],
+        stdio: ["ignore", sink.stdin, "inherit"],
         env: { ...env, NODE_PATH: path.join(serviceDir, "node_modules"), PORT: String(port), METRICS_PORT: String(await freePort()) },
     });
-    fs.closeSync(stdout);
+    sink.stdin!.destroy(); // the api holds the pipe's write end now
+    children.push(sink);
     children.push(child);
     const url = `http://127.0.0.1:${port}`;
     await waitFor(`${url}/health`);
-    return { label, url, child, logFile, logged: { answered: 0, sent: 0 } };
+    return { label, url, child, logFile, sink, logged: { answered: 0, sent: 0 } };
 }
 
-/** SIGTERMs the api, waits for it to exit, and counts the request lines it wrote. */
+/** SIGTERMs the api, waits for it to exit and for its log pipe to be drained, and counts the request lines it wrote. */
 async function stopAndCountLines(api: Api): Promise<number> {
     const exited = new Promise<number | null>((resolve) => api.child.once("exit", (code) => resolve(code)));
+    const drained = new Promise((resolve) => api.sink.once("exit", resolve));
     api.child.kill("SIGTERM");
     const code = await exited;
     if (code !== 0) throw new Error(`${api.label}: exited ${code} after SIGTERM`);
+    await drained;
     let lines = 0;
     for (const line of fs.readFileSync(api.logFile, "utf8").split("\n"))
         if (line.includes('"msg":"request"') && (JSON.parse(line) as { msg: string }).msg === "request") lines++;
