@@ -12,16 +12,20 @@ import { render, ROOT, SECRET, STACKS } from "./harness";
 // three runs are separate processes, started in a root-level hook (before any test of any file), so
 // they run on the other core while the rest of the suite does; their tests await them.
 const script = (JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts.render;
-const run = (args: string[], cwd = ROOT) =>
+const exec = (command: string, args: string[], cwd = ROOT) =>
     new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-        const child = spawn("sh", ["-c", `${script} "$@"`, "render", ...args], { cwd });
+        const child = spawn(command, args, { cwd });
         let stdout = "";
         let stderr = "";
         child.stdout.on("data", (d) => (stdout += d));
         child.stderr.on("data", (d) => (stderr += d));
         child.on("close", (status) => resolve({ status, stdout, stderr }));
     });
-let runs: Record<"dev" | "unknown" | "broken", ReturnType<typeof run>> & { out: string };
+const run = (args: string[], cwd = ROOT) => exec("sh", ["-c", `${script} "$@"`, "render", ...args], cwd);
+/** What Pulumi's nodejs runtime does with `typescript: false`: require the project directory, no hook preloaded. */
+const PULUMI_LOAD = `const program = require(process.argv[1] + "/");
+console.log(JSON.stringify({ type: typeof program, tsNode: Object.keys(require.cache).some((f) => f.includes("/node_modules/ts-node/")) }));`;
+let runs: Record<"dev" | "unknown" | "broken" | "pulumi", ReturnType<typeof run>> & { out: string };
 before(() => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), "render-"));
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "render-broken-"));
@@ -32,7 +36,13 @@ before(() => {
     fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
     const file = path.join(dir, "Pulumi.dev.yaml");
     fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace("azCount: 2", "azCount: 0"));
-    runs = { out, dev: run(["dev", "--out", out]), unknown: run(["nope"]), broken: run(["dev"], dir) };
+    runs = {
+        out,
+        dev: run(["dev", "--out", out]),
+        unknown: run(["nope"]),
+        broken: run(["dev"], dir),
+        pulumi: exec(process.execPath, ["-e", PULUMI_LOAD, ROOT]),
+    };
 });
 
 describe("stacks evaluate offline", () => {
@@ -141,6 +151,15 @@ describe("npm run render", () => {
         const res = await runs.broken;
         assert.equal(res.status, 1);
         assert.equal(res.stderr, `render: Invalid configuration for stack "dev": cli-platform:network.azCount = 0: must be >= 1\n`);
+    });
+
+    it("pulumi up loads the same program as plain JavaScript: Pulumi.yaml turns ts-node off, package.json main compiles it", async () => {
+        const project = YAML.parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as { main?: string; runtime: { options: { typescript: boolean } } };
+        assert.equal(project.runtime.options.typescript, false);
+        assert.equal(project.main, undefined, "Pulumi runs the program from, and finds provider plugins under, the directory main names");
+        const res = await runs.pulumi;
+        assert.equal(res.status, 0, res.stderr);
+        assert.deepEqual(JSON.parse(res.stdout), { type: "function", tsNode: false });
     });
 
     it("parses its arguments strictly", () => {
