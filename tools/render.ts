@@ -96,7 +96,7 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
     // The render prints one line per error, never a stack; Pulumi's SDK captures a stack trace for
-    // every promise it tracks, which is 13 % of a render's CPU. So none are captured here.
+    // every promise it tracks (about a tenth of a render's CPU). So none are captured here.
     Error.stackTraceLimit = 0;
     main().then(
         () => process.exit(0),
