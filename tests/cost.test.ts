@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { type CostEstimate, estimateCost, quantityGiB } from "../tools/cost/estimate";
 import { loadPriceTable, type PriceTable } from "../tools/cost/price-table";
 import { costFile, diff, formatCostTable } from "../tools/cost/report";
-import { type RecordedResource, render, renderWith, ROOT, stackFile, type StackName } from "./harness";
+import { awsConfig, rawConfig, type RecordedResource, render, renderWith, ROOT, stackFile, type StackName } from "./harness";
 
 const TABLE = loadPriceTable();
 const REGION = "eu-west-1";
@@ -33,9 +33,11 @@ async function estimateStack(stack: StackName, config?: Record<string, unknown>)
     return estimate(r.resources);
 }
 
+/** The stack's node groups as it runs them (its own list, or its environment's default), the first one changed. */
 function nodeGroups(stack: StackName, change: Record<string, unknown>): Record<string, unknown> {
-    const cluster = stackFile(stack)["cli-platform:cluster"] as { nodeGroups: Record<string, unknown>[] };
-    return { "cli-platform:cluster": { ...cluster, nodeGroups: [{ ...cluster.nodeGroups[0], ...change }, ...cluster.nodeGroups.slice(1)] } };
+    const cluster = (stackFile(stack)["cli-platform:cluster"] ?? {}) as Record<string, unknown>;
+    const groups = awsConfig(rawConfig(stack)).cluster.nodeGroups as unknown as Record<string, unknown>[];
+    return { "cli-platform:cluster": { ...cluster, nodeGroups: [{ ...groups[0], ...change }, ...groups.slice(1)] } };
 }
 
 function network(stack: StackName, change: Record<string, unknown>): Record<string, unknown> {
