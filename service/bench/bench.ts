@@ -16,7 +16,7 @@
  * BENCH_BASELINE=<another checkout's service/ directory> measures that checkout's api too, in the
  * same run against the same bare servers (a before/after comparison that the shared machine's noise
  * cannot fake). BENCH_LOG_LEVEL (default info), BENCH_CONNECTIONS (50), BENCH_ROUNDS (3),
- * BENCH_SECONDS (5 per round), BENCH_ONLY=<part of a target's name> (only the targets it names),
+ * BENCH_SECONDS (5 per round), BENCH_TARGET=<part of a target's name> (only the api targets it names),
  * BENCH_PROFILE=<dir> (this checkout's api writes a V8 CPU profile there when it exits).
  * Target on 2 cores: cached reads reach at least 0.6x bare node:http with p99 at most 10 ms at 50
  * connections.
@@ -27,6 +27,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import autocannon from "autocannon";
 import { freePort, PostgresServer, RedisServer, startFakeLlm, stopAll } from "../test/support";
+import { benchRunner } from "./runner";
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const DURATION = Number(process.env.BENCH_SECONDS ?? 5);
@@ -199,7 +200,7 @@ async function main(): Promise<void> {
             barePerCpuSecond: number;
             cpuRatio: number;
         }[] = [];
-        for (const t of TARGETS.filter((x) => x.name.includes(process.env.BENCH_ONLY ?? ""))) {
+        for (const t of TARGETS.filter((x) => x.name.includes(process.env.BENCH_TARGET ?? ""))) {
             const sample = await fetch(`${apis[0].url}${t.path}`, { method: t.method, headers: t.headers, body: t.body });
             if (!sample.ok) throw new Error(`${t.name}: ${sample.status} ${await sample.text()}`);
             if (t.logged) {
@@ -269,7 +270,12 @@ async function main(): Promise<void> {
     }
 }
 
-main().catch((err: unknown) => {
+// BENCH_ONLY=api|runner runs one part; by default both.
+const only = process.env.BENCH_ONLY;
+(async () => {
+    if (only !== "runner") await main();
+    if (only !== "api") await benchRunner(Number(process.env.BENCH_SECONDS ?? 10)); // the runner part keeps its 10 s rows
+})().catch((err: unknown) => {
     console.error(`bench: ${(err as Error).message}`);
     process.exit(1);
 });
