@@ -1,0 +1,524 @@
+/**
+ * The end-to-end check's pieces, offline: the check script against a stand-in platform (real HTTP,
+ * the real `cli-platform` CLI), its failure messages, the fake LLM against the service's own LLM
+ * client and validator, the leftover finder against a recorded state, and the manifests.
+ */
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import * as path from "node:path";
+import * as vm from "node:vm";
+import * as YAML from "yaml";
+import { Deployment } from "kubernetes-models/apps/v1";
+import { Namespace, Service } from "kubernetes-models/v1";
+import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
+import { createApiMetrics, createRunnerMetrics } from "../service/src/metrics";
+import { LlmClient } from "../service/src/llm";
+import { validateCode } from "../service/src/validation";
+import {
+    COMMAND_RUNS,
+    DEFAULT_ARGS,
+    DEFAULT_DESCRIPTION,
+    DEFAULT_EXPECT,
+    DEFAULT_OPTIONS,
+    GENERATION_ATTEMPTS,
+    GENERATION_SUCCESS,
+    metricSum,
+    parseArgs,
+    prometheusValue,
+    runChecks,
+    type CheckOptions,
+    type Mode,
+} from "../tools/e2e/check";
+import { boundVolumes, createdObjects, leftovers, type Kubectl } from "../tools/e2e/leftovers";
+import { ROOT } from "./harness";
+
+const E2E = path.join(ROOT, "tools", "e2e");
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const fakeLlm = require("../tools/e2e/fake-llm/server.js") as { createServer: () => http.Server; CODE: string };
+const TOKEN = "e2e-token-0123456789abcdef";
+/** The real CLI, from source. */
+const CLI = [process.execPath, "-r", "ts-node/register/transpile-only", path.join(ROOT, "service", "src", "cli.ts")];
+
+async function listen(server: http.Server): Promise<string> {
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** Runs a command's code the way the runner's contract says (main(args), console output, exit code). Test-only: our own code. */
+function execute(code: string, args: string[]): { exitCode: number; stdout: string } {
+    let stdout = "";
+    const exitCode = vm.runInNewContext(`${code}\nmain(args)`, { args, console: { log: (...a: unknown[]) => (stdout += `${a.join(" ")}\n`) } }) as number;
+    return { exitCode, stdout };
+}
+
+interface Platform {
+    url: string;
+    metricsUrl: string;
+    prometheusUrl: string;
+    /** Requests the api saw: method, path, Host header, authorization. */
+    seen: { method: string; path: string; host?: string; auth?: string }[];
+    behave: { ready: number; requireHost?: string; evolveStatus?: number; runStdout?: string; scrapeAfter: number; attempts: number };
+    close(): Promise<void>;
+}
+
+/** A stand-in for the api (routes, auth and bodies as service/README.md), its /metrics and Prometheus. The LLM is the fake LLM. */
+async function startPlatform(llmUrl: string): Promise<Platform> {
+    const llm = new LlmClient({ baseUrl: llmUrl, model: "gpt-4", temperature: 0.7, timeoutMs: 5000, apiKey: "sk-e2e" });
+    const commands = new Map<string, string>();
+    const counters = { attempts: 0, success: 0, runs: 0 };
+    let prometheusQueries = 0;
+    const p = {
+        seen: [],
+        behave: { ready: 200, scrapeAfter: 0, attempts: 0 },
+    } as unknown as Platform;
+    const send = (res: http.ServerResponse, status: number, body: unknown) => {
+        res.writeHead(status, { "content-type": "application/json" });
+        res.end(JSON.stringify(body));
+    };
+    const api = http.createServer((req, res) => {
+        let raw = "";
+        req.on("data", (c: Buffer) => (raw += c.toString()));
+        req.on("end", () => {
+            void (async () => {
+                const url = new URL(req.url!, "http://x");
+                p.seen.push({ method: req.method!, path: url.pathname, host: req.headers.host, auth: req.headers.authorization });
+                if (p.behave.requireHost && req.headers.host !== p.behave.requireHost)
+                    return send(res, 404, { error: { code: "not_found", message: "no route for this host" } });
+                if (url.pathname === "/health") return send(res, 200, { status: "ok", version: "0.1.0" });
+                if (url.pathname === "/ready")
+                    return p.behave.ready === 200
+                        ? send(res, 200, { status: "ready", checks: { postgres: "ok", redis: "ok" } })
+                        : send(res, 503, { status: "not ready", failing: ["redis"] });
+                if (req.headers.authorization !== `Bearer ${TOKEN}`)
+                    return send(res, 401, { error: { code: "unauthorized", message: "missing or invalid bearer token" } });
+                if (req.method === "GET" && url.pathname === "/commands") return send(res, 200, { commands: [] });
+                if (req.method === "POST" && url.pathname === "/evolve") {
+                    if (p.behave.evolveStatus)
+                        return send(res, p.behave.evolveStatus, { error: { code: "llm_unavailable", message: "no LLM API key is configured" } });
+                    const body = JSON.parse(raw) as { description: string; name: string };
+                    counters.attempts++;
+                    const code = await llm.generate(body.description, body.name);
+                    const report = validateCode(code, { enabled: true, strictMode: true });
+                    if (!report.valid) return send(res, 422, { error: { code: "validation_failed", message: report.problems.join("; ") } });
+                    counters.success++;
+                    commands.set(body.name, code);
+                    return send(res, 201, { name: body.name, version: 1, code, model: "gpt-4", cached: false, created: true });
+                }
+                const run = /^\/commands\/([a-z0-9-]+)\/run$/.exec(url.pathname);
+                if (req.method === "POST" && run) {
+                    const code = commands.get(run[1]);
+                    if (!code) return send(res, 404, { error: { code: "not_found", message: `no command named "${run[1]}"` } });
+                    counters.runs++;
+                    const result = execute(code, (JSON.parse(raw) as { args: string[] }).args);
+                    return send(res, 200, {
+                        name: run[1],
+                        version: 1,
+                        exitCode: result.exitCode,
+                        stdout: p.behave.runStdout ?? result.stdout,
+                        stderr: "",
+                        durationMs: 3,
+                    });
+                }
+                send(res, 404, { error: { code: "not_found", message: "no such route" } });
+            })();
+        });
+    });
+    const metrics = http.createServer((_req, res) => {
+        res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
+        res.end(
+            [
+                `# HELP ${GENERATION_ATTEMPTS} Code generation attempts`,
+                `# TYPE ${GENERATION_ATTEMPTS} counter`,
+                `${GENERATION_ATTEMPTS} ${counters.attempts}`,
+                `${GENERATION_SUCCESS} ${counters.success}`,
+                `${COMMAND_RUNS}{outcome="ok"} ${counters.runs}`,
+                "",
+            ].join("\n"),
+        );
+    });
+    const prometheus = http.createServer((req, res) => {
+        const query = new URL(req.url!, "http://x").searchParams.get("query");
+        prometheusQueries++;
+        const result = prometheusQueries > p.behave.scrapeAfter ? [{ metric: {}, value: [1700000000, String(counters.attempts)] }] : [];
+        assert.equal(query, `sum(${GENERATION_ATTEMPTS}{namespace="cli-platform"})`);
+        send(res, 200, { status: "success", data: { resultType: "vector", result } });
+    });
+    p.url = await listen(api);
+    p.metricsUrl = `${await listen(metrics)}/metrics`;
+    p.prometheusUrl = await listen(prometheus);
+    p.close = async () => {
+        for (const s of [api, metrics, prometheus]) {
+            s.closeAllConnections();
+            await new Promise((r) => s.close(r));
+        }
+    };
+    return p;
+}
+
+describe("end-to-end check (tools/e2e)", () => {
+    let llmServer: http.Server;
+    let llmUrl: string;
+    let platform: Platform;
+    before(async () => {
+        llmServer = fakeLlm.createServer();
+        llmUrl = `${await listen(llmServer)}/v1`;
+    });
+    after(() => new Promise((r) => llmServer.close(r)));
+    beforeEach(async () => {
+        platform = await startPlatform(llmUrl);
+    });
+    afterEach(() => platform.close());
+
+    const options = (over: Partial<CheckOptions> = {}): CheckOptions => ({
+        ...DEFAULT_OPTIONS,
+        apiUrl: platform.url,
+        token: TOKEN,
+        cli: CLI,
+        metricsUrl: platform.metricsUrl,
+        prometheusUrl: platform.prometheusUrl,
+        readyTimeoutMs: 1500,
+        prometheusTimeoutMs: 1500,
+        pollMs: 100,
+        ...over,
+    });
+    const failure = async (mode: Mode, o: CheckOptions) => {
+        try {
+            await runChecks(mode, o);
+        } catch (err) {
+            return (err as Error).message;
+        }
+        assert.fail("the check passed, but it should have failed");
+    };
+
+    it("e2e: health, ready, the CLI with the token, 401 without, evolve through the fake LLM, run, /metrics, Prometheus", async () => {
+        platform.behave.scrapeAfter = 2; // Prometheus has not scraped the counter on the first two polls
+        const lines: string[] = [];
+        const results = await runChecks("e2e", options(), (l) => lines.push(l));
+        assert.deepEqual(
+            results.map((r) => r.step),
+            ["health", "ready", "cli status", "cli list", "auth", "evolve", "run", "metrics", "prometheus"],
+        );
+        assert.equal(results.find((r) => r.step === "run")!.detail.includes('"e2e-ok hello world"'), true, results.find((r) => r.step === "run")!.detail);
+        assert.equal(
+            results.find((r) => r.step === "metrics")!.detail,
+            "code_generation_attempts_total 1, code_generation_success_total 1, command_runs_total 1",
+        );
+        assert.equal(results.find((r) => r.step === "prometheus")!.detail, 'sum(code_generation_attempts_total{namespace="cli-platform"}) = 1');
+        assert.equal(lines.length, 9);
+        const evolve = platform.seen.find((s) => s.path === "/evolve")!;
+        assert.equal(evolve.auth, `Bearer ${TOKEN}`);
+    });
+
+    it("sends the Gateway's host name when told to, and points the CLI at the direct URL", async () => {
+        platform.behave.requireHost = "cli.localtest.me";
+        // The CLI cannot send a Host header: here it reaches the same stand-in without the host check only through cliUrl.
+        const direct = await startPlatform(llmUrl);
+        try {
+            await runChecks("smoke", options({ host: "cli.localtest.me", cliUrl: direct.url }));
+            assert.ok(platform.seen.filter((s) => s.path === "/health" || s.path === "/ready").every((s) => s.host === "cli.localtest.me"));
+            assert.deepEqual(
+                direct.seen.map((s) => s.path),
+                ["/ready", "/commands"],
+            );
+            const err = await failure("smoke", options({ host: "cli.example.org", cliUrl: direct.url }));
+            assert.match(err, /^health: expected 200 \{"status":"ok"\}, got 404/);
+        } finally {
+            await direct.close();
+        }
+    });
+
+    it("smoke stops after the token checks: no evolve, no run", async () => {
+        const results = await runChecks("smoke", options({ metricsUrl: undefined, prometheusUrl: undefined }));
+        assert.deepEqual(
+            results.map((r) => r.step),
+            ["health", "ready", "cli status", "cli list", "auth"],
+        );
+        assert.equal(platform.seen.filter((s) => s.method === "POST").length, 0);
+    });
+
+    it("fails with a message naming the step and what was wrong", async () => {
+        platform.behave.ready = 503;
+        assert.match(
+            await failure("smoke", options()),
+            /^ready: GET \/ready answering 200 did not happen within 2 s \(last: 503 \{"status":"not ready","failing":\["redis"\]\}\)$/,
+        );
+        platform.behave.ready = 200;
+        assert.match(
+            await failure("smoke", options({ token: "wrong-token-0123456789" })),
+            /^cli list: cli-platform list with the stack's token exited 1: cli-platform: 401: missing or invalid bearer token$/,
+        );
+        platform.behave.evolveStatus = 503;
+        assert.equal(await failure("e2e", options()), "evolve: POST /evolve answered 503 llm_unavailable: no LLM API key is configured");
+        platform.behave.evolveStatus = undefined;
+        platform.behave.runStdout = "something else\n";
+        assert.equal(await failure("e2e", options()), 'run: stdout "something else\\n" does not contain "e2e-ok hello world"');
+        platform.behave.runStdout = undefined;
+        platform.behave.scrapeAfter = 1000;
+        assert.equal(
+            await failure("e2e", options()),
+            'prometheus: Prometheus answering sum(code_generation_attempts_total{namespace="cli-platform"}) >= 1 did not happen within 2 s',
+        );
+        assert.match(
+            await failure("smoke", options({ apiUrl: "http://127.0.0.1:9" })),
+            /^health: http:\/\/127\.0\.0\.1:9 cannot be reached: connect ECONNREFUSED/,
+        );
+    });
+
+    it("reads counters from the exposition format and Prometheus answers", () => {
+        const text = [
+            "# HELP command_runs_total Command runs by outcome",
+            "# TYPE command_runs_total counter",
+            'command_runs_total{outcome="ok"} 3',
+            'command_runs_total{outcome="error",note="a \\"quoted\\" } brace"} 2',
+            "command_runs_total_created 1.7e9",
+            "code_generation_attempts_total 0",
+        ].join("\n");
+        assert.equal(metricSum(text, "command_runs_total"), 5);
+        assert.equal(metricSum(text, "command_runs_total", { outcome: "error" }), 2);
+        assert.equal(metricSum(text, "code_generation_attempts_total"), 0);
+        assert.equal(metricSum(text, "code_generation_success_total"), undefined);
+        assert.equal(prometheusValue({ status: "success", data: { resultType: "vector", result: [{ metric: {}, value: [1, "7"] }] } }), 7);
+        assert.equal(prometheusValue({ status: "success", data: { resultType: "vector", result: [] } }), undefined);
+        assert.throws(() => prometheusValue({ status: "error", error: "parse error" }), /^Error: Prometheus answered status "error": parse error$/);
+    });
+
+    it("the counters it reads are ones the service registers", async () => {
+        const names = new Set<string>();
+        for (const registry of [createApiMetrics(false).registry, createRunnerMetrics(false).registry]) {
+            for (const m of await registry.getMetricsAsJSON()) names.add(m.name);
+        }
+        for (const m of ["code_generation_attempts_total", "code_generation_success_total", "command_runs_total"]) assert.ok(names.has(m), m);
+    });
+
+    it("arguments: clear errors, the token only from the environment", () => {
+        const env = { CLI_PLATFORM_TOKEN: TOKEN };
+        const ok = parseArgs(
+            [
+                "e2e",
+                "--api-url",
+                "http://127.0.0.1:1",
+                "--host",
+                "cli.localtest.me",
+                "--cli-url",
+                "http://127.0.0.1:2",
+                "--metrics-url",
+                "http://127.0.0.1:3/metrics",
+                "--prometheus-url",
+                "http://127.0.0.1:4",
+            ],
+            env,
+            "/repo",
+        );
+        assert.equal(ok.mode, "e2e");
+        assert.deepEqual([ok.options.host, ok.options.token, ok.options.cli[1]], ["cli.localtest.me", TOKEN, "/repo/service/dist/cli.js"]);
+        const message = (argv: string[], e: NodeJS.ProcessEnv = env) => {
+            try {
+                parseArgs(argv, e, "/repo");
+            } catch (x) {
+                return (x as Error).message;
+            }
+            assert.fail("parsed");
+        };
+        assert.match(message(["deploy"]), /^first argument must be "smoke" or "e2e", got "deploy"/);
+        assert.equal(
+            message(["smoke", "--api-url", "https://cli.example.com"], {}),
+            "CLI_PLATFORM_TOKEN is not set (the stack's apiToken: pulumi stack output apiToken --show-secrets)",
+        );
+        assert.equal(message(["smoke", "--api-url", "ftp://x"]), '--api-url = "ftp://x": must be an http(s) URL');
+        assert.equal(
+            message(["smoke", "--api-url", "http://127.0.0.1:1", "--host", "cli.localtest.me"]),
+            "--host needs --cli-url: the CLI cannot send a Host header, give it a URL that reaches the api directly",
+        );
+        assert.equal(message(["e2e", "--api-url", "http://127.0.0.1:1"]), "e2e needs --metrics-url and --prometheus-url");
+        assert.match(message(["smoke", "--token", "x"]), /^unknown option "--token"/);
+        assert.equal(
+            message(["smoke", "--api-url", "http://127.0.0.1:1", "--ready-timeout", "soon"]),
+            '--ready-timeout = "soon": must be a whole number of seconds >= 1',
+        );
+    });
+
+    describe("fake LLM (tools/e2e/fake-llm)", () => {
+        it("answers the service's own LLM client with code the strict validator accepts and that prints what the check expects", async () => {
+            const code = await new LlmClient({ baseUrl: llmUrl, model: "gpt-4", temperature: 0.7, timeoutMs: 5000, apiKey: "sk-e2e" }).generate(
+                DEFAULT_DESCRIPTION,
+                "e2e-x",
+            );
+            assert.equal(code, fakeLlm.CODE);
+            assert.deepEqual(validateCode(code, { enabled: true, strictMode: true }).problems, []);
+            assert.deepEqual(execute(code, DEFAULT_ARGS), { exitCode: 0, stdout: `${DEFAULT_EXPECT}\n` });
+        });
+
+        it("rejects requests a real endpoint would reject: no key, no messages, not JSON", async () => {
+            const post = (body: string, headers: Record<string, string>) =>
+                fetch(`${llmUrl}/chat/completions`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body }).then(async (r) => [
+                    r.status,
+                    ((await r.json()) as { error: { message: string } }).error.message,
+                ]);
+            assert.deepEqual(await post(JSON.stringify({ model: "m", messages: [{ role: "user", content: "x" }] }), {}), [400, "missing bearer token"]);
+            assert.deepEqual(await post(JSON.stringify({ model: "m", messages: [] }), { authorization: "Bearer k" }), [
+                400,
+                "messages must include a user message",
+            ]);
+            assert.deepEqual(await post("{", { authorization: "Bearer k" }), [400, "body is not JSON"]);
+            const health = (await (await fetch(llmUrl.replace(/\/v1$/, "/healthz"))).json()) as { status: string };
+            assert.equal(health.status, "ok");
+        });
+
+        it("manifests: valid objects, restricted pods on the service image, and exactly one extra path: api egress to the fake LLM's port", () => {
+            const kustomization = YAML.parse(fs.readFileSync(path.join(E2E, "fake-llm", "kustomization.yaml"), "utf8")) as {
+                resources: string[];
+                configMapGenerator: { name: string; namespace: string; files: string[] }[];
+            };
+            for (const f of [...kustomization.resources, ...kustomization.configMapGenerator.flatMap((g) => g.files)])
+                assert.ok(fs.existsSync(path.join(E2E, "fake-llm", f)), f);
+            const docs = YAML.parseAllDocuments(fs.readFileSync(path.join(E2E, "fake-llm", "fake-llm.yaml"), "utf8")).map((d) => d.toJS() as { kind: string });
+            assert.deepEqual(
+                docs.map((d) => d.kind),
+                ["Namespace", "Deployment", "Service", "NetworkPolicy"],
+            );
+            const ns = new Namespace(docs[0] as never);
+            const deploy = new Deployment(docs[1] as never);
+            const svc = new Service(docs[2] as never);
+            const policy = new NetworkPolicy(docs[3] as never);
+            for (const o of [ns, deploy, svc, policy]) o.validate();
+            assert.equal(ns.metadata!.labels!["pod-security.kubernetes.io/enforce"], "restricted");
+            const pod = deploy.spec!.template.spec!;
+            const c = pod.containers[0];
+            assert.equal(c.image, "cli-platform-service:e2e");
+            assert.deepEqual(c.command, ["node", "/opt/fake-llm/server.js"]);
+            assert.equal(pod.volumes![0].configMap!.name, kustomization.configMapGenerator[0].name);
+            assert.deepEqual(
+                [c.securityContext!.allowPrivilegeEscalation, c.securityContext!.readOnlyRootFilesystem, c.securityContext!.capabilities!.drop],
+                [false, true, ["ALL"]],
+            );
+            assert.equal(pod.securityContext!.runAsNonRoot, true);
+            assert.equal(svc.spec!.ports![0].port, 8080);
+            assert.equal(policy.metadata!.namespace, "cli-platform");
+            assert.deepEqual(policy.spec!.podSelector.matchLabels, { "app.kubernetes.io/name": "cli-api" });
+            assert.deepEqual(policy.spec!.policyTypes, ["Egress"]);
+            assert.deepEqual(policy.spec!.egress, [
+                {
+                    to: [
+                        {
+                            namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "cli-platform-e2e" } },
+                            podSelector: { matchLabels: { "app.kubernetes.io/name": "fake-llm" } },
+                        },
+                    ],
+                    ports: [{ protocol: "TCP", port: 8080 }],
+                },
+            ]);
+        });
+
+        it("kind config: the context Pulumi.local.yaml deploys into, a node image pinned by digest", () => {
+            const kind = YAML.parse(fs.readFileSync(path.join(E2E, "kind-config.yaml"), "utf8")) as {
+                kind: string;
+                apiVersion: string;
+                name: string;
+                nodes: { image: string }[];
+            };
+            const local = YAML.parse(fs.readFileSync(path.join(ROOT, "Pulumi.local.yaml"), "utf8")) as {
+                config: Record<string, { context?: string } | undefined>;
+            };
+            const context = local.config["cli-platform:kubernetes"]?.context ?? "kind-cli-platform";
+            assert.equal([kind.kind, kind.apiVersion].join(" "), "Cluster kind.x-k8s.io/v1alpha4");
+            assert.equal(`kind-${kind.name}`, context);
+            for (const n of kind.nodes) assert.match(n.image, /^kindest\/node:v1\.35\.\d+@sha256:[0-9a-f]{64}$/);
+        });
+    });
+
+    describe("leftovers after pulumi destroy", () => {
+        const state = {
+            version: 3,
+            deployment: {
+                resources: [
+                    { type: "pulumi:pulumi:Stack", custom: false },
+                    { type: "pulumi:providers:kubernetes", custom: true, outputs: { context: "kind-cli-platform" } },
+                    {
+                        type: "kubernetes:core/v1:Namespace",
+                        custom: true,
+                        outputs: { apiVersion: "v1", kind: "Namespace", metadata: { name: "cli-platform" } },
+                    },
+                    {
+                        type: "kubernetes:apps/v1:Deployment",
+                        custom: true,
+                        outputs: { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "cli-api", namespace: "cli-platform" } },
+                    },
+                    {
+                        type: "kubernetes:monitoring.coreos.com/v1:ServiceMonitor",
+                        custom: true,
+                        outputs: { apiVersion: "monitoring.coreos.com/v1", kind: "ServiceMonitor", metadata: { name: "cli-api", namespace: "monitoring" } },
+                    },
+                    {
+                        type: "kubernetes:helm.sh/v3:Release",
+                        custom: true,
+                        outputs: { name: "kube-prometheus-stack", namespace: "monitoring", status: { name: "kube-prometheus-stack", namespace: "monitoring" } },
+                    },
+                    { type: "random:index/randomPassword:RandomPassword", custom: true, outputs: { result: "[secret]" } },
+                ],
+            },
+        };
+
+        it("lists the stack's Kubernetes objects, Helm releases and namespaces from the exported state", () => {
+            const created = createdObjects(state);
+            assert.deepEqual(created.objects, [
+                { apiVersion: "v1", kind: "Namespace", name: "cli-platform" },
+                { apiVersion: "apps/v1", kind: "Deployment", name: "cli-api", namespace: "cli-platform" },
+                { apiVersion: "monitoring.coreos.com/v1", kind: "ServiceMonitor", name: "cli-api", namespace: "monitoring" },
+            ]);
+            assert.deepEqual(created.releases, [{ name: "kube-prometheus-stack", namespace: "monitoring" }]);
+            assert.deepEqual(created.namespaces, ["cli-platform", "monitoring"]);
+            assert.throws(() => createdObjects({ version: 3 }), /not a `pulumi stack export` document/);
+        });
+
+        it("reports what the cluster still has, treats a removed CRD as gone, and finds volumes bound to the stack's namespaces", () => {
+            const created = createdObjects(state);
+            const pvs = {
+                items: [
+                    { metadata: { name: "pvc-1" }, spec: { claimRef: { namespace: "monitoring", name: "prometheus-db" } } },
+                    { metadata: { name: "pvc-2" }, spec: { claimRef: { namespace: "other", name: "data" } } },
+                ],
+            };
+            const calls: string[] = [];
+            const cluster =
+                (still: { deployment: boolean; release: boolean; clusterRole: boolean; pv: boolean }): Kubectl =>
+                (args, stdin) => {
+                    calls.push(args.join(" "));
+                    if (args[1] === "-f") {
+                        const o = JSON.parse(stdin!) as { kind: string; metadata: { name: string; namespace?: string } };
+                        if (o.kind === "ServiceMonitor")
+                            return {
+                                status: 1,
+                                stdout: "",
+                                stderr: 'error: resource mapping not found for name: "cli-api": no matches for kind "ServiceMonitor" in version "monitoring.coreos.com/v1"',
+                            };
+                        const there = o.kind === "Deployment" && still.deployment;
+                        return { status: 0, stdout: there ? `deployment.apps/${o.metadata.name}\n` : "", stderr: "" };
+                    }
+                    if (args[1] === "secrets")
+                        return { status: 0, stdout: still.release ? "secret/sh.helm.release.v1.kube-prometheus-stack.v1\n" : "", stderr: "" };
+                    if (args[1] === "pv") return { status: 0, stdout: JSON.stringify(still.pv ? pvs : { items: [pvs.items[1]] }), stderr: "" };
+                    return { status: 0, stdout: still.clusterRole ? "clusterrole.rbac.authorization.k8s.io/kube-prometheus-stack-operator\n" : "", stderr: "" };
+                };
+            assert.deepEqual(leftovers(created, cluster({ deployment: true, release: true, clusterRole: true, pv: true })), [
+                "Deployment cli-platform/cli-api",
+                "Helm release monitoring/kube-prometheus-stack",
+                "clusterrole.rbac.authorization.k8s.io/kube-prometheus-stack-operator (Helm release kube-prometheus-stack)",
+                "PersistentVolume pvc-1 (claim monitoring/prometheus-db)",
+            ]);
+            assert.ok(
+                calls.includes(
+                    "get clusterroles,clusterrolebindings,mutatingwebhookconfigurations,validatingwebhookconfigurations,apiservices -l app.kubernetes.io/instance=kube-prometheus-stack -o name",
+                ),
+            );
+            assert.deepEqual(leftovers(created, cluster({ deployment: false, release: false, clusterRole: false, pv: false })), []);
+            const broken: Kubectl = () => ({ status: 1, stdout: "", stderr: "error: You must be logged in to the server (Unauthorized)" });
+            assert.throws(
+                () => leftovers(created, broken),
+                /^Error: kubectl get Namespace cli-platform: error: You must be logged in to the server \(Unauthorized\)$/,
+            );
+            assert.deepEqual(boundVolumes({ items: [] }, ["cli-platform"]), []);
+        });
+    });
+});
