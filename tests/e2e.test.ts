@@ -223,7 +223,7 @@ describe("end-to-end check (tools/e2e)", () => {
                 ["/ready", "/commands"],
             );
             const err = await failure("smoke", options({ host: "cli.example.org", cliUrl: direct.url }));
-            assert.match(err, /^health: expected 200 \{"status":"ok"\}, got 404/);
+            assert.match(err, /^health: GET \/health answering 200 \{"status":"ok"\} did not happen within 2 s \(last: 404 \{"error":\{"code":"not_found"/);
         } finally {
             await direct.close();
         }
@@ -262,7 +262,7 @@ describe("end-to-end check (tools/e2e)", () => {
         );
         assert.match(
             await failure("smoke", options({ apiUrl: "http://127.0.0.1:9" })),
-            /^health: http:\/\/127\.0\.0\.1:9 cannot be reached: connect ECONNREFUSED/,
+            /^health: GET \/health answering 200 \{"status":"ok"\} did not happen within 2 s \(last: http:\/\/127\.0\.0\.1:9 cannot be reached: connect ECONNREFUSED/,
         );
     });
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the tests need on a fresh Debian machine: the system packages (real
 # PostgreSQL and Redis servers for the service tests, promtool for the alert rules, shellcheck and
-# yamllint for the repository checks) when missing and we may install them, and both npm packages.
+# yamllint for the repository checks, jq for the drift script's test) when missing and we may install them, and both npm packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +11,7 @@ ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || need+=(postgresql)
 command -v promtool >/dev/null || need+=(prometheus)
 command -v shellcheck >/dev/null || need+=(shellcheck)
 command -v yamllint >/dev/null || need+=(yamllint)
+command -v jq >/dev/null || need+=(jq)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
         echo "setup: installing ${need[*]}"

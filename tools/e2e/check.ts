@@ -230,12 +230,20 @@ export async function runChecks(mode: Mode, o: CheckOptions, log: (line: string)
             timeoutMs: o.requestTimeoutMs,
         });
 
-    const health = await api("GET", "/health", undefined, false).catch((err: Error) => {
-        throw new CheckFailed("health", `${o.apiUrl} cannot be reached: ${err.message}`);
-    });
-    const h = json("health", health);
-    if (health.status !== 200 || h.status !== "ok")
-        throw new CheckFailed("health", `expected 200 {"status":"ok"}, got ${health.status} ${health.body.slice(0, 200)}`);
+    // Polled like /ready: right after a deploy, DNS, the load balancer or the certificate may lag.
+    const h = await poll(
+        "health",
+        o.readyTimeoutMs,
+        o.pollMs,
+        async () => {
+            const r = await api("GET", "/health", undefined, false).catch((err: Error) => {
+                throw new Error(`${o.apiUrl} cannot be reached: ${err.message}`);
+            });
+            if (r.status === 200 && json("health", r).status === "ok") return json("health", r);
+            throw new Error(`${r.status} ${r.body.slice(0, 200)}`);
+        },
+        'GET /health answering 200 {"status":"ok"}',
+    );
     ok("health", `200, version ${String(h.version)}`);
 
     const ready = await poll(
@@ -263,7 +271,11 @@ export async function runChecks(mode: Mode, o: CheckOptions, log: (line: string)
 
     // The token works (`cli-platform list` is authenticated) and is needed (no token: 401).
     const list = await runCli(o.cli, ["--timeout", "10000", "--json", "list"], { CLI_PLATFORM_URL: cliUrl, CLI_PLATFORM_TOKEN: o.token }, o.requestTimeoutMs);
-    if (list.code !== 0) throw new CheckFailed("cli list", `cli-platform list with the stack's token exited ${list.code}: ${(list.stderr || list.stdout).trim().split("\n")[0]}`);
+    if (list.code !== 0)
+        throw new CheckFailed(
+            "cli list",
+            `cli-platform list with the stack's token exited ${list.code}: ${(list.stderr || list.stdout).trim().split("\n")[0]}`,
+        );
     ok("cli list", "exit 0 with the stack's token");
     const anonymous = await api("GET", "/commands", undefined, false);
     if (anonymous.status !== 401) throw new CheckFailed("auth", `GET /commands without a token answered ${anonymous.status}, expected 401`);
