@@ -31,7 +31,7 @@ import {
     type CheckOptions,
     type Mode,
 } from "../tools/e2e/check";
-import { boundVolumes, createdObjects, leftovers, type Kubectl } from "../tools/e2e/leftovers";
+import { boundVolumes, CLUSTER_SCOPED_KINDS, createdObjects, leftovers, type Kubectl } from "../tools/e2e/leftovers";
 import { ROOT } from "./harness";
 
 const E2E = path.join(ROOT, "tools", "e2e");
@@ -455,6 +455,16 @@ describe("end-to-end check (tools/e2e)", () => {
                         custom: true,
                         outputs: { name: "kube-prometheus-stack", namespace: "monitoring", status: { name: "kube-prometheus-stack", namespace: "monitoring" } },
                     },
+                    {
+                        type: "kubernetes:helm.sh/v3:Release",
+                        custom: true,
+                        outputs: { name: "ingress-nginx", namespace: "ingress-nginx", status: { name: "ingress-nginx", namespace: "ingress-nginx" } },
+                    },
+                    {
+                        type: "kubernetes:helm.sh/v3:Release",
+                        custom: true,
+                        outputs: { name: "metrics", status: { name: "metrics", namespace: "kube-system" } },
+                    },
                     { type: "random:index/randomPassword:RandomPassword", custom: true, outputs: { result: "[secret]" } },
                 ],
             },
@@ -467,24 +477,26 @@ describe("end-to-end check (tools/e2e)", () => {
                 { apiVersion: "apps/v1", kind: "Deployment", name: "cli-api", namespace: "cli-platform" },
                 { apiVersion: "monitoring.coreos.com/v1", kind: "ServiceMonitor", name: "cli-api", namespace: "monitoring" },
             ]);
-            assert.deepEqual(created.releases, [{ name: "kube-prometheus-stack", namespace: "monitoring" }]);
-            assert.deepEqual(created.namespaces, ["cli-platform", "monitoring"]);
+            assert.deepEqual(created.releases, [
+                { name: "kube-prometheus-stack", namespace: "monitoring" },
+                { name: "ingress-nginx", namespace: "ingress-nginx" },
+                { name: "metrics", namespace: "kube-system" },
+            ]);
+            assert.deepEqual(created.namespaces, ["cli-platform", "ingress-nginx", "kube-system", "monitoring"]);
             assert.throws(() => createdObjects({ version: 3 }), /not a `pulumi stack export` document/);
         });
 
-        it("reports what the cluster still has, treats a removed CRD as gone, and finds volumes bound to the stack's namespaces", () => {
+        it("reports what the cluster still has: objects, release records, chart-made cluster objects and namespaces, bound volumes; a removed CRD counts as gone", () => {
             const created = createdObjects(state);
-            const pvs = {
-                items: [
-                    { metadata: { name: "pvc-1" }, spec: { claimRef: { namespace: "monitoring", name: "prometheus-db" } } },
-                    { metadata: { name: "pvc-2" }, spec: { claimRef: { namespace: "other", name: "data" } } },
-                ],
-            };
-            const calls: string[] = [];
+            const pvs = [
+                { metadata: { name: "pvc-1" }, spec: { claimRef: { namespace: "monitoring", name: "prometheus-db" } } },
+                { metadata: { name: "pvc-2" }, spec: { claimRef: { namespace: "other", name: "data" } } },
+            ];
+            /** A cluster holding `present` (plus kube-system, and a volume of another namespace). */
             const cluster =
-                (still: { deployment: boolean; release: boolean; clusterRole: boolean; pv: boolean }): Kubectl =>
+                (present: Set<string>): Kubectl =>
                 (args, stdin) => {
-                    calls.push(args.join(" "));
+                    const found = (key: string, line: string) => ({ status: 0, stdout: present.has(key) ? `${line}\n` : "", stderr: "" });
                     if (args[1] === "-f") {
                         const o = JSON.parse(stdin!) as { kind: string; metadata: { name: string; namespace?: string } };
                         if (o.kind === "ServiceMonitor")
@@ -493,26 +505,31 @@ describe("end-to-end check (tools/e2e)", () => {
                                 stdout: "",
                                 stderr: 'error: resource mapping not found for name: "cli-api": no matches for kind "ServiceMonitor" in version "monitoring.coreos.com/v1"',
                             };
-                        const there = o.kind === "Deployment" && still.deployment;
-                        return { status: 0, stdout: there ? `deployment.apps/${o.metadata.name}\n` : "", stderr: "" };
+                        return found(`${o.kind} ${o.metadata.namespace ?? ""}/${o.metadata.name}`, `${o.kind.toLowerCase()}/${o.metadata.name}`);
                     }
-                    if (args[1] === "secrets")
-                        return { status: 0, stdout: still.release ? "secret/sh.helm.release.v1.kube-prometheus-stack.v1\n" : "", stderr: "" };
-                    if (args[1] === "pv") return { status: 0, stdout: JSON.stringify(still.pv ? pvs : { items: [pvs.items[1]] }), stderr: "" };
-                    return { status: 0, stdout: still.clusterRole ? "clusterrole.rbac.authorization.k8s.io/kube-prometheus-stack-operator\n" : "", stderr: "" };
+                    if (args[1] === "secrets") return found(`release ${args[3]} ${args[5]}`, "secret/sh.helm.release.v1.x.v1");
+                    if (args[1] === "namespace") return found(`Namespace /${args[2]}`, `namespace/${args[2]}`);
+                    if (args[1] === "pv") return { status: 0, stdout: JSON.stringify({ items: present.has("pv") ? pvs : [pvs[1]] }), stderr: "" };
+                    assert.equal(args[1], CLUSTER_SCOPED_KINDS);
+                    return found(`cluster-scoped ${args[3]}`, "clusterrole.rbac.authorization.k8s.io/kube-prometheus-stack-operator");
                 };
-            assert.deepEqual(leftovers(created, cluster({ deployment: true, release: true, clusterRole: true, pv: true })), [
+            const everything = new Set([
+                "Namespace /cli-platform",
+                "Deployment cli-platform/cli-api",
+                "release monitoring owner=helm,name=kube-prometheus-stack",
+                "cluster-scoped app.kubernetes.io/instance=kube-prometheus-stack",
+                "Namespace /ingress-nginx",
+                "pv",
+            ]);
+            assert.deepEqual(leftovers(created, cluster(everything)), [
+                "Namespace cli-platform",
                 "Deployment cli-platform/cli-api",
                 "Helm release monitoring/kube-prometheus-stack",
                 "clusterrole.rbac.authorization.k8s.io/kube-prometheus-stack-operator (Helm release kube-prometheus-stack)",
+                "Namespace ingress-nginx (Helm release namespace: ingress-nginx)",
                 "PersistentVolume pvc-1 (claim monitoring/prometheus-db)",
             ]);
-            assert.ok(
-                calls.includes(
-                    "get clusterroles,clusterrolebindings,mutatingwebhookconfigurations,validatingwebhookconfigurations,apiservices -l app.kubernetes.io/instance=kube-prometheus-stack -o name",
-                ),
-            );
-            assert.deepEqual(leftovers(created, cluster({ deployment: false, release: false, clusterRole: false, pv: false })), []);
+            assert.deepEqual(leftovers(created, cluster(new Set())), []);
             const broken: Kubectl = () => ({ status: 1, stdout: "", stderr: "error: You must be logged in to the server (Unauthorized)" });
             assert.throws(
                 () => leftovers(created, broken),

@@ -19,6 +19,7 @@ type Job = {
     strategy?: { matrix?: { include?: { stack: string; role?: string }[] } };
     concurrency?: unknown;
     environment?: string;
+    env?: Record<string, string>;
 };
 type Workflow = { name: string; on: Record<string, unknown>; permissions?: Record<string, string>; env?: Record<string, string>; jobs: Record<string, Job> };
 const load = (f: string) => YAML.parse(fs.readFileSync(path.join(WORKFLOWS, f), "utf8"), { strict: true, uniqueKeys: true }) as Workflow;

@@ -11,7 +11,9 @@
  *   - PersistentVolumes still bound to a claim in one of the stack's namespaces (dynamically
  *     provisioned, so not in the state);
  *   - cluster-scoped objects a Helm release created (ClusterRoles, bindings, webhooks,
- *     APIServices) by the release's `app.kubernetes.io/instance` label.
+ *     APIServices) by the release's `app.kubernetes.io/instance` label;
+ *   - the namespace of a Helm release that the stack did not declare itself (a chart installed
+ *     with createNamespace: Helm never deletes the namespace), except the system namespaces.
  * Not checked: CustomResourceDefinitions that charts install from their crds/ directory; Helm
  * never deletes those by design. Exit 0 when nothing is left, 1 with one line per leftover.
  */
@@ -75,6 +77,9 @@ export function boundVolumes(pvList: unknown, namespaces: string[]): string[] {
         .map((pv) => `PersistentVolume ${pv.metadata?.name} (claim ${pv.spec!.claimRef!.namespace}/${pv.spec!.claimRef!.name})`);
 }
 
+/** Namespaces every cluster has before any stack: never expected to go. */
+export const SYSTEM_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
+
 /** Cluster-scoped kinds a chart may create outside its namespace. */
 export const CLUSTER_SCOPED_KINDS = "clusterroles,clusterrolebindings,mutatingwebhookconfigurations,validatingwebhookconfigurations,apiservices";
 
@@ -105,6 +110,15 @@ export function leftovers(created: ReturnType<typeof createdObjects>, kubectl: K
         const cluster = kubectl(["get", CLUSTER_SCOPED_KINDS, "-l", `app.kubernetes.io/instance=${rel.name}`, "-o", "name"]);
         if (cluster.status !== 0) throw new Error(`kubectl get ${CLUSTER_SCOPED_KINDS}: ${cluster.stderr.trim().split("\n")[0]}`);
         for (const line of cluster.stdout.split("\n").filter(Boolean)) out.push(`${line} (Helm release ${rel.name})`);
+    }
+    // A chart installed with createNamespace leaves its namespace behind (helm uninstall never deletes one).
+    const stackNamespaces = new Set(created.objects.filter((o) => o.kind === "Namespace").map((o) => o.name));
+    for (const ns of new Set(created.releases.map((r) => r.namespace))) {
+        if (stackNamespaces.has(ns) || SYSTEM_NAMESPACES.includes(ns)) continue;
+        const r = kubectl(["get", "namespace", ns, "--ignore-not-found", "-o", "name"]);
+        if (r.status !== 0) throw new Error(`kubectl get namespace ${ns}: ${r.stderr.trim().split("\n")[0]}`);
+        const names = created.releases.filter((x) => x.namespace === ns).map((x) => x.name);
+        if (r.stdout.trim() !== "") out.push(`Namespace ${ns} (Helm release namespace: ${names.join(", ")})`);
     }
     const pvs = kubectl(["get", "pv", "-o", "json"]);
     if (pvs.status !== 0) throw new Error(`kubectl get pv: ${pvs.stderr.trim().split("\n")[0]}`);
