@@ -10,7 +10,8 @@
 # The token: CLI_PLATFORM_TOKEN, else `pulumi stack output apiToken --show-secrets`. The host the
 # Gateway routes: --host, else the host of `pulumi stack output apiUrl`. The command's expected
 # output suits the fake LLM (tools/e2e/fake-llm); against a real LLM pass E2E_EXPECT if needed.
-# Needs: kubectl, node with `npm ci` done, and the CLI built (npm --prefix service run build).
+# Needs: kubectl, node with `npm ci` done, and the CLI built (npm --prefix service run build) or
+# CLI_PLATFORM_CLI set to a command line that runs it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -37,9 +38,15 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 [[ "$via" == gateway || "$via" == service ]] || { echo "e2e: --via must be gateway or service, got \"$via\"" >&2; exit 2; }
-[[ -f service/dist/cli.js ]] || { echo "e2e: service/dist/cli.js is missing: run npm --prefix service ci && npm --prefix service run build" >&2; exit 2; }
+# The CLI the check runs: CLI_PLATFORM_CLI (a command line), else the built one.
+cli="${CLI_PLATFORM_CLI:-node service/dist/cli.js}"
+if [[ -z "${CLI_PLATFORM_CLI:-}" && ! -f service/dist/cli.js ]]; then
+    echo "e2e: service/dist/cli.js is missing: run npm --prefix service ci && npm --prefix service run build" >&2
+    exit 2
+fi
 
-kubectl_() { kubectl ${context:+--context "$context"} "$@"; }
+ctx=()
+[[ -n "$context" ]] && ctx=(--context "$context")
 pulumi_() { pulumi "$@" ${stack:+--stack "$stack"}; }
 
 if [[ -z "${CLI_PLATFORM_TOKEN:-}" ]]; then
@@ -57,7 +64,7 @@ trap cleanup EXIT
 forward() {
     local log
     log="$(mktemp)"
-    kubectl_ -n "$1" port-forward --address 127.0.0.1 "svc/$2" "$3:$4" >"$log" 2>&1 &
+    kubectl "${ctx[@]}" -n "$1" port-forward --address 127.0.0.1 "svc/$2" "$3:$4" >"$log" 2>&1 &
     pids+=("$!")
     for _ in $(seq 1 60); do
         if (exec 3<>"/dev/tcp/127.0.0.1/$3") 2>/dev/null; then return 0; fi
@@ -69,11 +76,17 @@ forward() {
     exit 1
 }
 
-forward "$namespace" cli-api 18000 80
-forward "$namespace" cli-api 18081 8080
-forward "$monitoring_namespace" "$prometheus_service" 19090 9090
+# Four free local ports (the OS picks them; nothing else on the machine is disturbed).
+read -r gateway_port api_port metrics_port prometheus_port < <(node -e '
+const net = require("node:net");
+Promise.all([0, 1, 2, 3].map(() => new Promise((ok) => { const s = net.createServer().listen(0, "127.0.0.1", () => ok(s)); })))
+    .then((servers) => { console.log(servers.map((s) => s.address().port).join(" ")); servers.forEach((s) => s.close()); });')
 
-args=(--cli-url http://127.0.0.1:18000 --metrics-url http://127.0.0.1:18081/metrics --prometheus-url http://127.0.0.1:19090 --namespace "$namespace")
+forward "$namespace" cli-api "$api_port" 80
+forward "$namespace" cli-api "$metrics_port" 8080
+forward "$monitoring_namespace" "$prometheus_service" "$prometheus_port" 9090
+
+args=(--cli "$cli" --cli-url "http://127.0.0.1:$api_port" --metrics-url "http://127.0.0.1:$metrics_port/metrics" --prometheus-url "http://127.0.0.1:$prometheus_port" --namespace "$namespace")
 if [[ -n "${E2E_EXPECT:-}" ]]; then args+=(--expect "$E2E_EXPECT"); fi
 if [[ "$via" == gateway ]]; then
     if [[ -z "$host" ]]; then
@@ -82,7 +95,7 @@ if [[ "$via" == gateway ]]; then
             { echo "e2e: the stack's apiUrl \"$api_url\" is not a URL; pass --host" >&2; exit 2; }
     fi
     # Envoy Gateway labels the data-plane Service of each Gateway with the Gateway's name.
-    gateway_svc="$(kubectl_ get svc -A -l gateway.envoyproxy.io/owning-gateway-name \
+    gateway_svc="$(kubectl "${ctx[@]}" get svc -A -l gateway.envoyproxy.io/owning-gateway-name \
         -o jsonpath='{range .items[*]}{.metadata.namespace}{" "}{.metadata.name}{"\n"}{end}')"
     if [[ -z "$gateway_svc" ]]; then
         echo "e2e: no Envoy Gateway data-plane Service (label gateway.envoyproxy.io/owning-gateway-name) in the cluster; use --via service to go straight to cli-api" >&2
@@ -94,12 +107,12 @@ if [[ "$via" == gateway ]]; then
         exit 1
     fi
     read -r gateway_ns gateway_name <<<"$gateway_svc"
-    forward "$gateway_ns" "$gateway_name" 18080 80
+    forward "$gateway_ns" "$gateway_name" "$gateway_port" 80
     echo "e2e: through the Gateway ($gateway_ns/$gateway_name, Host: $host)"
-    args+=(--api-url http://127.0.0.1:18080 --host "$host")
+    args+=(--api-url "http://127.0.0.1:$gateway_port" --host "$host")
 else
     echo "e2e: straight to $namespace/svc/cli-api (no Gateway)"
-    args+=(--api-url http://127.0.0.1:18000)
+    args+=(--api-url "http://127.0.0.1:$api_port")
 fi
 
 node_modules/.bin/ts-node --transpile-only tools/e2e/check.ts e2e "${args[@]}"
