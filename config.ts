@@ -21,7 +21,7 @@ export const PROJECT = "cli-platform";
 // back to a default). Sections are merged over the environment's DEFAULTS below.
 // ---------------------------------------------------------------------------------------------
 
-const ENVIRONMENTS = ["dev", "prod", "local"] as const;
+const ENVIRONMENTS = ["dev", "staging", "prod", "local"] as const;
 export type Environment = (typeof ENVIRONMENTS)[number];
 
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -45,15 +45,15 @@ export const EKS_LOG_TYPES = ["api", "audit", "authenticator", "controllerManage
 export const REQUIRED_LOG_TYPES = ["api", "audit", "authenticator"] as const;
 
 const networkSchema = z.strictObject({
-    /** VPC CIDR. Default dev 10.10.0.0/16, prod 10.20.0.0/16. */
+    /** VPC CIDR. Default dev 10.10.0.0/16, staging 10.30.0.0/16, prod 10.20.0.0/16. */
     cidr: cidrString,
-    /** Availability zones to spread subnets over, 1..6. Default dev 2, prod 3. */
+    /** Availability zones to spread subnets over, 1..6. Default dev 2, staging and prod 3. */
     azCount: z.int().min(1).max(6),
-    /** One NAT gateway for the VPC (`single`) or one per AZ (`perAz`). Default dev single, prod perAz. */
+    /** One NAT gateway for the VPC (`single`) or one per AZ (`perAz`). Default dev and staging single, prod perAz. */
     natGateways: z.enum(["single", "perAz"]),
-    /** VPC flow logs to CloudWatch. Default dev false, prod true. */
+    /** VPC flow logs to CloudWatch. Default dev false, staging and prod true. */
     flowLogs: z.boolean(),
-    /** Flow-log retention in days (a CloudWatch retention period). Default dev 7, prod 90. */
+    /** Flow-log retention in days (a CloudWatch retention period). Default dev 7, staging 14, prod 90. */
     flowLogRetentionDays: logRetention,
     /** Explicit public subnet CIDRs, one per AZ. Default: planned from `cidr` (see lib/cidr.ts). */
     publicSubnetCidrs: z.array(cidrString).optional(),
@@ -96,9 +96,9 @@ const clusterSchema = z.strictObject({
     adminPrincipalArns: z.array(
         z.string().regex(IAM_PRINCIPAL_ARN, { message: "must be an IAM role or user ARN (arn:aws:iam::<12-digit account>:role/<name>)" }),
     ),
-    /** Control-plane log types; must include api, audit and authenticator. Default dev those three, prod all five. */
+    /** Control-plane log types; must include api, audit and authenticator. Default dev those three, staging and prod all five. */
     logTypes: z.array(z.enum(EKS_LOG_TYPES)),
-    /** Control-plane log retention in days. Default dev 7, prod 90. */
+    /** Control-plane log retention in days. Default dev 7, staging 14, prod 90. */
     logRetentionDays: logRetention,
     /** Managed node groups. */
     nodeGroups: z.array(nodeGroupSchema).min(1),
@@ -114,30 +114,30 @@ const kubernetesSchema = z.strictObject({
 });
 
 const postgresSchema = z.strictObject({
-    /** in-cluster StatefulSet or Amazon RDS. Default dev/local in-cluster, prod rds. */
+    /** in-cluster StatefulSet or Amazon RDS. Default dev/local in-cluster, staging and prod rds. */
     mode: z.enum(["in-cluster", "rds"]),
     /** Database name. Default cli_platform. */
     database: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, { message: "must be a PostgreSQL identifier (a-z, 0-9, _)" }),
     /** Owner role name. Default cli_user. */
     username: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, { message: "must be a PostgreSQL identifier (a-z, 0-9, _)" }),
-    /** Storage in GiB (PVC or RDS allocated storage). Default dev 10, prod 50. */
+    /** Storage in GiB (PVC or RDS allocated storage). Default dev 10, staging 20, prod 50. */
     storageGiB: z.int().min(1).max(65536),
     /** RDS instance class (rds mode). Default db.t4g.medium (prod: db.r6g.large). */
     instanceClass: z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, { message: 'must be an RDS instance class such as "db.r6g.large"' }),
-    /** RDS Multi-AZ (rds mode). Default prod true. */
+    /** RDS Multi-AZ (rds mode). Default prod true, staging false. */
     multiAz: z.boolean(),
-    /** RDS automated backup retention, 7..35 days. Default dev 7, prod 14. */
+    /** RDS automated backup retention, 7..35 days. Default dev and staging 7, prod 14. */
     backupRetentionDays: z.int().min(7).max(35),
 });
 
 const redisSchema = z.strictObject({
-    /** in-cluster StatefulSet or Amazon ElastiCache. Default dev/local in-cluster, prod elasticache. */
+    /** in-cluster StatefulSet or Amazon ElastiCache. Default dev/local in-cluster, staging and prod elasticache. */
     mode: z.enum(["in-cluster", "elasticache"]),
     /** ElastiCache node type (elasticache mode). Default cache.t4g.small (prod cache.r7g.large). */
     nodeType: z.string().regex(/^cache\.[a-z0-9]+\.[a-z0-9]+$/, { message: 'must be an ElastiCache node type such as "cache.r7g.large"' }),
-    /** ElastiCache cache clusters (1 primary + replicas), 1..6. Default dev 1, prod 2. */
+    /** ElastiCache cache clusters (1 primary + replicas), 1..6. Default dev and staging 1, prod 2. */
     nodeCount: z.int().min(1).max(6),
-    /** ElastiCache Multi-AZ with automatic failover (needs nodeCount >= 2). Default dev false, prod true. */
+    /** ElastiCache Multi-AZ with automatic failover (needs nodeCount >= 2). Default dev and staging false, prod true. */
     multiAz: z.boolean(),
     /** AOF volume in GiB (in-cluster mode). Default 5. */
     storageGiB: z.int().min(1).max(1024),
@@ -157,9 +157,9 @@ const workloadSchema = z.strictObject({
 });
 
 const serviceSchema = z.strictObject({
-    /** cli-api (port 8000). Defaults from the deployment guide: 250m/256Mi to 500m/512Mi; dev 1..3, prod 3..20. */
+    /** cli-api (port 8000). Defaults from the deployment guide: 250m/256Mi to 500m/512Mi; dev 1..3, staging 2..6, prod 3..20. */
     api: workloadSchema,
-    /** cli-runner (port 8001). Defaults from the deployment guide: 100m/128Mi to 200m/256Mi; dev 1..2, prod 2..10. */
+    /** cli-runner (port 8001). Defaults from the deployment guide: 100m/128Mi to 200m/256Mi; dev 1..2, staging 2..4, prod 2..10. */
     runner: workloadSchema,
     llm: z.strictObject({
         provider: z.enum(["openai"]),
@@ -188,7 +188,7 @@ const ingressSchema = z.strictObject({
     enabled: z.boolean(),
     /** Public host name of the api. */
     apiHost: z.string().regex(HOSTNAME, { message: 'must be a fully qualified host name such as "cli.example.com"' }),
-    /** Let's Encrypt (letsencrypt-prod ClusterIssuer) TLS. Default dev false, prod true. */
+    /** Let's Encrypt (letsencrypt-prod ClusterIssuer) TLS. Default dev false, staging and prod true. */
     tls: z.boolean(),
     /** ACME account e-mail for Let's Encrypt. Required when tls is on. */
     acmeEmail: z.email({ message: "must be an e-mail address" }).optional(),
@@ -197,11 +197,11 @@ const ingressSchema = z.strictObject({
 const monitoringSchema = z.strictObject({
     /** Install kube-prometheus-stack, prometheus-adapter, rules and dashboards. Default true. */
     enabled: z.boolean(),
-    /** Prometheus retention, e.g. "15d". Default dev 3d, prod 30d. */
+    /** Prometheus retention, e.g. "15d". Default dev 3d, staging 14d, prod 30d. */
     retention: z.string().regex(DURATION, { message: 'must be a Prometheus duration such as "15d"' }),
-    /** Prometheus volume in GiB. Default dev 10, prod 100. */
+    /** Prometheus volume in GiB. Default dev 10, staging 20, prod 100. */
     storageGiB: z.int().min(1).max(16384),
-    /** Prometheus replicas. Default dev 1, prod 2. */
+    /** Prometheus replicas. Default dev and staging 1, prod 2. */
     prometheusReplicas: z.int().min(1).max(5),
     /** Grafana host through the ingress; unset = port-forward only. */
     grafanaHost: z.string().regex(HOSTNAME, { message: 'must be a fully qualified host name such as "grafana.example.com"' }).optional(),
@@ -210,13 +210,13 @@ const monitoringSchema = z.strictObject({
 });
 
 const loggingSchema = z.strictObject({
-    /** Where container logs go. Default dev cloudwatch, prod opensearch, local stdout. */
+    /** Where container logs go. Default dev cloudwatch, staging and prod opensearch, local stdout. */
     sink: z.enum(["opensearch", "cloudwatch", "stdout", "none"]),
-    /** Log retention in days (CloudWatch retention period, or the OpenSearch index lifecycle). Default dev 14, prod 30. */
+    /** Log retention in days (CloudWatch retention period, or the OpenSearch index lifecycle). Default dev and staging 14, prod 30. */
     retentionDays: logRetention,
-    /** OpenSearch data node instance type (opensearch sink). Default r6g.large.search. */
+    /** OpenSearch data node instance type (opensearch sink). Default r6g.large.search (staging m6g.large.search). */
     opensearchInstanceType: z.string().regex(/^[a-z0-9]+\.[a-z0-9]+\.search$/, { message: 'must be an OpenSearch instance type such as "r6g.large.search"' }),
-    /** OpenSearch EBS volume per data node in GiB. Default 100. */
+    /** OpenSearch EBS volume per data node in GiB. Default 100 (staging 20). */
     opensearchVolumeGiB: z.int().min(10).max(16384),
 });
 
@@ -252,7 +252,7 @@ export interface PlatformConfig {
     environment: Environment;
     /** AWS region (`aws:region`); undefined on local. */
     awsRegion?: string;
-    /** true on dev and prod (EKS); false on local (existing cluster, no AWS). */
+    /** true on dev, staging and prod (EKS); false on local (existing cluster, no AWS). */
     onAws: boolean;
     network?: NetworkConfig;
     cluster?: ClusterConfig;
@@ -264,7 +264,7 @@ export interface PlatformConfig {
     ingress: IngressConfig;
     monitoring: MonitoringConfig;
     logging: LoggingConfig;
-    /** `protect` + retain-on-delete on stateful resources. Default dev/local false, prod true. */
+    /** `protect` + retain-on-delete on stateful resources. Default dev/local false, staging and prod true. */
     protectStatefulResources: boolean;
     /** Secret values, kept as secret Outputs end to end. */
     secrets: {
@@ -315,6 +315,32 @@ export const DEFAULTS: Record<Environment, Defaults> = {
         monitoring: { enabled: true, retention: "3d", storageGiB: 10, prometheusReplicas: 1, alertReceiver: "none" },
         logging: { sink: "cloudwatch", retentionDays: 14, opensearchInstanceType: "r6g.large.search", opensearchVolumeGiB: 100 },
         protectStatefulResources: false,
+    },
+    // prod's shape at a smaller size: 3 AZs behind one NAT gateway, one on-demand group, managed
+    // data single-AZ on small classes, OpenSearch, 14 days of metrics and logs, everything protected.
+    staging: {
+        network: { cidr: "10.30.0.0/16", azCount: 3, natGateways: "single", flowLogs: true, flowLogRetentionDays: 14 },
+        cluster: {
+            kubernetesVersion: "1.35",
+            endpointPublicAccess: true,
+            publicAccessCidrs: [],
+            adminPrincipalArns: [],
+            logTypes: [...EKS_LOG_TYPES],
+            logRetentionDays: 14,
+            nodeGroups: [{ name: "general", instanceTypes: ["m6i.large"], minSize: 2, desiredSize: 2, maxSize: 6 }],
+            autoscaler: true,
+        },
+        postgres: { mode: "rds", ...commonData, storageGiB: 20, instanceClass: "db.t4g.medium", multiAz: false, backupRetentionDays: 7 },
+        redis: { mode: "elasticache", nodeType: "cache.t4g.small", nodeCount: 1, multiAz: false, storageGiB: 5 },
+        service: {
+            api: { replicas: 2, minReplicas: 2, maxReplicas: 6, ...apiDefaults },
+            runner: { replicas: 2, minReplicas: 2, maxReplicas: 4, ...runnerDefaults },
+            ...serviceDefaults,
+        },
+        ingress: { enabled: true, apiHost: "cli.staging.example.com", tls: true },
+        monitoring: { enabled: true, retention: "14d", storageGiB: 20, prometheusReplicas: 1, alertReceiver: "none" },
+        logging: { sink: "opensearch", retentionDays: 14, opensearchInstanceType: "m6g.large.search", opensearchVolumeGiB: 20 },
+        protectStatefulResources: true,
     },
     prod: {
         network: { cidr: "10.20.0.0/16", azCount: 3, natGateways: "perAz", flowLogs: true, flowLogRetentionDays: 90 },
@@ -619,12 +645,12 @@ function crossFieldProblems(cfg: PlatformConfig): string[] {
                 ),
             );
         }
-        if (environment === "prod" && cluster.publicAccessCidrs.some((c) => parseCidr(c)!.prefix === 0)) {
+        if ((environment === "prod" || environment === "staging") && cluster.publicAccessCidrs.some((c) => parseCidr(c)!.prefix === 0)) {
             out.push(
                 problem(
                     ["cluster", "publicAccessCidrs"],
                     cluster.publicAccessCidrs,
-                    "prod may not open the API endpoint to 0.0.0.0/0; list your office/VPN CIDRs",
+                    `${environment} may not open the API endpoint to 0.0.0.0/0; list your office/VPN CIDRs`,
                 ),
             );
         }

@@ -27,7 +27,7 @@ function irsaSubjects(r: StackRender): Map<string, string> {
 }
 
 describe("EksCluster", () => {
-    for (const stack of ["dev", "prod"] as const) {
+    for (const stack of ["dev", "staging", "prod"] as const) {
         describe(stack, () => {
             const cfg = parseConfig(rawConfig(stack)).cluster!;
 
@@ -58,8 +58,8 @@ describe("EksCluster", () => {
                 assert.equal(vpc.endpointPrivateAccess, true);
                 assert.equal(vpc.endpointPublicAccess, cfg.endpointPublicAccess);
                 assert.deepEqual(vpc.publicAccessCidrs, cfg.publicAccessCidrs);
-                assert.equal((vpc.subnetIds as string[]).length, stack === "prod" ? 3 : 2);
-                if (stack === "prod") assert.ok(!(vpc.publicAccessCidrs as string[]).includes("0.0.0.0/0"));
+                assert.equal((vpc.subnetIds as string[]).length, stack === "dev" ? 2 : 3);
+                if (stack !== "dev") assert.ok(!(vpc.publicAccessCidrs as string[]).includes("0.0.0.0/0"));
             });
 
             it("authenticates through the EKS API with access entries for the configured admins (no aws-auth ConfigMap)", async () => {
@@ -141,7 +141,7 @@ describe("EksCluster", () => {
                     "cluster-aws-ebs-csi-driver-role": "system:serviceaccount:kube-system:ebs-csi-controller-sa",
                     "cluster-vpc-cni-role": "system:serviceaccount:kube-system:aws-node",
                     "logging-fluent-bit-role": "system:serviceaccount:logging:fluent-bit",
-                    ...(stack === "prod" ? { "logging-os-bootstrap-role": "system:serviceaccount:logging:opensearch-bootstrap" } : {}),
+                    ...(stack !== "dev" ? { "logging-os-bootstrap-role": "system:serviceaccount:logging:opensearch-bootstrap" } : {}),
                 });
                 const ebs = byType(r, "aws:eks/addon:Addon").find((a) => a.inputs.addonName === "aws-ebs-csi-driver")!;
                 assert.match(String(ebs.inputs.serviceAccountRoleArn), /role\/cluster-aws-ebs-csi-driver-role-/);
@@ -183,12 +183,16 @@ describe("EksCluster", () => {
         });
     }
 
-    it("dev and prod clusters differ: 3 node-group AZs, all five log types and longer retention in prod", async () => {
+    it("dev, staging and prod clusters differ: 3 node-group AZs, all five log types and longer retention in staging and prod", async () => {
         const dev = one(await render("dev"), CLUSTER);
+        const staging = one(await render("staging"), CLUSTER);
         const prod = one(await render("prod"), CLUSTER);
         assert.equal((dev.inputs.enabledClusterLogTypes as string[]).length, 3);
+        assert.equal((staging.inputs.enabledClusterLogTypes as string[]).length, 5);
         assert.equal((prod.inputs.enabledClusterLogTypes as string[]).length, 5);
         assert.equal(byType(await render("prod"), NODE_GROUP).length, 2);
+        const groups = byType(await render("staging"), NODE_GROUP).map((g) => [g.inputs.capacityType, g.inputs.instanceTypes, g.inputs.scalingConfig]);
+        assert.deepEqual(groups, [["ON_DEMAND", ["m6i.large"], { minSize: 2, desiredSize: 2, maxSize: 6 }]]);
     });
 
     it("a cluster on another supported version pins that version's add-ons", async () => {

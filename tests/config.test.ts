@@ -54,6 +54,28 @@ describe("config: the stack files", () => {
         assert.deepEqual([dev.network!.flowLogs, prod.network!.flowLogs], [false, true]);
     });
 
+    it("staging is prod's shape at a smaller size", () => {
+        const s = parseConfig(rawConfig("staging"));
+        assert.deepEqual([s.network!.cidr, s.network!.azCount, s.network!.natGateways, s.network!.flowLogs], ["10.30.0.0/16", 3, "single", true]);
+        assert.deepEqual(
+            s.cluster!.nodeGroups.map((g) => [g.name, g.capacityType, g.minSize, g.desiredSize, g.maxSize]),
+            [["general", "ON_DEMAND", 2, 2, 6]],
+        );
+        assert.deepEqual([s.cluster!.logTypes.length, s.cluster!.logRetentionDays, s.cluster!.publicAccessCidrs], [5, 14, ["198.51.100.0/24"]]);
+        assert.deepEqual([s.postgres.mode, s.postgres.instanceClass, s.postgres.multiAz], ["rds", "db.t4g.medium", false]);
+        assert.deepEqual([s.redis.mode, s.redis.nodeType, s.redis.nodeCount, s.redis.multiAz], ["elasticache", "cache.t4g.small", 1, false]);
+        assert.deepEqual([s.service.api.minReplicas, s.service.api.maxReplicas, s.service.runner.minReplicas, s.service.runner.maxReplicas], [2, 6, 2, 4]);
+        assert.deepEqual([s.monitoring.retention, s.monitoring.prometheusReplicas, s.logging.sink, s.logging.retentionDays], ["14d", 1, "opensearch", 14]);
+        assert.deepEqual([s.ingress.tls, s.ingress.apiHost, s.protectStatefulResources], [true, "cli.staging.example.com", true]);
+    });
+
+    it("the staging stack file holds only overrides: what has no default, or differs from it", () => {
+        const file = stackFile("staging");
+        assert.deepEqual(Object.keys(file).sort(), ["aws:region", "cli-platform:cluster", "cli-platform:environment", "cli-platform:ingress"]);
+        assert.deepEqual(Object.keys(file["cli-platform:cluster"] as object).sort(), ["adminPrincipalArns", "publicAccessCidrs"]);
+        assert.deepEqual(file["cli-platform:ingress"], { acmeEmail: "platform-team@example.com" });
+    });
+
     it("defaults fill what a stack file leaves out, per environment", () => {
         const cfg = parseConfig({
             stack: "minimal",
@@ -90,8 +112,8 @@ describe("config: validation messages", () => {
         {
             title: "unknown environment",
             stack: "dev",
-            changes: () => ({ "cli-platform:environment": "staging" }),
-            message: `cli-platform:environment = "staging": must be one of "dev", "prod", "local"`,
+            changes: () => ({ "cli-platform:environment": "qa" }),
+            message: `cli-platform:environment = "qa": must be one of "dev", "staging", "prod", "local"`,
         },
         {
             title: "missing aws:region",
@@ -256,6 +278,18 @@ describe("config: validation messages", () => {
             stack: "dev",
             changes: () => section("dev", "cluster", { publicAccessCidrs: [] }),
             message: `cli-platform:cluster.publicAccessCidrs = []: must list at least one CIDR when cluster.endpointPublicAccess is true (or turn public access off)`,
+        },
+        {
+            title: "staging open to 0.0.0.0/0",
+            stack: "staging",
+            changes: () => ({ "cli-platform:cluster": { publicAccessCidrs: ["0.0.0.0/0"] } }),
+            message: `cli-platform:cluster.publicAccessCidrs = ["0.0.0.0/0"]: staging may not open the API endpoint to 0.0.0.0/0; list your office/VPN CIDRs`,
+        },
+        {
+            title: "staging without its ACME e-mail (TLS is on by default)",
+            stack: "staging",
+            changes: () => ({ "cli-platform:ingress": undefined }),
+            message: `cli-platform:ingress.acmeEmail = (unset): required when ingress.tls is true (the Let's Encrypt account e-mail)`,
         },
         {
             title: "prod open to 0.0.0.0/0",

@@ -119,6 +119,7 @@ describe("CliService (cli-api, cli-runner)", () => {
     it("HPA per stack: the deployment guide's targets, custom metric and behaviour", async () => {
         const expected: Record<StackName, { api: [number, number]; runner: [number, number] }> = {
             dev: { api: [1, 3], runner: [1, 2] },
+            staging: { api: [2, 6], runner: [2, 4] },
             prod: { api: [3, 20], runner: [2, 10] },
             local: { api: [1, 2], runner: [1, 1] },
         };
@@ -156,16 +157,22 @@ describe("CliService (cli-api, cli-runner)", () => {
 
     it("a PodDisruptionBudget exists only where a workload has more than one replica", async () => {
         assert.deepEqual(byType(await render("dev"), PDB), []);
-        const prod = byType(await render("prod"), PDB).map((p) => [meta(p).name, (p.inputs.spec as Obj).maxUnavailable]);
-        assert.deepEqual(prod, [
-            ["cli-runner", 1],
-            ["cli-api", 1],
-        ]);
+        for (const stack of ["staging", "prod"] as const) {
+            const pdbs = byType(await render(stack), PDB).map((p) => [meta(p).name, (p.inputs.spec as Obj).maxUnavailable]);
+            assert.deepEqual(
+                pdbs,
+                [
+                    ["cli-runner", 1],
+                    ["cli-api", 1],
+                ],
+                stack,
+            );
+        }
     });
 
     describe("images", () => {
         it("EKS stacks run the pushed digest, never a mutable tag", async () => {
-            for (const stack of ["dev", "prod"] as const) {
+            for (const stack of ["dev", "staging", "prod"] as const) {
                 const r = await render(stack);
                 for (const name of ["cli-api", "cli-runner"]) {
                     const image = String(podSpec(named(r, DEPLOYMENT, name)).containers[0].image);
@@ -205,33 +212,37 @@ describe("CliService (cli-api, cli-runner)", () => {
     });
 
     describe("ingress", () => {
-        it("prod: ingress-nginx behind an NLB, cert-manager with CRDs, the letsencrypt-prod issuer, TLS with ssl-redirect", async () => {
-            const r = await render("prod");
-            const nginx = one(r, "kubernetes:helm.sh/v3:Release", "ingress-nginx");
-            assert.equal(nginx.inputs.version, CHARTS.ingressNginx.version);
-            const svc = ((nginx.inputs.values as Obj).controller as Obj).service as { type: string; annotations: Record<string, string> };
-            assert.equal(svc.type, "LoadBalancer");
-            assert.equal(svc.annotations["service.beta.kubernetes.io/aws-load-balancer-type"], "nlb");
-            const cm = one(r, "kubernetes:helm.sh/v3:Release", "ingress-cert-manager");
-            assert.equal(cm.inputs.version, CHARTS.certManager.version);
-            assert.deepEqual((cm.inputs.values as Obj).crds, { enabled: true, keep: true });
-            const issuer = one(r, "kubernetes:cert-manager.io/v1:ClusterIssuer");
-            assert.equal(meta(issuer).name, "letsencrypt-prod");
-            assert.equal(((issuer.inputs.spec as Obj).acme as Obj).email, "platform-team@example.com");
-            assert.ok(issuer.dependsOn.includes(cm.urn));
+        for (const [stack, host] of [
+            ["staging", "cli.staging.example.com"],
+            ["prod", "cli.example.com"],
+        ] as const)
+            it(`${stack}: ingress-nginx behind an NLB, cert-manager with CRDs, the letsencrypt-prod issuer, TLS with ssl-redirect`, async () => {
+                const r = await render(stack);
+                const nginx = one(r, "kubernetes:helm.sh/v3:Release", "ingress-nginx");
+                assert.equal(nginx.inputs.version, CHARTS.ingressNginx.version);
+                const svc = ((nginx.inputs.values as Obj).controller as Obj).service as { type: string; annotations: Record<string, string> };
+                assert.equal(svc.type, "LoadBalancer");
+                assert.equal(svc.annotations["service.beta.kubernetes.io/aws-load-balancer-type"], "nlb");
+                const cm = one(r, "kubernetes:helm.sh/v3:Release", "ingress-cert-manager");
+                assert.equal(cm.inputs.version, CHARTS.certManager.version);
+                assert.deepEqual((cm.inputs.values as Obj).crds, { enabled: true, keep: true });
+                const issuer = one(r, "kubernetes:cert-manager.io/v1:ClusterIssuer");
+                assert.equal(meta(issuer).name, "letsencrypt-prod");
+                assert.equal(((issuer.inputs.spec as Obj).acme as Obj).email, "platform-team@example.com");
+                assert.ok(issuer.dependsOn.includes(cm.urn));
 
-            const ing = named(r, "kubernetes:networking.k8s.io/v1:Ingress", "cli-api");
-            assert.deepEqual(meta(ing).annotations, {
-                "nginx.ingress.kubernetes.io/ssl-redirect": "true",
-                "nginx.ingress.kubernetes.io/proxy-body-size": "64k",
-                "cert-manager.io/cluster-issuer": "letsencrypt-prod",
+                const ing = named(r, "kubernetes:networking.k8s.io/v1:Ingress", "cli-api");
+                assert.deepEqual(meta(ing).annotations, {
+                    "nginx.ingress.kubernetes.io/ssl-redirect": "true",
+                    "nginx.ingress.kubernetes.io/proxy-body-size": "64k",
+                    "cert-manager.io/cluster-issuer": "letsencrypt-prod",
+                });
+                const spec = ing.inputs.spec as { tls: Obj[]; rules: { host: string }[]; ingressClassName: string };
+                assert.deepEqual(spec.tls, [{ hosts: [host], secretName: "cli-api-tls" }]);
+                assert.equal(spec.rules[0].host, host);
+                assert.equal(spec.ingressClassName, "nginx");
+                assert.equal(r.outputs.apiUrl, `https://${host}`);
             });
-            const spec = ing.inputs.spec as { tls: Obj[]; rules: { host: string }[]; ingressClassName: string };
-            assert.deepEqual(spec.tls, [{ hosts: ["cli.example.com"], secretName: "cli-api-tls" }]);
-            assert.equal(spec.rules[0].host, "cli.example.com");
-            assert.equal(spec.ingressClassName, "nginx");
-            assert.equal(r.outputs.apiUrl, "https://cli.example.com");
-        });
 
         it("dev: plain HTTP ingress, no cert-manager; local: no ingress, a port-forward URL", async () => {
             const dev = await render("dev");

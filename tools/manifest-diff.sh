@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Renders dev and prod offline at a base commit and at the working tree, and prints the diff of
+# Renders dev, staging and prod offline at a base commit and at the working tree, and prints the diff of
 # their manifests as Markdown (for a pull request's job summary). Needs no cloud credentials.
 # Usage: tools/manifest-diff.sh <base-ref>
 set -euo pipefail
@@ -15,7 +15,7 @@ render() { # dir stack out
 }
 
 echo "## Rendered manifests: base ${base_ref:0:12} → this pull request"
-for stack in dev prod; do
+for stack in dev staging prod; do
     render "$work/base" "$stack" "$work/base-out/$stack" || { echo "_base branch does not render ${stack}_"; continue; }
     render "$PWD" "$stack" "$work/pr-out/$stack"
     echo
