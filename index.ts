@@ -37,7 +37,7 @@ import { awsTags, clusterNameFor } from "./lib/naming";
 
 type Outputs = Record<string, pulumi.Input<unknown> | undefined>;
 
-/** dev/prod: VPC, EKS and the autoscaler. Resolves AZs before declaring anything. */
+/** dev/staging/prod: VPC, EKS and the autoscaler. Resolves AZs before declaring anything. */
 async function awsLayer(cfg: PlatformConfig) {
     const network = cfg.network!;
     const clusterCfg = cfg.cluster!;
