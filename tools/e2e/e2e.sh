@@ -57,7 +57,11 @@ fi
 export CLI_PLATFORM_TOKEN
 
 pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
+# Stop the port-forwards and wait for them, so their ports are free when this script returns.
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
 trap cleanup EXIT
 
 # forward NAMESPACE SERVICE LOCAL_PORT REMOTE_PORT: a background port-forward, up once the port answers.
