@@ -66,7 +66,7 @@ interface Platform {
     prometheusUrl: string;
     /** Requests the api saw: method, path, Host header, authorization, whether through the gateway. */
     seen: { method: string; path: string; host?: string; auth?: string; gateway: boolean }[];
-    behave: { ready: number; evolveStatus?: number; runStdout?: string; scrapeAfter: number };
+    behave: { ready: number; evolveStatus?: number; runStdout?: string; scrapeAfter: number; unavailable: number };
     close(): Promise<void>;
 }
 
@@ -78,7 +78,7 @@ async function startPlatform(llmUrl: string): Promise<Platform> {
     let prometheusQueries = 0;
     const p = {
         seen: [],
-        behave: { ready: 200, scrapeAfter: 0 },
+        behave: { ready: 200, scrapeAfter: 0, unavailable: 0 },
     } as unknown as Platform;
     const send = (res: http.ServerResponse, status: number, body: unknown) => {
         res.writeHead(status, { "content-type": "application/json" });
@@ -92,6 +92,12 @@ async function startPlatform(llmUrl: string): Promise<Platform> {
                 const url = new URL(req.url!, "http://x");
                 p.seen.push({ method: req.method!, path: url.pathname, host: req.headers.host, auth: req.headers.authorization, gateway });
                 if (gateway && req.headers.host !== GATEWAY_HOST) return send(res, 404, { error: { code: "not_found", message: "no route for this host" } });
+                if (p.behave.unavailable > 0) {
+                    // A load balancer with no healthy target yet: an HTML error page.
+                    p.behave.unavailable--;
+                    res.writeHead(503, { "content-type": "text/html" });
+                    return res.end("<html><body>503 Service Temporarily Unavailable</body></html>");
+                }
                 if (url.pathname === "/health") return send(res, 200, { status: "ok", version: "0.1.0" });
                 if (url.pathname === "/ready")
                     return p.behave.ready === 200
@@ -238,6 +244,16 @@ describe("end-to-end check (tools/e2e)", () => {
         );
         const err = await failure("smoke", options({ apiUrl: platform.gatewayUrl, host: "cli.example.org", cliUrl: platform.url }));
         assert.match(err, /^health: GET \/health answering 200 \{"status":"ok"\} did not happen within 2 s \(last: 404 \{"error":\{"code":"not_found"/);
+    });
+
+    it("waits while the front door answers HTML errors (a load balancer without a healthy target yet)", async () => {
+        platform.behave.unavailable = 3;
+        const results = await runChecks("smoke", options());
+        assert.equal(results[0].detail, "200, version 0.1.0");
+        assert.deepEqual(
+            platform.seen.slice(0, 4).map((x) => x.path),
+            ["/health", "/health", "/health", "/health"],
+        );
     });
 
     it("smoke stops after the token checks: no evolve, no run", async () => {

@@ -117,13 +117,20 @@ export function request(
     });
 }
 
-function json(step: string, r: HttpResult): Record<string, unknown> {
+/** The body as a JSON object, or undefined (an HTML error page of a load balancer, say). */
+function jsonObject(body: string): Record<string, unknown> | undefined {
     try {
-        const v: unknown = JSON.parse(r.body);
+        const v: unknown = JSON.parse(body);
         if (typeof v === "object" && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
     } catch {
-        // reported below
+        // not JSON
     }
+    return undefined;
+}
+
+function json(step: string, r: HttpResult): Record<string, unknown> {
+    const v = jsonObject(r.body);
+    if (v) return v;
     throw new CheckFailed(step, `answered ${r.status} with a body that is not a JSON object: ${JSON.stringify(r.body.slice(0, 200))}`);
 }
 
@@ -239,7 +246,8 @@ export async function runChecks(mode: Mode, o: CheckOptions, log: (line: string)
             const r = await api("GET", "/health", undefined, false).catch((err: Error) => {
                 throw new Error(`${o.apiUrl} cannot be reached: ${err.message}`);
             });
-            if (r.status === 200 && json("health", r).status === "ok") return json("health", r);
+            const body = jsonObject(r.body);
+            if (r.status === 200 && body?.status === "ok") return body;
             throw new Error(`${r.status} ${r.body.slice(0, 200)}`);
         },
         'GET /health answering 200 {"status":"ok"}',
@@ -252,12 +260,13 @@ export async function runChecks(mode: Mode, o: CheckOptions, log: (line: string)
         o.pollMs,
         async () => {
             const r = await api("GET", "/ready", undefined, false);
-            if (r.status === 200 && json("ready", r).status === "ready") return r;
+            const body = jsonObject(r.body);
+            if (r.status === 200 && body?.status === "ready") return body;
             throw new Error(`${r.status} ${r.body.slice(0, 200)}`);
         },
         "GET /ready answering 200",
     );
-    ok("ready", `200 ${JSON.stringify(json("ready", ready).checks)}`);
+    ok("ready", `200 ${JSON.stringify(ready.checks)}`);
 
     const cliUrl = o.cliUrl ?? o.apiUrl;
     const status = await runCli(o.cli, ["--timeout", "10000", "status"], { CLI_PLATFORM_URL: cliUrl, CLI_PLATFORM_TOKEN: o.token }, o.requestTimeoutMs).catch(
