@@ -66,7 +66,7 @@ interface Platform {
     prometheusUrl: string;
     /** Requests the api saw: method, path, Host header, authorization, whether through the gateway. */
     seen: { method: string; path: string; host?: string; auth?: string; gateway: boolean }[];
-    behave: { ready: number; evolveStatus?: number; runStdout?: string; scrapeAfter: number; unavailable: number };
+    behave: { ready: 200 | 503 | "degraded"; evolveStatus?: number; runStdout?: string; scrapeAfter: number; unavailable: number };
     close(): Promise<void>;
 }
 
@@ -101,8 +101,10 @@ async function startPlatform(llmUrl: string): Promise<Platform> {
                 if (url.pathname === "/health") return send(res, 200, { status: "ok", version: "0.1.0" });
                 if (url.pathname === "/ready")
                     return p.behave.ready === 200
-                        ? send(res, 200, { status: "ready", checks: { postgres: "ok", redis: "ok" } })
-                        : send(res, 503, { status: "not ready", failing: ["redis"] });
+                        ? send(res, 200, { status: "ready", failing: [], degraded: [], checks: { postgres: "ok", redis: "ok" } })
+                        : p.behave.ready === "degraded"
+                          ? send(res, 200, { status: "degraded", failing: [], degraded: ["redis"], checks: { postgres: "ok", redis: "timeout" } })
+                          : send(res, 503, { status: "not ready", failing: ["postgres"], degraded: [] });
                 if (req.headers.authorization !== `Bearer ${TOKEN}`)
                     return send(res, 401, { error: { code: "unauthorized", message: "missing or invalid bearer token" } });
                 if (req.method === "GET" && url.pathname === "/commands") return send(res, 200, { commands: [] });
@@ -269,7 +271,13 @@ describe("end-to-end check (tools/e2e)", () => {
         platform.behave.ready = 503;
         assert.match(
             await failure("smoke", options()),
-            /^ready: GET \/ready answering 200 did not happen within 2 s \(last: 503 \{"status":"not ready","failing":\["redis"\]\}\)$/,
+            /^ready: GET \/ready answering 200 \{"status":"ready"\} did not happen within 2 s \(last: 503 \{"status":"not ready","failing":\["postgres"\],"degraded":\[\]\}\)$/,
+        );
+        // Degraded (Redis not answering) is 200 from /ready, but a fresh deploy in that state is broken.
+        platform.behave.ready = "degraded";
+        assert.match(
+            await failure("smoke", options()),
+            /^ready: GET \/ready answering 200 \{"status":"ready"\} did not happen within 2 s \(last: 200 \{"status":"degraded",/,
         );
         platform.behave.ready = 200;
         assert.match(
