@@ -381,7 +381,7 @@ describe("end-to-end check (tools/e2e)", () => {
             stderr: string;
             calls: string[][];
         }
-        const ENVOY = "envoy-gateway-system envoy-cli-platform-gateway-1a2b3c\n";
+        const ENVOY = "envoy-gateway-system envoy-cli-platform-gateway-1a2b3c 443 80\n";
 
         async function e2eScript(args: string[], fake: { gateways: string; apiUrl: string }): Promise<ScriptRun> {
             const dir = fs.mkdtempSync(path.join(os.tmpdir(), "e2e-sh-"));
@@ -464,7 +464,7 @@ else { console.error("fake pulumi: unexpected " + a); process.exit(1); }
         it("through the Gateway: finds Envoy's Service, takes token and host from the stack, passes every check, and stops its port-forwards", async () => {
             const r = await e2eScript(["--context", "kind-cli-platform", "--stack", "local"], { gateways: ENVOY, apiUrl: "http://cli.localtest.me" });
             assert.equal(r.code, 0, r.stdout + r.stderr);
-            assert.match(r.stdout, /e2e: through the Gateway \(envoy-gateway-system\/envoy-cli-platform-gateway-1a2b3c, Host: cli\.localtest\.me\)/);
+            assert.match(r.stdout, /e2e: through the Gateway \(envoy-gateway-system\/envoy-cli-platform-gateway-1a2b3c:80, Host: cli\.localtest\.me\)/);
             assert.match(r.stdout, /^e2e: all 9 checks passed$/m);
             const name = /ok {4}evolve: 201 (e2e-[a-z0-9]+) /.exec(r.stdout)![1];
             assert.deepEqual(
@@ -505,7 +505,7 @@ else { console.error("fake pulumi: unexpected " + a); process.exit(1); }
                 none.stderr,
                 /e2e: no Envoy Gateway data-plane Service \(label gateway\.envoyproxy\.io\/owning-gateway-name\) in the cluster; use --via service/,
             );
-            const two = await e2eScript(["--stack", "local"], { gateways: ENVOY + "other envoy-other\n", apiUrl: "http://cli.localtest.me" });
+            const two = await e2eScript(["--stack", "local"], { gateways: ENVOY + "other envoy-other 80\n", apiUrl: "http://cli.localtest.me" });
             assert.equal(two.code, 1);
             assert.match(two.stderr, /more than one Gateway data-plane Service/);
             const text = await e2eScript(["--stack", "local"], { gateways: ENVOY, apiUrl: "http://localhost:8000 (kubectl port-forward ...)" });

@@ -100,7 +100,7 @@ if [[ "$via" == gateway ]]; then
     fi
     # Envoy Gateway labels the data-plane Service of each Gateway with the Gateway's name.
     gateway_svc="$(kubectl "${ctx[@]}" get svc -A -l gateway.envoyproxy.io/owning-gateway-name \
-        -o jsonpath='{range .items[*]}{.metadata.namespace}{" "}{.metadata.name}{"\n"}{end}')"
+        -o jsonpath='{range .items[*]}{.metadata.namespace}{" "}{.metadata.name}{" "}{.spec.ports[*].port}{"\n"}{end}')"
     if [[ -z "$gateway_svc" ]]; then
         echo "e2e: no Envoy Gateway data-plane Service (label gateway.envoyproxy.io/owning-gateway-name) in the cluster; use --via service to go straight to cli-api" >&2
         exit 1
@@ -110,9 +110,12 @@ if [[ "$via" == gateway ]]; then
         echo "$gateway_svc" >&2
         exit 1
     fi
-    read -r gateway_ns gateway_name <<<"$gateway_svc"
-    forward "$gateway_ns" "$gateway_name" "$gateway_port" 80
-    echo "e2e: through the Gateway ($gateway_ns/$gateway_name, Host: $host)"
+    read -r gateway_ns gateway_name gateway_ports <<<"$gateway_svc"
+    # The plain-HTTP listener: port 80 when the Service has it, else its first port.
+    remote_port="${gateway_ports%% *}"
+    for p in $gateway_ports; do [[ "$p" == 80 ]] && remote_port=80; done
+    forward "$gateway_ns" "$gateway_name" "$gateway_port" "$remote_port"
+    echo "e2e: through the Gateway ($gateway_ns/$gateway_name:$remote_port, Host: $host)"
     args+=(--api-url "http://127.0.0.1:$gateway_port" --host "$host")
 else
     echo "e2e: straight to $namespace/svc/cli-api (no Gateway)"
