@@ -7,7 +7,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
-import type { RawConfig } from "../config";
+import { type AwsPlatformConfig, parseConfig, type RawConfig } from "../config";
 import {
     type ConfigOverrides,
     evaluateStack,
@@ -94,6 +94,13 @@ export function rawConfig(stack: StackName, changes: Record<string, unknown> = {
         else if (key.startsWith("cli-platform:")) values[key.slice("cli-platform:".length)] = value;
     }
     return { stack, values, awsRegion };
+}
+
+/** The parsed config of an AWS stack (dev, prod), narrowed to its AWS shape. */
+export function awsConfig(raw: RawConfig): AwsPlatformConfig {
+    const cfg = parseConfig(raw);
+    assert.equal(cfg.target, "aws", `${raw.stack} is not an AWS stack`);
+    return cfg as AwsPlatformConfig;
 }
 
 export function byType(r: StackRender, type: string): RecordedResource[] {
