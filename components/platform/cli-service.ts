@@ -62,6 +62,8 @@ export interface CliServiceArgs {
     ingress?: IngressSpec;
     /** uid/gid the container runs as. @default 1000 */
     uid?: number;
+    /** The pod's RuntimeClass (e.g. "gvisor": a user-space kernel between the pod and the node). Default none (the node's runc). */
+    runtimeClassName?: string;
 }
 
 const DEFAULTS = { imagePullPolicy: "IfNotPresent" as const, metricsPort: 8080, drainSeconds: 25, uid: 1000 };
@@ -163,6 +165,7 @@ export class CliService extends pulumi.ComponentResource {
                         spec: {
                             serviceAccountName: sa.metadata.name,
                             automountServiceAccountToken: false,
+                            runtimeClassName: a.runtimeClassName,
                             securityContext: restrictedPodSecurityContext(a.uid),
                             terminationGracePeriodSeconds: PRE_STOP_SECONDS + a.drainSeconds + 10,
                             topologySpreadConstraints: topologySpread(selector),
