@@ -183,15 +183,27 @@ const serviceSchema = z.strictObject({
     }),
 });
 
-const ingressSchema = z.strictObject({
-    /** Install ingress-nginx + cert-manager and expose the api. Default true. */
+const trafficSchema = z.strictObject({
+    /** Install the traffic layer (Envoy Gateway, cert-manager, external-dns) and expose the api through the Gateway. Default dev/prod true, local false. */
     enabled: z.boolean(),
-    /** Public host name of the api. */
+    /** Public host name of the api (an HTTPS listener of the Gateway). */
     apiHost: z.string().regex(HOSTNAME, { message: 'must be a fully qualified host name such as "cli.example.com"' }),
-    /** Let's Encrypt (letsencrypt-prod ClusterIssuer) TLS. Default dev false, prod true. */
+    /** HTTPS listeners with Let's Encrypt certificates (letsencrypt-prod) and an HTTP-to-HTTPS redirect. Must be true on AWS. Default dev/prod true, local false. */
     tls: z.boolean(),
     /** ACME account e-mail for Let's Encrypt. Required when tls is on. */
     acmeEmail: z.email({ message: "must be an e-mail address" }).optional(),
+    /** POST /evolve requests per minute per client IP at the Gateway (429 above it); 0 = no limit. Default dev 30, prod 60, local 0. */
+    evolveRateLimitPerMinute: z.int().min(0).max(100000),
+    /** Envoy proxy replicas (the data plane); a PodDisruptionBudget keeps one up when more than one. Default dev/local 1, prod 2. */
+    proxyReplicas: z.int().min(1).max(20),
+});
+
+const dnsSchema = z.strictObject({
+    /** Route 53 hosted zone id; set = external-dns keeps the Gateway's host records in that zone. Default unset (records by hand). */
+    hostedZoneId: z
+        .string()
+        .regex(/^Z[A-Z0-9]{1,32}$/, { message: 'must be a Route 53 hosted zone id such as "Z0123456789ABCDEFGHIJ"' })
+        .optional(),
 });
 
 const monitoringSchema = z.strictObject({
@@ -203,7 +215,7 @@ const monitoringSchema = z.strictObject({
     storageGiB: z.int().min(1).max(16384),
     /** Prometheus replicas. Default dev 1, prod 2. */
     prometheusReplicas: z.int().min(1).max(5),
-    /** Grafana host through the ingress; unset = port-forward only. */
+    /** Grafana host through the Gateway (an HTTPS listener); unset = port-forward only. */
     grafanaHost: z.string().regex(HOSTNAME, { message: 'must be a fully qualified host name such as "grafana.example.com"' }).optional(),
     /** Alertmanager receiver kind; its URL is the secret `alertWebhookUrl`. Default none. */
     alertReceiver: z.enum(["none", "webhook", "slack"]),
@@ -228,7 +240,8 @@ const SECTIONS = {
     postgres: postgresSchema,
     redis: redisSchema,
     service: serviceSchema,
-    ingress: ingressSchema,
+    traffic: trafficSchema,
+    dns: dnsSchema,
     monitoring: monitoringSchema,
     logging: loggingSchema,
 } as const;
@@ -242,7 +255,8 @@ export type PostgresConfig = z.infer<typeof postgresSchema>;
 export type RedisConfig = z.infer<typeof redisSchema>;
 export type WorkloadConfig = z.infer<typeof workloadSchema>;
 export type ServiceConfig = z.infer<typeof serviceSchema>;
-export type IngressConfig = z.infer<typeof ingressSchema>;
+export type TrafficConfig = z.infer<typeof trafficSchema>;
+export type DnsConfig = z.infer<typeof dnsSchema>;
 export type MonitoringConfig = z.infer<typeof monitoringSchema>;
 export type LoggingConfig = z.infer<typeof loggingSchema>;
 
@@ -261,7 +275,9 @@ export interface PlatformConfig {
     postgres: PostgresConfig;
     redis: RedisConfig;
     service: ServiceConfig;
-    ingress: IngressConfig;
+    traffic: TrafficConfig;
+    /** Route 53 settings; AWS only (`{}` when unset). */
+    dns?: DnsConfig;
     monitoring: MonitoringConfig;
     logging: LoggingConfig;
     /** `protect` + retain-on-delete on stateful resources. Default dev/local false, prod true. */
@@ -311,7 +327,8 @@ export const DEFAULTS: Record<Environment, Defaults> = {
             runner: { replicas: 1, minReplicas: 1, maxReplicas: 2, ...runnerDefaults },
             ...serviceDefaults,
         },
-        ingress: { enabled: true, apiHost: "cli.dev.example.com", tls: false },
+        traffic: { enabled: true, apiHost: "cli.dev.example.com", tls: true, evolveRateLimitPerMinute: 30, proxyReplicas: 1 },
+        dns: {},
         monitoring: { enabled: true, retention: "3d", storageGiB: 10, prometheusReplicas: 1, alertReceiver: "none" },
         logging: { sink: "cloudwatch", retentionDays: 14, opensearchInstanceType: "r6g.large.search", opensearchVolumeGiB: 100 },
         protectStatefulResources: false,
@@ -335,7 +352,8 @@ export const DEFAULTS: Record<Environment, Defaults> = {
             runner: { replicas: 2, minReplicas: 2, maxReplicas: 10, ...runnerDefaults },
             ...serviceDefaults,
         },
-        ingress: { enabled: true, apiHost: "cli.example.com", tls: true },
+        traffic: { enabled: true, apiHost: "cli.example.com", tls: true, evolveRateLimitPerMinute: 60, proxyReplicas: 2 },
+        dns: {},
         monitoring: { enabled: true, retention: "30d", storageGiB: 100, prometheusReplicas: 2, alertReceiver: "none" },
         logging: { sink: "opensearch", retentionDays: 30, opensearchInstanceType: "r6g.large.search", opensearchVolumeGiB: 100 },
         protectStatefulResources: true,
@@ -349,7 +367,7 @@ export const DEFAULTS: Record<Environment, Defaults> = {
             runner: { replicas: 1, minReplicas: 1, maxReplicas: 1, ...runnerDefaults },
             ...serviceDefaults,
         },
-        ingress: { enabled: false, apiHost: "cli.localtest.me", tls: false },
+        traffic: { enabled: false, apiHost: "cli.localtest.me", tls: false, evolveRateLimitPerMinute: 0, proxyReplicas: 1 },
         monitoring: { enabled: true, retention: "1d", storageGiB: 2, prometheusReplicas: 1, alertReceiver: "none" },
         logging: { sink: "stdout", retentionDays: 7, opensearchInstanceType: "r6g.large.search", opensearchVolumeGiB: 100 },
         protectStatefulResources: false,
@@ -357,7 +375,7 @@ export const DEFAULTS: Record<Environment, Defaults> = {
 };
 
 /** Sections that exist only where the stack runs on AWS, and only on an existing cluster. */
-const AWS_ONLY: SectionName[] = ["network", "cluster"];
+const AWS_ONLY: SectionName[] = ["network", "cluster", "dns"];
 const LOCAL_ONLY: SectionName[] = ["kubernetes"];
 
 // ---------------------------------------------------------------------------------------------
@@ -462,6 +480,8 @@ export interface RawConfig {
 const SCALAR_KEYS = ["environment", "protectStatefulResources"] as const;
 const SECRET_KEYS = ["openaiApiKey", "alertWebhookUrl"] as const;
 export const KNOWN_KEYS: readonly string[] = [...SCALAR_KEYS, ...SECRET_KEYS, ...Object.keys(SECTIONS)];
+/** Keys of older versions of this program and where their fields live now. */
+const RENAMED_KEYS: Record<string, string> = { ingress: "traffic" };
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
     return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -480,7 +500,8 @@ export function parseConfig(raw: RawConfig): PlatformConfig {
     const problems: string[] = [];
 
     for (const key of Object.keys(values)) {
-        if (!KNOWN_KEYS.includes(key)) problems.push(problem([key], values[key], `unknown key; allowed keys: ${KNOWN_KEYS.join(", ")}`));
+        if (key in RENAMED_KEYS) problems.push(problem([key], values[key], `renamed to ${PROJECT}:${RENAMED_KEYS[key]}; move its fields there`));
+        else if (!KNOWN_KEYS.includes(key)) problems.push(problem([key], values[key], `unknown key; allowed keys: ${KNOWN_KEYS.join(", ")}`));
     }
 
     const environmentRaw = values.environment;
@@ -543,7 +564,8 @@ export function parseConfig(raw: RawConfig): PlatformConfig {
         postgres: sections.postgres as PostgresConfig,
         redis: sections.redis as RedisConfig,
         service: sections.service as ServiceConfig,
-        ingress: sections.ingress as IngressConfig,
+        traffic: sections.traffic as TrafficConfig,
+        dns: sections.dns as DnsConfig | undefined,
         monitoring: sections.monitoring as MonitoringConfig,
         logging: sections.logging as LoggingConfig,
         protectStatefulResources,
@@ -654,8 +676,18 @@ function crossFieldProblems(cfg: PlatformConfig): string[] {
     if (cfg.redis.mode === "elasticache" && cfg.redis.multiAz && cfg.redis.nodeCount < 2) {
         out.push(problem(["redis", "nodeCount"], cfg.redis.nodeCount, "must be >= 2 when redis.multiAz is true (a replica in another AZ)"));
     }
-    if (cfg.ingress.enabled && cfg.ingress.tls && cfg.ingress.acmeEmail === undefined) {
-        out.push(problem(["ingress", "acmeEmail"], undefined, "required when ingress.tls is true (the Let's Encrypt account e-mail)"));
+    const { traffic } = cfg;
+    if (traffic.enabled && traffic.tls && traffic.acmeEmail === undefined) {
+        out.push(problem(["traffic", "acmeEmail"], undefined, "required when traffic.tls is true (the Let's Encrypt account e-mail)"));
+    }
+    if (cfg.onAws && traffic.enabled && !traffic.tls) {
+        out.push(problem(["traffic", "tls"], traffic.tls, "must be true on AWS: every internet-facing listener is HTTPS (plain HTTP only on local)"));
+    }
+    if (!cfg.onAws && traffic.tls) {
+        out.push(problem(["traffic", "tls"], traffic.tls, "must be false on local: Let's Encrypt cannot reach a local cluster for the HTTP-01 challenge"));
+    }
+    if (cfg.dns?.hostedZoneId !== undefined && !traffic.enabled) {
+        out.push(problem(["dns", "hostedZoneId"], cfg.dns.hostedZoneId, "needs traffic.enabled (external-dns publishes the Gateway's hosts)"));
     }
     if (cfg.monitoring.alertReceiver !== "none" && cfg.secrets.alertWebhookUrl === undefined) {
         out.push(

@@ -15,9 +15,11 @@ import {
     CliService,
     ClusterAutoscaler,
     EksCluster,
+    CONTROLLER_SERVICE_LABELS,
+    GATEWAY_NAMESPACE,
+    gatewayProxyPeer,
+    GatewayRoute,
     GENERATION_RATE_METRIC,
-    INGRESS_NAMESPACE,
-    IngressControllers,
     Logging,
     Network,
     PlatformNamespace,
@@ -29,9 +31,12 @@ import {
     serviceConfigYaml,
     ServiceImage,
     ServiceSecrets,
+    SERVICE_PORT,
+    PROXY_POD_LABELS,
+    Traffic,
 } from "./components";
 import { loadConfig, type PlatformConfig } from "./config";
-import { Monitoring } from "./monitoring/monitoring";
+import { GRAFANA_SERVICE, Monitoring } from "./monitoring/monitoring";
 import { MONITORING_NAMESPACE, PLATFORM_NAMESPACE } from "./lib/k8s";
 import { awsTags, clusterNameFor } from "./lib/naming";
 
@@ -164,14 +169,7 @@ export = async (): Promise<Outputs> => {
     const configYaml = pulumi
         .all([redis.host, postgres.host])
         .apply(([r, p]) => serviceConfigYaml(cfg.service, { redis: r, postgres: p }, cfg.postgres.database));
-    const ingress = cfg.ingress.enabled
-        ? new IngressControllers("ingress", {
-              provider,
-              awsLoadBalancer: cfg.onAws,
-              acmeEmail: cfg.ingress.tls ? cfg.ingress.acmeEmail : undefined,
-              replicas: cfg.environment === "prod" ? 2 : 1,
-          })
-        : undefined;
+    const traffic = cfg.traffic.enabled ? trafficLayer(cfg, provider, infra) : undefined;
     const common = {
         namespace: namespace.name,
         provider,
@@ -217,17 +215,29 @@ export = async (): Promise<Outputs> => {
                 REDIS_URL: { secret: redis.secretName, key: redis.secretKey },
             },
             networkPolicy: apiNetworkPolicy({
-                ingressNamespace: INGRESS_NAMESPACE,
+                gatewayPeer: traffic && gatewayProxyPeer(),
                 monitoringNamespace: MONITORING_NAMESPACE,
                 postgres: managed(cfg.postgres.mode === "in-cluster"),
                 redis: managed(cfg.redis.mode === "in-cluster"),
             }),
-            ingress: ingress && { host: cfg.ingress.apiHost, className: ingress.ingressClassName, tls: cfg.ingress.tls, clusterIssuer: ingress.clusterIssuer },
         },
-        { dependsOn: [postgres, redis, ...(ingress?.ready ?? [])] },
+        { dependsOn: [postgres, redis] },
     );
+    if (traffic) {
+        const limit = cfg.traffic.evolveRateLimitPerMinute;
+        new GatewayRoute(API.name, {
+            provider,
+            namespace: namespace.name,
+            host: cfg.traffic.apiHost,
+            service: { name: api.serviceName, port: SERVICE_PORT },
+            gateway: traffic.parentFor("api"),
+            // Every POST /evolve is an LLM call: limited per client IP at the Gateway (429 above it).
+            rateLimits: limit > 0 ? [{ method: "POST", path: "/evolve", requestsPerMinute: limit }] : [],
+            dependsOn: traffic.ready,
+        });
+    }
 
-    const monitoring = cfg.monitoring.enabled ? monitoringLayer(cfg, provider, storageClassName, ingress, [api, runner]) : undefined;
+    const monitoring = cfg.monitoring.enabled ? monitoringLayer(cfg, provider, storageClassName, traffic, [api, runner]) : undefined;
     const logging = cfg.logging.sink === "none" ? undefined : loggingLayer(cfg, provider, infra);
 
     return {
@@ -243,16 +253,16 @@ export = async (): Promise<Outputs> => {
         postgresUrl: postgres.url,
         /** Redis connection URL (secret). */
         redisUrl: redis.url,
-        /** Where the API answers: the public host through the ingress, else a port-forward. */
-        apiUrl: ingress
-            ? `${cfg.ingress.tls ? "https" : "http"}://${cfg.ingress.apiHost}`
+        /** Where the API answers: the public host through the Gateway, else a port-forward. */
+        apiUrl: traffic
+            ? `${cfg.traffic.tls ? "https" : "http"}://${cfg.traffic.apiHost}`
             : pulumi.interpolate`http://localhost:${API.port} (kubectl -n ${namespace.name} port-forward svc/${api.serviceName} ${API.port}:80)`,
         /** Images the workloads run, by digest on EKS. */
         imageRefs: { service: image.imageRef },
         /** A bearer token for the API (secret): pulumi stack output apiToken --show-secrets. */
         apiToken: secrets.apiToken,
         ...(monitoring && {
-            /** Grafana: the ingress host, else a port-forward. */
+            /** Grafana: its host on the Gateway, else a port-forward. */
             grafanaUrl: monitoring.grafanaUrl,
             /** Grafana's admin password (secret). */
             grafanaAdminPassword: monitoring.component.grafanaAdminPassword,
@@ -284,16 +294,47 @@ function loggingLayer(cfg: PlatformConfig, provider: k8s.Provider, infra: Awaite
     });
 }
 
+/** The Gateway's hosts: the api, and Grafana when monitoring has a host. */
+function gatewayHosts(cfg: PlatformConfig) {
+    return [
+        { name: "api", host: cfg.traffic.apiHost, routeNamespace: PLATFORM_NAMESPACE },
+        ...(cfg.monitoring.enabled && cfg.monitoring.grafanaHost !== undefined
+            ? [{ name: "grafana", host: cfg.monitoring.grafanaHost, routeNamespace: MONITORING_NAMESPACE }]
+            : []),
+    ];
+}
+
+/** AWS Load Balancer Controller (EKS), Envoy Gateway and the Gateway, cert-manager (TLS), external-dns (a hosted zone). */
+function trafficLayer(cfg: PlatformConfig, provider: k8s.Provider, infra: Awaited<ReturnType<typeof awsLayer>> | undefined): Traffic {
+    return new Traffic("traffic", {
+        provider,
+        hosts: gatewayHosts(cfg),
+        tls: cfg.traffic.tls,
+        acmeEmail: cfg.traffic.acmeEmail,
+        proxyReplicas: cfg.traffic.proxyReplicas,
+        controllerReplicas: cfg.environment === "prod" ? 2 : 1,
+        aws: infra && {
+            clusterName: clusterNameFor(cfg.stack),
+            region: cfg.awsRegion!,
+            vpcId: infra.vpc.vpcId,
+            oidc: { arn: infra.cluster.oidcProviderArn, issuerUrl: infra.cluster.oidcIssuerUrl },
+            hostedZoneId: cfg.dns?.hostedZoneId,
+            dnsPolicy: cfg.environment === "prod" ? "upsert-only" : "sync",
+            tags: infra.tags,
+        },
+    });
+}
+
 /** kube-prometheus-stack, prometheus-adapter, our ServiceMonitors, rules and dashboards. */
 function monitoringLayer(
     cfg: PlatformConfig,
     provider: k8s.Provider,
     storageClassName: pulumi.Input<string>,
-    ingress: IngressControllers | undefined,
+    traffic: Traffic | undefined,
     services: CliService[],
 ) {
     const ns = new PlatformNamespace("monitoring", { namespace: MONITORING_NAMESPACE, provider, podSecurity: "privileged", defaultDeny: false });
-    const grafanaHost = ingress ? cfg.monitoring.grafanaHost : undefined;
+    const grafanaHost = traffic ? cfg.monitoring.grafanaHost : undefined;
     const component = new Monitoring(
         "monitoring",
         {
@@ -305,19 +346,39 @@ function monitoringLayer(
             replicas: cfg.monitoring.prometheusReplicas,
             alertReceiver: cfg.monitoring.alertReceiver,
             alertWebhookUrl: cfg.secrets.alertWebhookUrl,
-            grafanaHost,
-            clusterIssuer: cfg.ingress.tls ? ingress?.clusterIssuer : undefined,
             targets: [
                 ...services.map((s) => ({ service: s.name, namespace: PLATFORM_NAMESPACE, selector: s.selector })),
                 ...(["postgres", "redis"] as const)
                     .filter((d) => cfg[d].mode === "in-cluster")
                     .map((d) => ({ service: d, namespace: PLATFORM_NAMESPACE, selector: { "app.kubernetes.io/name": d } })),
+                ...(traffic
+                    ? [
+                          { service: "envoy-gateway", namespace: GATEWAY_NAMESPACE, selector: { ...CONTROLLER_SERVICE_LABELS } },
+                          {
+                              service: "envoy-proxy",
+                              namespace: GATEWAY_NAMESPACE,
+                              selector: { ...PROXY_POD_LABELS },
+                              kind: "pod" as const,
+                              path: "/stats/prometheus",
+                          },
+                      ]
+                    : []),
             ],
         },
-        { dependsOn: ingress?.ready ?? [] },
+        { dependsOn: traffic?.ready ?? [] },
     );
+    if (traffic && grafanaHost !== undefined) {
+        new GatewayRoute("grafana", {
+            provider,
+            namespace: ns.name,
+            host: grafanaHost,
+            service: { ...GRAFANA_SERVICE },
+            gateway: traffic.parentFor("grafana"),
+            dependsOn: [...traffic.ready, component],
+        });
+    }
     const grafanaUrl = grafanaHost
-        ? `${cfg.ingress.tls ? "https" : "http"}://${grafanaHost}`
-        : `http://localhost:3000 (kubectl -n ${MONITORING_NAMESPACE} port-forward svc/kube-prometheus-stack-grafana 3000:80)`;
+        ? `${cfg.traffic.tls ? "https" : "http"}://${grafanaHost}`
+        : `http://localhost:3000 (kubectl -n ${MONITORING_NAMESPACE} port-forward svc/${GRAFANA_SERVICE.name} 3000:80)`;
     return { component, grafanaUrl };
 }

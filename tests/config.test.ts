@@ -57,7 +57,7 @@ describe("config: the stack files", () => {
     it("defaults fill what a stack file leaves out, per environment", () => {
         const cfg = parseConfig({
             stack: "minimal",
-            values: { environment: "prod", ingress: { acmeEmail: "ops@example.com" }, cluster: { publicAccessCidrs: ["198.51.100.0/24"] } },
+            values: { environment: "prod", traffic: { acmeEmail: "ops@example.com" }, cluster: { publicAccessCidrs: ["198.51.100.0/24"] } },
             awsRegion: "us-east-1",
         });
         assert.deepEqual(cfg.service.api, { ...(DEFAULTS.prod.service!.api as object) });
@@ -85,7 +85,7 @@ describe("config: validation messages", () => {
             title: "unknown top-level key",
             stack: "dev",
             changes: () => ({ "cli-platform:netwrok": { cidr: "10.0.0.0/16" } }),
-            message: `cli-platform:netwrok = {"cidr":"10.0.0.0/16"}: unknown key; allowed keys: environment, protectStatefulResources, openaiApiKey, alertWebhookUrl, network, cluster, kubernetes, postgres, redis, service, ingress, monitoring, logging`,
+            message: `cli-platform:netwrok = {"cidr":"10.0.0.0/16"}: unknown key; allowed keys: environment, protectStatefulResources, openaiApiKey, alertWebhookUrl, network, cluster, kubernetes, postgres, redis, service, traffic, dns, monitoring, logging`,
         },
         {
             title: "unknown environment",
@@ -347,14 +347,62 @@ describe("config: validation messages", () => {
         {
             title: "TLS without an ACME e-mail",
             stack: "prod",
-            changes: () => section("prod", "ingress", { acmeEmail: undefined }),
-            message: `cli-platform:ingress.acmeEmail = (unset): required when ingress.tls is true (the Let's Encrypt account e-mail)`,
+            changes: () => section("prod", "traffic", { acmeEmail: undefined }),
+            message: `cli-platform:traffic.acmeEmail = (unset): required when traffic.tls is true (the Let's Encrypt account e-mail)`,
         },
         {
             title: "a host name that is not one",
             stack: "dev",
-            changes: () => section("dev", "ingress", { apiHost: "https://cli.example.com" }),
-            message: `cli-platform:ingress.apiHost = "https://cli.example.com": must be a fully qualified host name such as "cli.example.com"`,
+            changes: () => section("dev", "traffic", { apiHost: "https://cli.example.com" }),
+            message: `cli-platform:traffic.apiHost = "https://cli.example.com": must be a fully qualified host name such as "cli.example.com"`,
+        },
+        {
+            title: "plain HTTP on an internet-facing AWS listener",
+            stack: "dev",
+            changes: () => section("dev", "traffic", { tls: false }),
+            message: `cli-platform:traffic.tls = false: must be true on AWS: every internet-facing listener is HTTPS (plain HTTP only on local)`,
+        },
+        {
+            title: "TLS on local",
+            stack: "local",
+            changes: () => section("local", "traffic", { enabled: true, tls: true, acmeEmail: "ops@example.com" }),
+            message: `cli-platform:traffic.tls = true: must be false on local: Let's Encrypt cannot reach a local cluster for the HTTP-01 challenge`,
+        },
+        {
+            title: "a negative rate limit",
+            stack: "prod",
+            changes: () => section("prod", "traffic", { evolveRateLimitPerMinute: -1 }),
+            message: `cli-platform:traffic.evolveRateLimitPerMinute = -1: must be >= 0`,
+        },
+        {
+            title: "a rate limit that is not an integer",
+            stack: "dev",
+            changes: () => section("dev", "traffic", { evolveRateLimitPerMinute: 2.5 }),
+            message: `cli-platform:traffic.evolveRateLimitPerMinute = 2.5: must be an integer`,
+        },
+        {
+            title: "a hosted zone id that is not one",
+            stack: "prod",
+            changes: () => section("prod", "dns", { hostedZoneId: "example.com" }),
+            message: `cli-platform:dns.hostedZoneId = "example.com": must be a Route 53 hosted zone id such as "Z0123456789ABCDEFGHIJ"`,
+        },
+        {
+            title: "a hosted zone without the traffic layer",
+            stack: "prod",
+            changes: () => section("prod", "traffic", { enabled: false }),
+            message: `cli-platform:dns.hostedZoneId = "Z0123456789EXAMPLE00": needs traffic.enabled (external-dns publishes the Gateway's hosts)`,
+        },
+        {
+            title: "DNS on local",
+            stack: "local",
+            changes: () => ({ "cli-platform:dns": { hostedZoneId: "Z0123456789EXAMPLE00" } }),
+            message: `cli-platform:dns = {"hostedZoneId":"Z0123456789EXAMPLE00"}: the local environment has no AWS dns; remove it`,
+        },
+        {
+            title: "the section of older versions, renamed",
+            stack: "dev",
+            changes: () => ({ "cli-platform:ingress": { enabled: true } }),
+            message: `cli-platform:ingress = {"enabled":true}: renamed to cli-platform:traffic; move its fields there`,
         },
         {
             title: "an alert receiver without its secret URL",

@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import * as YAML from "yaml";
-import { CHARTS, contentTag, GENERATION_RATE_METRIC, HPA_BEHAVIOR, lifecyclePolicy } from "../components";
+import { contentTag, GENERATION_RATE_METRIC, HPA_BEHAVIOR, lifecyclePolicy } from "../components";
 import { kubernetesObjects } from "../tools/render";
 import { byType, json, meta, named, type Obj, one, podSpec, render, ROOT, STACKS, type StackName, type StackRender } from "./harness";
 
@@ -204,49 +204,6 @@ describe("CliService (cli-api, cli-runner)", () => {
         });
     });
 
-    describe("ingress", () => {
-        it("prod: ingress-nginx behind an NLB, cert-manager with CRDs, the letsencrypt-prod issuer, TLS with ssl-redirect", async () => {
-            const r = await render("prod");
-            const nginx = one(r, "kubernetes:helm.sh/v3:Release", "ingress-nginx");
-            assert.equal(nginx.inputs.version, CHARTS.ingressNginx.version);
-            const svc = ((nginx.inputs.values as Obj).controller as Obj).service as { type: string; annotations: Record<string, string> };
-            assert.equal(svc.type, "LoadBalancer");
-            assert.equal(svc.annotations["service.beta.kubernetes.io/aws-load-balancer-type"], "nlb");
-            const cm = one(r, "kubernetes:helm.sh/v3:Release", "ingress-cert-manager");
-            assert.equal(cm.inputs.version, CHARTS.certManager.version);
-            assert.deepEqual((cm.inputs.values as Obj).crds, { enabled: true, keep: true });
-            const issuer = one(r, "kubernetes:cert-manager.io/v1:ClusterIssuer");
-            assert.equal(meta(issuer).name, "letsencrypt-prod");
-            assert.equal(((issuer.inputs.spec as Obj).acme as Obj).email, "platform-team@example.com");
-            assert.ok(issuer.dependsOn.includes(cm.urn));
-
-            const ing = named(r, "kubernetes:networking.k8s.io/v1:Ingress", "cli-api");
-            assert.deepEqual(meta(ing).annotations, {
-                "nginx.ingress.kubernetes.io/ssl-redirect": "true",
-                "nginx.ingress.kubernetes.io/proxy-body-size": "64k",
-                "cert-manager.io/cluster-issuer": "letsencrypt-prod",
-            });
-            const spec = ing.inputs.spec as { tls: Obj[]; rules: { host: string }[]; ingressClassName: string };
-            assert.deepEqual(spec.tls, [{ hosts: ["cli.example.com"], secretName: "cli-api-tls" }]);
-            assert.equal(spec.rules[0].host, "cli.example.com");
-            assert.equal(spec.ingressClassName, "nginx");
-            assert.equal(r.outputs.apiUrl, "https://cli.example.com");
-        });
-
-        it("dev: plain HTTP ingress, no cert-manager; local: no ingress, a port-forward URL", async () => {
-            const dev = await render("dev");
-            assert.equal(byType(dev, "kubernetes:cert-manager.io/v1:ClusterIssuer").length, 0);
-            assert.equal(
-                meta(named(dev, "kubernetes:networking.k8s.io/v1:Ingress", "cli-api")).annotations!["nginx.ingress.kubernetes.io/ssl-redirect"],
-                "false",
-            );
-            assert.equal(dev.outputs.apiUrl, "http://cli.dev.example.com");
-            const local = await render("local");
-            assert.equal(byType(local, "kubernetes:networking.k8s.io/v1:Ingress").length, 0);
-            assert.match(String(local.outputs.apiUrl), /^http:\/\/localhost:8000 \(kubectl -n cli-platform port-forward svc\/cli-api 8000:80\)$/);
-        });
-    });
-
     describe("NetworkPolicy graph", () => {
         // Pods of the platform and its neighbours, with their namespaces and labels.
         const PODS: Record<string, { namespace: string; labels: Record<string, string> }> = {
@@ -254,7 +211,11 @@ describe("CliService (cli-api, cli-runner)", () => {
             "cli-runner": { namespace: "cli-platform", labels: { "app.kubernetes.io/name": "cli-runner", "app.kubernetes.io/instance": "cli-runner" } },
             postgres: { namespace: "cli-platform", labels: { "app.kubernetes.io/name": "postgres" } },
             redis: { namespace: "cli-platform", labels: { "app.kubernetes.io/name": "redis" } },
-            "ingress-nginx": { namespace: "ingress-nginx", labels: { "app.kubernetes.io/name": "ingress-nginx" } },
+            envoy: {
+                namespace: "envoy-gateway-system",
+                labels: { "app.kubernetes.io/name": "envoy", "app.kubernetes.io/component": "proxy", "app.kubernetes.io/managed-by": "envoy-gateway" },
+            },
+            "envoy-gateway": { namespace: "envoy-gateway-system", labels: { "control-plane": "envoy-gateway", "app.kubernetes.io/name": "gateway-helm" } },
             prometheus: { namespace: "monitoring", labels: { "app.kubernetes.io/name": "prometheus" } },
             "kube-dns": { namespace: "kube-system", labels: { "k8s-app": "kube-dns" } },
         };
@@ -309,7 +270,8 @@ describe("CliService (cli-api, cli-runner)", () => {
         it("dev (in-cluster data): exactly the intended edges", async () => {
             const policies = policiesOf(await render("dev"));
             const table: [string, string | { ip: string }, number, boolean][] = [
-                ["ingress-nginx", "cli-api", 8000, true],
+                ["envoy", "cli-api", 8000, true],
+                ["envoy-gateway", "cli-api", 8000, false],
                 ["prometheus", "cli-api", 8080, true],
                 ["prometheus", "cli-runner", 8080, true],
                 ["prometheus", "postgres", 9187, true],
@@ -326,8 +288,8 @@ describe("CliService (cli-api, cli-runner)", () => {
                 ["cli-runner", "postgres", 5432, false],
                 ["cli-runner", "redis", 6379, false],
                 ["cli-runner", { ip: "104.18.0.1" }, 443, false],
-                ["ingress-nginx", "cli-runner", 8001, false],
-                ["ingress-nginx", "postgres", 5432, false],
+                ["envoy", "cli-runner", 8001, false],
+                ["envoy", "postgres", 5432, false],
                 ["prometheus", "cli-api", 8000, false],
                 ["prometheus", "postgres", 5432, false],
                 ["postgres", "cli-api", 8000, false],
@@ -347,7 +309,7 @@ describe("CliService (cli-api, cli-runner)", () => {
                 ["cli-api", { ip: "10.99.0.1" }, 5432, false],
                 ["cli-runner", { ip: "10.20.10.20" }, 5432, false],
                 ["cli-api", "cli-runner", 8001, true],
-                ["ingress-nginx", "cli-api", 8000, true],
+                ["envoy", "cli-api", 8000, true],
             ];
             assert.deepEqual(
                 table.map(([from, to, port]) => [from, to, port, allowed(policies, from, to, port)]),
@@ -356,18 +318,9 @@ describe("CliService (cli-api, cli-runner)", () => {
         });
     });
 
-    it("every rendered object of the service validates against the schema (Deployments, HPA, PDB, Ingress, NetworkPolicy, ClusterIssuer)", async () => {
+    it("every rendered object of the service validates against the schema (Deployments, HPA, PDB, NetworkPolicy, ClusterIssuer)", async () => {
         const kinds = new Set(kubernetesObjects(await render("prod")).map((o) => String(o.kind)));
-        for (const k of [
-            "Deployment",
-            "HorizontalPodAutoscaler",
-            "PodDisruptionBudget",
-            "Ingress",
-            "NetworkPolicy",
-            "ClusterIssuer",
-            "ConfigMap",
-            "ServiceAccount",
-        ])
+        for (const k of ["Deployment", "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy", "ClusterIssuer", "ConfigMap", "ServiceAccount"])
             assert.ok(kinds.has(k), k);
     });
 });

@@ -1,0 +1,95 @@
+/**
+ * cert-manager with Gateway API support and the `letsencrypt-prod` ClusterIssuer, whose ACME
+ * HTTP-01 challenges are answered through the Gateway's HTTP listener (gatewayHTTPRoute solver).
+ */
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { chartRelease } from "../helm";
+import { CHARTS } from "../versions";
+
+export const CERT_MANAGER_NAMESPACE = "cert-manager";
+export const CLUSTER_ISSUER = "letsencrypt-prod";
+
+export interface CertManagerArgs {
+    provider: k8s.Provider;
+    /** Let's Encrypt account e-mail. */
+    acmeEmail: string;
+    /** Replicas of the controller, webhook and cainjector; PDBs when more than one. */
+    replicas: number;
+    /** The Gateway listener the HTTP-01 solver routes attach to. */
+    solverParent: { gatewayName: string; gatewayNamespace: string; sectionName: string };
+}
+
+/** cert-manager values: CRDs kept on uninstall, Gateway API on, the same replicas and PDB for all three deployments. */
+export function certManagerValues(replicas: number): Record<string, unknown> {
+    const ha = { replicaCount: replicas, podDisruptionBudget: { enabled: replicas > 1, minAvailable: 1 } };
+    return {
+        crds: { enabled: true, keep: true },
+        ...ha,
+        // ControllerConfiguration (controller.config.cert-manager.io/v1alpha1): `gatewayAPI.enabled` replaces
+        // the deprecated `enableGatewayAPI` in v1.21 (pkg/apis/config/controller/v1alpha1/types.go).
+        config: { apiVersion: "controller.config.cert-manager.io/v1alpha1", kind: "ControllerConfiguration", gatewayAPI: { enabled: true } },
+        webhook: { ...ha },
+        cainjector: { ...ha },
+    };
+}
+
+/** The letsencrypt-prod ClusterIssuer: ACME HTTP-01 through an HTTPRoute on the Gateway's HTTP listener. */
+export function clusterIssuerSpec(email: string, parent: CertManagerArgs["solverParent"]): Record<string, unknown> {
+    return {
+        acme: {
+            server: "https://acme-v02.api.letsencrypt.org/directory",
+            email,
+            privateKeySecretRef: { name: `${CLUSTER_ISSUER}-account-key` },
+            solvers: [
+                {
+                    http01: {
+                        gatewayHTTPRoute: {
+                            parentRefs: [
+                                {
+                                    group: "gateway.networking.k8s.io",
+                                    kind: "Gateway",
+                                    name: parent.gatewayName,
+                                    namespace: parent.gatewayNamespace,
+                                    sectionName: parent.sectionName,
+                                },
+                            ],
+                        },
+                    },
+                },
+            ],
+        },
+    };
+}
+
+/** cert-manager (pinned chart, CRDs) and the letsencrypt-prod ClusterIssuer. */
+export class CertManager extends pulumi.ComponentResource {
+    public readonly clusterIssuer = CLUSTER_ISSUER;
+    /** Resources a Gateway using the issuer must wait for. */
+    public readonly ready: pulumi.Resource[];
+
+    constructor(name: string, args: CertManagerArgs, opts?: pulumi.ComponentResourceOptions) {
+        if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(args.acmeEmail)) throw new Error(`CertManager ${name}: acmeEmail "${args.acmeEmail}" is not an e-mail address`);
+        if (args.replicas < 1) throw new Error(`CertManager ${name}: replicas must be >= 1, got ${args.replicas}`);
+        super("cli-platform:traffic:CertManager", name, {}, opts);
+        const k8sOpts = { parent: this, provider: args.provider };
+        const chart = chartRelease(
+            `${name}-chart`,
+            CHARTS.certManager,
+            { name: "cert-manager", namespace: CERT_MANAGER_NAMESPACE, createNamespace: true, values: certManagerValues(args.replicas), atomic: true },
+            k8sOpts,
+        );
+        const issuer = new k8s.apiextensions.CustomResource(
+            `${name}-issuer`,
+            {
+                apiVersion: "cert-manager.io/v1",
+                kind: "ClusterIssuer",
+                metadata: { name: CLUSTER_ISSUER },
+                spec: clusterIssuerSpec(args.acmeEmail, args.solverParent),
+            },
+            { ...k8sOpts, dependsOn: [chart] },
+        );
+        this.ready = [chart, issuer];
+        this.registerOutputs({ clusterIssuer: this.clusterIssuer });
+    }
+}
