@@ -18,6 +18,8 @@ export interface CertManagerArgs {
     replicas: number;
     /** The Gateway listener the HTTP-01 solver routes attach to. */
     solverParent: { gatewayName: string; gatewayNamespace: string; sectionName: string };
+    /** Resources the chart waits for: with Gateway API support on, the Gateway API CRDs must exist when the controller starts. Default none. */
+    dependsOn?: pulumi.Resource[];
 }
 
 /** cert-manager values: CRDs kept on uninstall, Gateway API on, the same replicas and PDB for all three deployments. */
@@ -77,7 +79,7 @@ export class CertManager extends pulumi.ComponentResource {
             `${name}-chart`,
             CHARTS.certManager,
             { name: "cert-manager", namespace: CERT_MANAGER_NAMESPACE, createNamespace: true, values: certManagerValues(args.replicas), atomic: true },
-            k8sOpts,
+            { ...k8sOpts, dependsOn: args.dependsOn ?? [] },
         );
         const issuer = new k8s.apiextensions.CustomResource(
             `${name}-issuer`,

@@ -24,6 +24,8 @@ export interface ExternalDnsArgs {
     gatewayNamespace: string;
     awsRegion: string;
     tags?: Record<string, string>;
+    /** Resources the chart waits for (the Gateway API CRDs its source watches). Default none. */
+    dependsOn?: pulumi.Resource[];
 }
 
 /**
@@ -47,7 +49,7 @@ export function externalDnsPolicy(hostedZoneId: string): PolicyDocument {
 }
 
 /** external-dns values: the gateway-httproute source only, TXT registry owned by the cluster, one zone. */
-export function externalDnsValues(a: Omit<ExternalDnsArgs, "provider" | "oidc" | "tags"> & { roleArn: string }): Record<string, unknown> {
+export function externalDnsValues(a: Omit<ExternalDnsArgs, "provider" | "oidc" | "tags" | "dependsOn"> & { roleArn: string }): Record<string, unknown> {
     return {
         provider: { name: "aws" },
         sources: ["gateway-httproute"],
@@ -86,10 +88,19 @@ export class ExternalDns extends pulumi.ComponentResource {
                 name: "external-dns",
                 namespace: EXTERNAL_DNS_NAMESPACE,
                 createNamespace: true,
-                values: role.roleArn.apply((roleArn) => externalDnsValues({ ...args, roleArn })),
+                values: role.roleArn.apply((roleArn) =>
+                    externalDnsValues({
+                        hostedZoneId: args.hostedZoneId,
+                        txtOwnerId: args.txtOwnerId,
+                        policy: args.policy,
+                        gatewayNamespace: args.gatewayNamespace,
+                        awsRegion: args.awsRegion,
+                        roleArn,
+                    }),
+                ),
                 atomic: true,
             },
-            { parent: this, provider: args.provider },
+            { parent: this, provider: args.provider, dependsOn: args.dependsOn ?? [] },
         );
         this.roleArn = role.roleArn;
         this.registerOutputs({ roleArn: this.roleArn });

@@ -85,9 +85,10 @@ export class Traffic extends pulumi.ComponentResource {
                     acmeEmail: args.acmeEmail!,
                     replicas: args.controllerReplicas,
                     solverParent: { gatewayName: this.gateway.gatewayName, gatewayNamespace: GATEWAY_NAMESPACE, sectionName: HTTP_LISTENER },
+                    // gateway-shim needs the Gateway API CRDs (installed by the Envoy Gateway chart) when it starts.
+                    dependsOn: [this.gateway.controller],
                 },
-                // gateway-shim needs the Gateway API CRDs (installed by the Envoy Gateway chart) when it starts.
-                { ...child, dependsOn: [this.gateway.controller] },
+                child,
             );
             this.ready.push(...certManager.ready);
         }
@@ -103,8 +104,9 @@ export class Traffic extends pulumi.ComponentResource {
                     gatewayNamespace: GATEWAY_NAMESPACE,
                     awsRegion: args.aws.region,
                     tags: args.aws.tags,
+                    dependsOn: [this.gateway.controller],
                 },
-                { ...child, dependsOn: [this.gateway.controller] },
+                child,
             );
         }
         this.hosts = args.hosts;
