@@ -22,6 +22,19 @@ export interface CertManagerArgs {
     dependsOn?: pulumi.Resource[];
 }
 
+/**
+ * The URNs cert-manager's release and the ClusterIssuer had when they were children of the retired
+ * `IngressControllers` component ("ingress"): as aliases, an existing stack keeps both (same Helm
+ * release, same issuer and ACME account) instead of replacing them, which would collide on names.
+ */
+export function ingressEraUrns(): { chart: pulumi.Output<string>; issuer: pulumi.Output<string> } {
+    const parent = pulumi.createUrn("ingress", "cli-platform:ingress:IngressControllers");
+    return {
+        chart: pulumi.createUrn("ingress-cert-manager", "kubernetes:helm.sh/v3:Release", parent),
+        issuer: pulumi.createUrn("ingress-issuer", "kubernetes:cert-manager.io/v1:ClusterIssuer", parent),
+    };
+}
+
 /** cert-manager values: CRDs kept on uninstall, Gateway API on, the same replicas and PDB for all three deployments. */
 export function certManagerValues(replicas: number): Record<string, unknown> {
     const ha = { replicaCount: replicas, podDisruptionBudget: { enabled: replicas > 1, minAvailable: 1 } };
@@ -75,11 +88,12 @@ export class CertManager extends pulumi.ComponentResource {
         if (args.replicas < 1) throw new Error(`CertManager ${name}: replicas must be >= 1, got ${args.replicas}`);
         super("cli-platform:traffic:CertManager", name, {}, opts);
         const k8sOpts = { parent: this, provider: args.provider };
+        const previous = ingressEraUrns();
         const chart = chartRelease(
             `${name}-chart`,
             CHARTS.certManager,
             { name: "cert-manager", namespace: CERT_MANAGER_NAMESPACE, createNamespace: true, values: certManagerValues(args.replicas), atomic: true },
-            { ...k8sOpts, dependsOn: args.dependsOn ?? [] },
+            { ...k8sOpts, dependsOn: args.dependsOn ?? [], aliases: [previous.chart] },
         );
         const issuer = new k8s.apiextensions.CustomResource(
             `${name}-issuer`,
@@ -89,7 +103,7 @@ export class CertManager extends pulumi.ComponentResource {
                 metadata: { name: CLUSTER_ISSUER },
                 spec: clusterIssuerSpec(args.acmeEmail, args.solverParent),
             },
-            { ...k8sOpts, dependsOn: [chart] },
+            { ...k8sOpts, dependsOn: [chart], aliases: [previous.issuer] },
         );
         this.ready = [chart, issuer];
         this.registerOutputs({ clusterIssuer: this.clusterIssuer });

@@ -62,6 +62,13 @@ describe("CertManager", () => {
         assert.ok(issuer.dependsOn.includes(one(r, RELEASE, "traffic-cert-manager-chart").urn));
     });
 
+    it("an existing stack keeps its cert-manager release and issuer from the ingress-nginx layout (aliases to their old URNs)", async () => {
+        const r = await render("prod");
+        const old = "urn:pulumi:prod::cli-platform::cli-platform:ingress:IngressControllers$";
+        assert.deepEqual(one(r, RELEASE, "traffic-cert-manager-chart").aliases, [`${old}kubernetes:helm.sh/v3:Release::ingress-cert-manager`]);
+        assert.deepEqual(one(r, "kubernetes:cert-manager.io/v1:ClusterIssuer").aliases, [`${old}kubernetes:cert-manager.io/v1:ClusterIssuer::ingress-issuer`]);
+    });
+
     it("is absent where TLS is off (local with the traffic layer on)", async () => {
         const r = await renderWith("local", patchSection("local", "cli-platform:traffic", { enabled: true }));
         assert.deepEqual(byType(r, "cli-platform:traffic:CertManager"), []);
