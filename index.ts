@@ -231,6 +231,7 @@ export = async (): Promise<Outputs> => {
             host: cfg.traffic.apiHost,
             service: { name: api.serviceName, port: SERVICE_PORT },
             gateway: traffic.parentFor("api"),
+            hsts: cfg.traffic.tls,
             // Every POST /evolve is an LLM call: limited per client IP at the Gateway (429 above it).
             rateLimits: limit > 0 ? [{ method: "POST", path: "/evolve", requestsPerMinute: limit }] : [],
             dependsOn: traffic.ready,
@@ -374,6 +375,7 @@ function monitoringLayer(
             host: grafanaHost,
             service: { ...GRAFANA_SERVICE },
             gateway: traffic.parentFor("grafana"),
+            hsts: cfg.traffic.tls,
             dependsOn: [...traffic.ready, component],
         });
     }

@@ -288,6 +288,9 @@ describe("Monitoring", () => {
             rules: [
                 {
                     matches: [{ path: { type: "PathPrefix", value: "/" } }],
+                    filters: [
+                        { type: "ResponseHeaderModifier", responseHeaderModifier: { set: [{ name: "Strict-Transport-Security", value: "max-age=31536000" }] } },
+                    ],
                     backendRefs: [{ group: "", kind: "Service", name: "kube-prometheus-stack-grafana", port: 80 }],
                 },
             ],

@@ -27,6 +27,8 @@ export interface GatewayRouteArgs {
     service: { name: pulumi.Input<string>; port: number };
     /** The Gateway and the listener the routes attach to. */
     gateway: { name: string; namespace: string; sectionName: string };
+    /** Answer with `Strict-Transport-Security` (HTTPS listeners only). Default false. */
+    hsts?: boolean;
     /** Rate-limited method + path pairs. Default none. */
     rateLimits?: RateLimit[];
     /** Resources the routes wait for (the Gateway, its CRDs). Default none. */
@@ -34,6 +36,9 @@ export interface GatewayRouteArgs {
 }
 
 type Spec = Record<string, unknown>;
+
+/** HSTS for a year: browsers never try plain HTTP on the host again. */
+export const HSTS = { name: "Strict-Transport-Security", value: "max-age=31536000" } as const;
 
 /** An HTTPRoute spec for `host` sending `matches` (default: every path) to one Service port. */
 export function httpRouteSpec(a: Omit<GatewayRouteArgs, "provider" | "namespace" | "rateLimits" | "dependsOn">, matches?: Spec[]): Spec {
@@ -45,6 +50,7 @@ export function httpRouteSpec(a: Omit<GatewayRouteArgs, "provider" | "namespace"
         rules: [
             {
                 matches: matches ?? [{ path: { type: "PathPrefix", value: "/" } }],
+                ...(a.hsts ? { filters: [{ type: "ResponseHeaderModifier", responseHeaderModifier: { set: [{ ...HSTS }] } }] } : {}),
                 backendRefs: [{ group: "", kind: "Service", name: a.service.name, port: a.service.port }],
             },
         ],

@@ -13,6 +13,8 @@ const parent = (sectionName: string) => ({
     sectionName,
 });
 const backend = { group: "", kind: "Service", name: "cli-api", port: 80 };
+/** HTTPS answers carry HSTS (as ingress-nginx's `hsts` did). */
+const hsts = { type: "ResponseHeaderModifier", responseHeaderModifier: { set: [{ name: "Strict-Transport-Security", value: "max-age=31536000" }] } };
 
 describe("GatewayRoute (api) and the POST /evolve rate limit", () => {
     for (const [stack, host, limit] of [
@@ -29,13 +31,13 @@ describe("GatewayRoute (api) and the POST /evolve rate limit", () => {
             assert.deepEqual(routes[0].inputs.spec, {
                 parentRefs: [parent("https-api")],
                 hostnames: [host],
-                rules: [{ matches: [{ path: { type: "PathPrefix", value: "/" } }], backendRefs: [backend] }],
+                rules: [{ matches: [{ path: { type: "PathPrefix", value: "/" } }], filters: [hsts], backendRefs: [backend] }],
             });
             // Exact path + method outranks the prefix route for this request only (Gateway API route precedence).
             assert.deepEqual(routes[1].inputs.spec, {
                 parentRefs: [parent("https-api")],
                 hostnames: [host],
-                rules: [{ matches: [{ path: { type: "Exact", value: "/evolve" }, method: "POST" }], backendRefs: [backend] }],
+                rules: [{ matches: [{ path: { type: "Exact", value: "/evolve" }, method: "POST" }], filters: [hsts], backendRefs: [backend] }],
             });
             const policies = byType(r, BTP);
             assert.equal(policies.length, 1, "one traffic policy, on the /evolve route only");
