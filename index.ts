@@ -32,6 +32,7 @@ import {
     ServiceImage,
     ServiceSecrets,
     SERVICE_PORT,
+    PROXY_METRICS,
     PROXY_POD_LABELS,
     Traffic,
 } from "./components";
@@ -360,7 +361,7 @@ function monitoringLayer(
                               namespace: GATEWAY_NAMESPACE,
                               selector: { ...PROXY_POD_LABELS },
                               kind: "pod" as const,
-                              path: "/stats/prometheus",
+                              ...PROXY_METRICS,
                           },
                       ]
                     : []),

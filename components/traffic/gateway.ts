@@ -30,8 +30,8 @@ export function gatewayProxyPeer(): { namespaceSelector: { matchLabels: Record<s
 }
 /** Selector of the Envoy Gateway controller's Service (gateway-helm templates/envoy-gateway-service.yaml). */
 export const CONTROLLER_SERVICE_LABELS = { "control-plane": "envoy-gateway" } as const;
-/** Container port of the proxies' Prometheus stats (bootstrap.EnvoyStatsPort), named "metrics". */
-export const PROXY_METRICS_PORT = 19001;
+/** The proxies' Prometheus stats: container port "metrics" (19001, bootstrap.EnvoyStatsPort) at Envoy's stats path. */
+export const PROXY_METRICS = { port: "metrics", path: "/stats/prometheus" } as const;
 /** uid/gid of the Envoy Gateway images (distroless nonroot). */
 const ENVOY_UID = 65532;
 
