@@ -86,7 +86,7 @@ describe("npm run render", () => {
     const tsNode = path.join(ROOT, "node_modules", ".bin", "ts-node");
     const run = (args: string[]) => spawnSync(tsNode, ["--transpile-only", path.join(ROOT, "tools", "render.ts"), ...args], { cwd: ROOT, encoding: "utf8" });
 
-    it("writes manifests.yaml and resources.json and prints a summary", () => {
+    it("writes manifests.yaml, resources.json and cost.json and prints a summary with the cost table", () => {
         const out = fs.mkdtempSync(path.join(os.tmpdir(), "render-"));
         const res = run(["dev", "--out", out]);
         assert.equal(res.status, 0, res.stderr);
@@ -94,6 +94,13 @@ describe("npm run render", () => {
         assert.match(res.stdout, /aws:eks\/cluster:Cluster\s+1/);
         assert.match(res.stdout, /clusterName: cli-platform-dev/);
         assert.match(res.stdout, /kubeconfig: \[secret\]/);
+        assert.match(res.stdout, /Cost of dev \(eu-west-1, on-demand USD, 730 h\/month, prices retrieved \d{4}-\d{2}-\d{2}\):/);
+        assert.match(res.stdout, /EC2 +cluster-general +node group: 2 x t3\.large ON_DEMAND/);
+        assert.match(res.stdout, /Total: \$\d+\.\d\d\/month/);
+        const cost = JSON.parse(fs.readFileSync(path.join(out, "cost.json"), "utf8")) as { stack: string; region: string; monthly: number; lines: unknown[] };
+        assert.equal(cost.stack, "dev");
+        assert.equal(cost.region, "eu-west-1");
+        assert.ok(cost.monthly > 0 && cost.lines.length > 0);
         const resources = JSON.parse(fs.readFileSync(path.join(out, "resources.json"), "utf8")) as { type: string }[];
         assert.ok(resources.some((r) => r.type === "aws:eks/cluster:Cluster"));
         const manifests = fs.readFileSync(path.join(out, "manifests.yaml"), "utf8");

@@ -3,7 +3,8 @@
  * cloud credentials, no Pulumi CLI) and writes
  *   - manifests.yaml  every Kubernetes object the stack would apply (multi-document YAML)
  *   - resources.json  every resource with its options and inputs, secrets as "[secret]"
- * then prints resource counts by type and the stack outputs.
+ *   - cost.json       the monthly cost estimate (tools/cost/estimate.ts) with its line items
+ * then prints resource counts by type, the stack outputs and the cost table.
  *
  * Cloud-computed values (IDs, ARNs, endpoints) are deterministic placeholders shaped like AWS's.
  * Objects inside Helm releases are not expanded (charts are not fetched offline); each release is
@@ -12,7 +13,10 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
-import { evaluateStack, knownStacks, type RecordedResource, type StackRender } from "./harness";
+import { estimateCost } from "./cost/estimate";
+import { loadPriceTable } from "./cost/price-table";
+import { costFile, formatCostTable } from "./cost/report";
+import { evaluateStack, knownStacks, readStackConfig, type RecordedResource, type StackRender } from "./harness";
 
 /** Kubernetes object types: everything from the kubernetes package except providers and Helm releases. */
 export function isKubernetesObject(r: RecordedResource): boolean {
@@ -74,6 +78,9 @@ async function main(): Promise<void> {
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(dir, "manifests.yaml"), manifestsYaml(render));
     fs.writeFileSync(path.join(dir, "resources.json"), JSON.stringify(render.resources, null, 2) + "\n");
+    const region = readStackConfig(stack).config["aws:region"];
+    const cost = estimateCost(render.resources, { region, table: loadPriceTable(), now: new Date() });
+    fs.writeFileSync(path.join(dir, "cost.json"), JSON.stringify(costFile(stack, cost), null, 2) + "\n");
 
     const counts = countsByType(render);
     const width = Math.max(...counts.map(([t]) => t.length));
@@ -81,7 +88,10 @@ async function main(): Promise<void> {
     for (const [type, n] of counts) console.log(`  ${type.padEnd(width)}  ${n}`);
     console.log("Outputs:");
     for (const [k, v] of Object.entries(render.outputs)) console.log(`  ${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`);
-    console.log(`Wrote ${path.join(dir, "manifests.yaml")} (${kubernetesObjects(render).length} objects) and ${path.join(dir, "resources.json")}`);
+    console.log(formatCostTable(stack, cost));
+    console.log(
+        `Wrote ${path.join(dir, "manifests.yaml")} (${kubernetesObjects(render).length} objects), ${path.join(dir, "resources.json")} and ${path.join(dir, "cost.json")}`,
+    );
 }
 
 if (require.main === module) {
