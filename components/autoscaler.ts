@@ -1,3 +1,4 @@
+import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { type OidcProvider, IrsaRole, type PolicyDocument } from "./iam";
@@ -22,7 +23,7 @@ export const AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler";
 
 /** Write actions: allowed only on Auto Scaling groups tagged as owned by this cluster. */
 export const AUTOSCALER_WRITE_ACTIONS = ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"];
-/** Read actions the autoscaler needs on every group (they do not support resource scoping). */
+/** Read actions the autoscaler needs that AWS authorizes only on "*" (no resource-level permissions). */
 export const AUTOSCALER_READ_ACTIONS = [
     "autoscaling:DescribeAutoScalingGroups",
     "autoscaling:DescribeAutoScalingInstances",
@@ -33,11 +34,13 @@ export const AUTOSCALER_READ_ACTIONS = [
     "ec2:DescribeInstanceTypes",
     "ec2:DescribeLaunchTemplateVersions",
     "ec2:GetInstanceTypesFromInstanceRequirements",
-    "eks:DescribeNodegroup",
 ];
+/** Read actions scoped to this cluster's node groups. */
+export const AUTOSCALER_NODEGROUP_ACTIONS = ["eks:DescribeNodegroup"];
 
-/** The least-privilege policy from the cluster-autoscaler's AWS documentation. */
-export function autoscalerPolicy(clusterName: string): PolicyDocument {
+/** The least-privilege policy from the cluster-autoscaler's AWS documentation, node group reads scoped to this cluster. */
+export function autoscalerPolicy(a: { clusterName: string; region: string; accountId: string }): PolicyDocument {
+    const { clusterName } = a;
     return {
         Version: "2012-10-17",
         Statement: [
@@ -49,6 +52,12 @@ export function autoscalerPolicy(clusterName: string): PolicyDocument {
                 Condition: { StringEquals: { [`aws:ResourceTag/k8s.io/cluster-autoscaler/${clusterName}`]: "owned" } },
             },
             { Sid: "Describe", Effect: "Allow", Action: AUTOSCALER_READ_ACTIONS, Resource: "*" },
+            {
+                Sid: "DescribeOwnNodegroups",
+                Effect: "Allow",
+                Action: AUTOSCALER_NODEGROUP_ACTIONS,
+                Resource: `arn:aws:eks:${a.region}:${a.accountId}:nodegroup/${clusterName}/*/*`,
+            },
         ],
     };
 }
@@ -102,7 +111,9 @@ export class ClusterAutoscaler extends pulumi.ComponentResource {
                 oidc: a.oidc,
                 namespace: a.namespace,
                 serviceAccount: AUTOSCALER_SERVICE_ACCOUNT,
-                inlinePolicy: JSON.stringify(autoscalerPolicy(a.clusterName)),
+                inlinePolicy: aws
+                    .getCallerIdentityOutput({}, { parent: this })
+                    .accountId.apply((accountId) => JSON.stringify(autoscalerPolicy({ clusterName: a.clusterName, region: a.awsRegion, accountId }))),
                 tags: a.tags,
             },
             { parent: this },

@@ -38,7 +38,14 @@ export const INDEX_PREFIX = "cli-platform";
 /** Keys Fluent Bit removes from every record before shipping, whatever a container logged. */
 export const SCRUBBED_KEYS = "(?i)^(authorization|password|passwd|secret|token|api_?key|cookie|set-cookie)$";
 
-/** Fluent Bit pipeline: tail container logs, parse JSON lines into fields, add Kubernetes metadata, scrub, ship. */
+/**
+ * Fluent Bit pipeline: tail container logs, parse JSON lines into fields, add Kubernetes metadata, scrub, ship.
+ * Every sink receives the whole record: a JSON line's fields merged at the top level (its raw `log`
+ * dropped, Keep_Log Off), a plain line as `log`, both with `kubernetes`. No `log_key` on
+ * cloudwatch_logs: it would send only that key's value and drop every record without one (all merged
+ * JSON lines). No `log_format json/emf`: it marks every event as Embedded Metric Format, which these
+ * records are not. (Checked against fluent-bit v5.1.1, the chart's appVersion.)
+ */
 export function fluentBitConfig(sink: Exclude<LogSink, "none">, o: { region?: string; logGroup?: string; endpoint?: string }): Record<string, string> {
     const outputs: Record<Exclude<LogSink, "none">, string> = {
         cloudwatch: `[OUTPUT]
@@ -48,8 +55,6 @@ export function fluentBitConfig(sink: Exclude<LogSink, "none">, o: { region?: st
     log_group_name ${o.logGroup}
     log_stream_prefix pod-
     auto_create_group Off
-    log_key log
-    log_format json/emf
 `,
         opensearch: `[OUTPUT]
     Name opensearch

@@ -81,6 +81,8 @@ export const IMAGES = {
     redisExporter: "docker.io/oliver006/redis_exporter:v1.80.0",
     /** Runs the OpenSearch bootstrap job (stdlib-only Python: SigV4 requests with IRSA credentials). */
     python: "docker.io/library/python:3.12.12-slim-bookworm",
+    /** kube-prometheus-stack's CRD upgrade job unpacks the CRDs with busybox (the chart defaults to "latest"). */
+    busyboxTag: "1.37.0",
 } as const;
 
 /** Managed data services: engine versions (a change is an in-place upgrade, reviewed like any other). */

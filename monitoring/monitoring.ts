@@ -4,7 +4,7 @@ import * as random from "@pulumi/random";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
-import { CHARTS } from "../components/versions";
+import { CHARTS, IMAGES } from "../components/versions";
 import { k8sLabels } from "../lib/naming";
 import { chartRelease } from "../components/helm";
 
@@ -96,7 +96,18 @@ export function prometheusStackValues(
 ): Record<string, unknown> {
     const ha = a.replicas > 1;
     return {
-        crds: { enabled: true },
+        // Helm installs crds/ once and never upgrades them; the chart's pre-install/pre-upgrade hook
+        // Job server-side-applies the CRDs of the pinned version (forceConflicts: the CRDs Helm created
+        // belong to another field manager). Keys as in the chart's values.yaml at the pinned version.
+        crds: {
+            enabled: true,
+            upgradeJob: {
+                enabled: true,
+                forceConflicts: true,
+                image: { busybox: { tag: IMAGES.busyboxTag } },
+                resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } },
+            },
+        },
         // Pick up every ServiceMonitor and PrometheusRule, not only the chart's own.
         prometheus: {
             prometheusSpec: {
@@ -228,7 +239,8 @@ export class Monitoring extends pulumi.ComponentResource {
             {
                 name: RELEASE_NAME,
                 namespace: a.namespace,
-                // Helm creates the CRDs from the chart's crds/ (no client-side apply, so no annotation size limit).
+                // Helm creates the CRDs from the chart's crds/ on install (no client-side apply, so no annotation
+                // size limit); the chart's upgrade Job (crds.upgradeJob above) brings them to each new version.
                 skipCrds: false,
                 values: pulumi.output(a.storageClassName).apply((storageClassName) => prometheusStackValues({ ...a, storageClassName })),
                 timeout: 900,

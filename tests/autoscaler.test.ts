@@ -39,6 +39,11 @@ describe("ClusterAutoscaler", () => {
             assert.equal(writes.length, 1);
             assert.deepEqual(writes[0].Action, ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"]);
             assert.deepEqual(writes[0].Condition, { StringEquals: { [`aws:ResourceTag/k8s.io/cluster-autoscaler/cli-platform-${stack}`]: "owned" } });
+            const nodegroups = policy.Statement.find((s) => ([] as string[]).concat(s.Action).includes("eks:DescribeNodegroup"))!;
+            assert.deepEqual(
+                [nodegroups.Action, nodegroups.Resource],
+                [["eks:DescribeNodegroup"], `arn:aws:eks:eu-west-1:123456789012:nodegroup/cli-platform-${stack}/*/*`],
+            );
             const reads = policy.Statement.filter((s) => !s.Condition);
             assert.ok(
                 reads.every((s) => ([] as string[]).concat(s.Action).every((a) => /:(Describe|Get)/.test(a))),
@@ -61,8 +66,14 @@ describe("ClusterAutoscaler", () => {
     });
 
     it("pure helpers", () => {
-        const p = autoscalerPolicy("c1");
+        const p = autoscalerPolicy({ clusterName: "c1", region: "us-east-1", accountId: "111122223333" });
         assert.deepEqual(p.Statement[1].Action, AUTOSCALER_READ_ACTIONS);
+        assert.deepEqual(p.Statement[2], {
+            Sid: "DescribeOwnNodegroups",
+            Effect: "Allow",
+            Action: ["eks:DescribeNodegroup"],
+            Resource: "arn:aws:eks:us-east-1:111122223333:nodegroup/c1/*/*",
+        });
         const v = autoscalerValues({ clusterName: "c1", awsRegion: "us-east-1", kubernetesVersion: "1.33", roleArn: "arn:r" }) as { image: { tag: string } };
         assert.equal(v.image.tag, "v1.33.6");
     });

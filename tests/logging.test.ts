@@ -1,10 +1,85 @@
 import * as assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { FLUENT_BIT_SERVICE_ACCOUNT, fluentBitConfig, opensearchWriterPolicy } from "../components/logging";
 import { logGroupWriterPolicy, type PolicyDocument } from "../components/iam";
 import { CHARTS, ENGINES } from "../components/versions";
 import { byType, json, named, type Obj, one, type RecordedResource, render, ROOT, type StackRender } from "./harness";
+
+/**
+ * A model of the parts of Fluent Bit v5.1.1 (the fluent-bit chart 0.58.1's appVersion) our
+ * pipeline relies on, written from its source at that tag, so tests can follow a log line through
+ * the rendered config:
+ *   - classic config: `[SECTION]` headers, `Key Value` lines, keys case-insensitive;
+ *   - filter kubernetes (plugins/filter_kubernetes/kubernetes.c, merge_log / keep_log): with
+ *     Merge_Log On a `log` value that parses as a JSON map is merged at the top level
+ *     (Merge_Log_Key unset) and `log` is kept only with Keep_Log On (the default); a value that does
+ *     not parse keeps `log`; metadata is added under `kubernetes`;
+ *   - filter modify Remove_regex (plugins/filter_modify/modify.c): drops keys matching the regex;
+ *   - out cloudwatch_logs (plugins/out_cloudwatch_logs/cloudwatch_api.c, process_and_send): with
+ *     log_key only that key's value is sent and a record without it is dropped ("Could not find
+ *     log_key"); without it the whole record is sent as JSON; log_format sets the
+ *     x-amzn-logs-format header of PutLogEvents;
+ *   - out opensearch / stdout: the whole record.
+ */
+type Section = { name: string; props: Map<string, string> };
+
+/** Parses Fluent Bit's classic configuration format. */
+function parseClassic(text: string): Section[] {
+    const sections: Section[] = [];
+    for (const raw of text.split("\n")) {
+        const line = raw.trim();
+        if (!line || line.startsWith("#")) continue;
+        const header = /^\[([A-Z]+)\]$/.exec(line);
+        if (header) {
+            sections.push({ name: header[1], props: new Map() });
+            continue;
+        }
+        const m = /^(\S+)\s+(.*)$/.exec(line);
+        if (!m || sections.length === 0) throw new Error(`not a Fluent Bit classic config line: "${raw}"`);
+        sections[sections.length - 1].props.set(m[1].toLowerCase(), m[2]);
+    }
+    return sections;
+}
+
+const on = (v: string | undefined, dflt: boolean) => (v === undefined ? dflt : /^(on|true|yes|1)$/i.test(v));
+
+/** PCRE-style (?i) prefix → a JavaScript RegExp. */
+function regex(src: string): RegExp {
+    return src.startsWith("(?i)") ? new RegExp(src.slice(4), "i") : new RegExp(src);
+}
+
+/** What the output ships for one container log line, or undefined when it drops the record. */
+function ship(config: Record<string, string>, line: string, kubernetes: Record<string, unknown>): unknown {
+    const sections = parseClassic(Object.values(config).join("\n"));
+    let record: Record<string, unknown> = { stream: "stdout", log: line };
+    for (const f of sections.filter((s) => s.name === "FILTER")) {
+        const p = f.props;
+        if (p.get("name") === "kubernetes") {
+            let merged: Record<string, unknown> | undefined;
+            if (on(p.get("merge_log"), false)) {
+                try {
+                    const v = JSON.parse(String(record.log)) as unknown;
+                    if (v && typeof v === "object" && !Array.isArray(v)) merged = v as Record<string, unknown>;
+                } catch {
+                    merged = undefined;
+                }
+            }
+            const next: Record<string, unknown> = { ...record };
+            if (merged && !on(p.get("keep_log"), true)) delete next.log;
+            record = { ...next, ...(merged ?? {}), kubernetes };
+        } else if (p.get("name") === "modify" && p.has("remove_regex")) {
+            const re = regex(p.get("remove_regex")!);
+            record = Object.fromEntries(Object.entries(record).filter(([k]) => !re.test(k)));
+        }
+    }
+    const outputs = sections.filter((s) => s.name === "OUTPUT");
+    if (outputs.length !== 1) throw new Error(`expected one [OUTPUT], found ${outputs.length}`);
+    const out = outputs[0].props;
+    if (out.get("name") === "cloudwatch_logs" && out.has("log_key")) return record[out.get("log_key")!];
+    return record;
+}
 
 const fluentBit = (r: StackRender) => one(r, "kubernetes:helm.sh/v3:Release", "logging-fluent-bit");
 const values = (r: RecordedResource) =>
@@ -132,5 +207,52 @@ describe("Logging", () => {
         const c = fluentBitConfig("cloudwatch", { region: "eu-west-1", logGroup: "/g" });
         assert.match(c.outputs, /region eu-west-1\n\s+log_group_name \/g/);
         assert.match(fluentBitConfig("opensearch", { region: "eu-west-1", endpoint: "vpc-x.es.amazonaws.com" }).outputs, /Host vpc-x\.es\.amazonaws\.com/);
+    });
+});
+
+describe("Fluent Bit pipeline (fluent-bit v5.1.1 semantics)", () => {
+    const KEYS = JSON.parse(fs.readFileSync(path.join(ROOT, "tests", "fixtures", "fluent-bit-5.1.1-keys.json"), "utf8")) as {
+        service: string[];
+        input: Record<string, string[]>;
+        filter: Record<string, string[]>;
+        output: Record<string, string[]>;
+    };
+    const meta = { namespace_name: "cli-platform", pod_name: "cli-api-7d9f-abcde", container_name: "api", labels: { "app.kubernetes.io/name": "cli-api" } };
+    const sinks = {
+        cloudwatch: fluentBitConfig("cloudwatch", { region: "eu-west-1", logGroup: "/aws/eks/c/containers" }),
+        opensearch: fluentBitConfig("opensearch", { region: "eu-west-1", endpoint: "vpc-x.eu-west-1.es.amazonaws.com" }),
+        stdout: fluentBitConfig("stdout", {}),
+    };
+
+    for (const [sink, config] of Object.entries(sinks)) {
+        it(`${sink}: a JSON line (pino) arrives as its fields with Kubernetes metadata, secrets scrubbed, no raw copy`, () => {
+            const line = JSON.stringify({ level: 30, time: 1764115200000, msg: "command generated", reqId: "r-1", authorization: "Bearer t", password: "p" });
+            assert.deepEqual(ship(config, line, meta), {
+                stream: "stdout",
+                level: 30,
+                time: 1764115200000,
+                msg: "command generated",
+                reqId: "r-1",
+                kubernetes: meta,
+            });
+        });
+
+        it(`${sink}: a plain-text line arrives as log with Kubernetes metadata`, () => {
+            assert.deepEqual(ship(config, "listening on 0.0.0.0:8000", meta), { stream: "stdout", log: "listening on 0.0.0.0:8000", kubernetes: meta });
+        });
+
+        it(`${sink}: every key is one fluent-bit v5.1.1 accepts for its section and plugin`, () => {
+            for (const s of parseClassic(Object.values(config).join("\n"))) {
+                const kind = s.name.toLowerCase() as "service" | "input" | "filter" | "output";
+                const allowed = kind === "service" ? KEYS.service : [...KEYS[kind].common, ...(KEYS[kind][s.props.get("name")!] ?? [])];
+                if (kind !== "service") assert.ok(KEYS[kind][s.props.get("name")!], `${sink}: no key list for ${kind} ${s.props.get("name")}`);
+                for (const key of s.props.keys()) assert.ok(allowed.includes(key), `${sink}: [${s.name}] ${key} is not a fluent-bit v5.1.1 ${kind} key`);
+            }
+        });
+    }
+
+    it("cloudwatch: no log_key (it would drop merged JSON records) and no log_format json/emf (the records are not EMF)", () => {
+        const out = parseClassic(sinks.cloudwatch.outputs)[0].props;
+        assert.deepEqual([out.has("log_key"), out.has("log_format")], [false, false]);
     });
 });

@@ -82,6 +82,21 @@ describe("Monitoring", () => {
         }
     });
 
+    it("a chart bump upgrades the CRDs: the chart's pre-upgrade Job server-side-applies them, forcing conflicts with Helm's create, on a pinned busybox", async () => {
+        for (const stack of STACKS) {
+            const release = one(await render(stack), "kubernetes:helm.sh/v3:Release", "monitoring-stack");
+            const crds = (release.inputs.values as { crds: unknown }).crds as {
+                enabled: boolean;
+                upgradeJob: { enabled: boolean; forceConflicts: boolean; image: { busybox: { tag: string } } };
+            };
+            assert.equal(release.inputs.skipCrds, false, stack);
+            assert.equal(crds.enabled, true, stack);
+            assert.equal(crds.upgradeJob.enabled, true, stack);
+            assert.equal(crds.upgradeJob.forceConflicts, true, stack);
+            assert.equal(crds.upgradeJob.image.busybox.tag, "1.37.0", stack);
+        }
+    });
+
     it("Grafana's admin password is generated, kept in a Secret and exported only as a secret", async () => {
         const r = await render("dev");
         const secret = named(r, "kubernetes:core/v1:Secret", "grafana-admin");

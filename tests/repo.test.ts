@@ -1,6 +1,7 @@
 import * as assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import * as YAML from "yaml";
 import { knownStacks } from "../tools/harness";
@@ -41,13 +42,22 @@ describe("repository checks", () => {
         ]);
     });
 
-    it("every action is pinned to a version or a commit", () => {
+    it("every action is pinned to a full commit SHA with its version in a comment (a tag can be moved)", () => {
+        let pins = 0;
         for (const f of workflowFiles) {
-            for (const job of Object.values(load(f).jobs)) {
-                for (const step of job.steps.filter((s) => s.uses))
-                    assert.match(step.uses!, /^[\w.-]+\/[\w./-]+@(v\d+(\.\d+){0,2}|[0-9a-f]{40})$/, `${f}: ${step.uses}`);
+            const text = fs.readFileSync(path.join(WORKFLOWS, f), "utf8");
+            const uses = text.split("\n").filter((l) => /^\s*(-\s+)?uses:/.test(l));
+            assert.equal(uses.length, Object.values(load(f).jobs).flatMap((j) => j.steps.filter((s) => s.uses)).length, `${f}: one uses: per line`);
+            for (const line of uses) {
+                assert.match(
+                    line,
+                    /^\s*(-\s+)?uses: [\w.-]+\/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$/,
+                    `${f}: "${line.trim()}" is not pinned as <owner>/<repo>@<40-hex sha> # vX.Y.Z`,
+                );
+                pins++;
             }
         }
+        assert.ok(pins >= 5, `only ${pins} actions found`);
     });
 
     it("every stack a workflow names exists", () => {
@@ -87,5 +97,53 @@ describe("repository checks", () => {
         const all = [...new Set([...scripts, ...untracked])];
         assert.ok(all.length >= 5, all.join(" "));
         tool("shellcheck", all);
+    });
+
+    describe("the setup scripts test for the program that is run, not a look-alike", () => {
+        /**
+         * Runs `script` with a PATH holding only `present` (stubs that exit 0), the coreutils it
+         * needs, and an apt-get that records what it was asked to install and then fails; returns
+         * the packages it asked for.
+         */
+        function packagesRequested(script: string, present: string[]): string[] {
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "setup-check-"));
+            try {
+                const bin = path.join(dir, "bin");
+                fs.mkdirSync(bin);
+                for (const util of ["dirname", "id", "ls"])
+                    fs.symlinkSync(execFileSync("bash", ["-c", `command -v ${util}`], { encoding: "utf8" }).trim(), path.join(bin, util));
+                for (const p of present) fs.writeFileSync(path.join(bin, p), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+                const log = path.join(dir, "apt.log");
+                fs.writeFileSync(path.join(bin, "apt-get"), `#!/bin/sh\n[ "$1" = update ] && exit 0\necho "$@" >> ${log}\nexit 1\n`, { mode: 0o755 });
+                const r = spawnSync("/bin/bash", [path.join(ROOT, script)], { env: { PATH: bin, HOME: dir }, encoding: "utf8" });
+                assert.notEqual(r.status, 0, `${script} went on without the packages it needs:\n${r.stdout}${r.stderr}`);
+                return fs.existsSync(log)
+                    ? fs
+                          .readFileSync(log, "utf8")
+                          .split(/\s+/)
+                          .filter((w) => w && !w.startsWith("-") && w !== "install")
+                    : [];
+            } finally {
+                fs.rmSync(dir, { recursive: true, force: true });
+            }
+        }
+
+        it("image-ci.sh installs docker.io when only a docker client (no dockerd) is present", () => {
+            assert.deepEqual(packagesRequested("tools/image-ci.sh", ["docker", "debootstrap"]), ["docker.io"]);
+            assert.deepEqual(packagesRequested("tools/image-ci.sh", ["dockerd", "debootstrap"]), ["docker.io"]);
+        });
+
+        it("setup.sh installs each tool the tests run when it is missing", () => {
+            const all = ["redis-server", "promtool", "shellcheck", "yamllint", "python3"];
+            const asked = packagesRequested("tools/setup.sh", []);
+            for (const pkg of ["redis-server", "prometheus", "shellcheck", "yamllint", "python3"])
+                assert.ok(asked.includes(pkg), `${pkg} not requested: ${asked.join(" ")}`);
+            assert.ok(
+                !packagesRequested(
+                    "tools/setup.sh",
+                    all.filter((t) => t !== "python3"),
+                ).some((p) => p !== "python3" && p !== "postgresql"),
+            );
+        });
     });
 });

@@ -105,7 +105,14 @@ export function readStackConfig(stack: string, overrides: ConfigOverrides = {}):
     return { config, secretKeys };
 }
 
-/** A secret's value with every leaf replaced by "[secret]": its shape (map keys) stays readable. */
+/** What a value built from a missing output or a stringified object reads like. */
+export const BROKEN_VALUE = /\bundefined\b|\[object Object\]|\bNaN\b/;
+
+/**
+ * A secret's value with every leaf replaced by "[secret]": its shape (map keys) stays readable. A
+ * leaf built from a missing value (`undefined`, `[object Object]`, `NaN`) is shown as such, so a
+ * secret cannot hide a broken render.
+ */
 function mask(value: unknown): unknown {
     if (Array.isArray(value)) return value.map(mask);
     if (value && typeof value === "object") {
@@ -113,7 +120,8 @@ function mask(value: unknown): unknown {
         if (obj[SIG_KEY] === SIG_SECRET) return mask(obj.value);
         return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, mask(v)]));
     }
-    return SECRET;
+    const broken = value === undefined || (typeof value === "number" && Number.isNaN(value)) ? String(value) : BROKEN_VALUE.exec(String(value))?.[0];
+    return broken ? `${SECRET} (broken: ${broken})` : SECRET;
 }
 
 /** Replaces the wire format's special values: secrets by "[secret]" (keeping map keys), resources by their URN. */

@@ -6,8 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Test for what is run: the daemon (the machine image may ship a `docker` client without one) and
+# the client; debootstrap for tools/build-base-image.sh.
 need=()
-command -v docker >/dev/null || need+=(docker.io)
+{ command -v dockerd && command -v docker; } >/dev/null || need+=(docker.io)
 command -v debootstrap >/dev/null || need+=(debootstrap)
 if [ ${#need[@]} -gt 0 ]; then
     apt-get update -qq

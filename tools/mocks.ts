@@ -125,6 +125,50 @@ function computedOutputs(type: string, name: string, inputs: Outputs, ctx: Conte
                     repositoryUrl: `${acct}.dkr.ecr.${region}.amazonaws.com/${physical}`,
                 },
             };
+        case "aws:opensearch/domain:Domain": {
+            const domainName = String(inputs.domainName ?? physical);
+            const host = `vpc-${domainName}-${h(26)}.${region}.es.amazonaws.com`;
+            return {
+                id: `arn:aws:es:${region}:${acct}:domain/${domainName}`,
+                state: {
+                    arn: `arn:aws:es:${region}:${acct}:domain/${domainName}`,
+                    domainId: `${acct}/${domainName}`,
+                    domainName,
+                    endpoint: host,
+                    dashboardEndpoint: `${host}/_dashboards`,
+                },
+            };
+        }
+        case "aws:rds/instance:Instance": {
+            const identifier = String(inputs.identifier ?? autoName(name).toLowerCase());
+            const address = `${identifier}.${h(12)}.${region}.rds.amazonaws.com`;
+            const port = (inputs.port as number | undefined) ?? 5432;
+            return {
+                id: `db-${h(26).toUpperCase()}`,
+                state: {
+                    arn: `arn:aws:rds:${region}:${acct}:db:${identifier}`,
+                    identifier,
+                    address,
+                    port,
+                    endpoint: `${address}:${port}`,
+                    resourceId: `db-${h(26).toUpperCase()}`,
+                },
+            };
+        }
+        case "aws:elasticache/replicationGroup:ReplicationGroup": {
+            const id = String(inputs.replicationGroupId ?? autoName(name).toLowerCase());
+            const [geo, direction, n] = region.split("-");
+            const shortRegion = `${geo}${direction[0]}${n}`; // eu-west-1 -> euw1, as in ElastiCache endpoints
+            return {
+                id,
+                state: {
+                    arn: `arn:aws:elasticache:${region}:${acct}:replicationgroup:${id}`,
+                    primaryEndpointAddress: `master.${id}.${h(6)}.${shortRegion}.cache.amazonaws.com`,
+                    readerEndpointAddress: `replica.${id}.${h(6)}.${shortRegion}.cache.amazonaws.com`,
+                    port: (inputs.port as number | undefined) ?? 6379,
+                },
+            };
+        }
         default:
             break;
     }

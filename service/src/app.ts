@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { cacheKey, type GenerationCache } from "./cache";
 import { type CommandRepository, DatabaseUnavailableError } from "./db";
-import { createHttp, HttpError, parse, sendError } from "./http";
+import { createHttp, HttpError, parse, pgText, sendError } from "./http";
 import { LlmError, LlmTimeoutError, LlmUnavailableError, type LlmClient } from "./llm";
 import type { Logger } from "./logger";
 import type { ApiMetrics } from "./metrics";
@@ -42,7 +42,7 @@ const nameSchema = z
     .regex(NAME_PATTERN, "must be a slug: lowercase letters and digits in dash-separated words, starting with a letter");
 
 const evolveSchema = z.strictObject({
-    description: z.string().trim().min(1, "must not be empty").max(MAX_DESCRIPTION_LENGTH, `must be at most ${MAX_DESCRIPTION_LENGTH} characters`),
+    description: pgText(z.string().trim().min(1, "must not be empty").max(MAX_DESCRIPTION_LENGTH, `must be at most ${MAX_DESCRIPTION_LENGTH} characters`)),
     name: nameSchema.optional(),
 });
 const runSchema = z.strictObject({ args: argsSchema().default([]) });
@@ -141,19 +141,21 @@ export function buildApiApp(deps: ApiDeps) {
 
     app.get("/health", async () => ({ status: "ok", version: deps.version }));
 
+    // Ready = can serve: PostgreSQL is required; Redis is only a cache (requests work without it),
+    // so its state is reported (body, cli_cache_up) but never takes the pod out of the Service.
     app.get("/ready", async (_request, reply) => {
         if (draining) return reply.code(503).send({ status: "shutting down", failing: [] });
-        const checks = await Promise.allSettled([
+        const [postgres, redis] = await Promise.allSettled([
             withTimeout(deps.repo.ping(), readyTimeout, "postgres"),
             withTimeout(deps.redisPing(), readyTimeout, "redis"),
         ]);
-        const names = ["postgres", "redis"];
-        const failing = names.filter((_n, i) => checks[i].status === "rejected");
-        const detail = Object.fromEntries(
-            names.map((n, i) => [n, checks[i].status === "fulfilled" ? "ok" : ((checks[i] as PromiseRejectedResult).reason?.message ?? "failed")]),
-        );
-        if (failing.length > 0) return reply.code(503).send({ status: "not ready", failing, checks: detail });
-        return { status: "ready", checks: detail };
+        const state = (r: PromiseSettledResult<unknown>) => (r.status === "fulfilled" ? "ok" : (r.reason?.message ?? "failed"));
+        metrics.cacheUp.set(redis.status === "fulfilled" ? 1 : 0);
+        const checks = { postgres: state(postgres), redis: state(redis) };
+        const failing = postgres.status === "rejected" ? ["postgres"] : [];
+        const degraded = redis.status === "rejected" ? ["redis"] : [];
+        if (failing.length > 0) return reply.code(503).send({ status: "not ready", failing, degraded, checks });
+        return { status: degraded.length > 0 ? "degraded" : "ready", failing, degraded, checks };
     });
 
     app.post("/evolve", async (request, reply) => {

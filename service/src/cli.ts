@@ -87,12 +87,13 @@ export function buildProgram(io: Io): Command {
 
     program
         .command("status")
-        .description("exit 0 when the API is ready (PostgreSQL and Redis answer); the container's probe")
+        .description("exit 0 when the API is ready (PostgreSQL answers; Redis down is reported, not fatal); the container's probe")
         .action(async () => {
             const { s, json } = ctx();
             const { status, json: body } = await call(io, s, "GET", "/ready", undefined, false);
             if (status !== 200) throw new CliError(`not ready: ${((body.failing as string[] | undefined) ?? []).join(", ") || String(body.status ?? status)}`);
-            print(json, body, "ready\n");
+            const degraded = (body.degraded as string[] | undefined) ?? [];
+            print(json, body, degraded.length > 0 ? `ready (degraded: ${degraded.join(", ")})\n` : "ready\n");
         });
 
     program

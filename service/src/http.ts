@@ -19,6 +19,14 @@ export function sendError(reply: FastifyReply, status: number, code: string, mes
     return reply.code(status).send({ error: { code, message, ...(details === undefined ? {} : { details }) } });
 }
 
+/**
+ * A string PostgreSQL can store: its text type (and jsonb) reject U+0000, so a NUL must be a 400
+ * here, not a database error after the LLM was paid for.
+ */
+export function pgText(schema: z.ZodString = z.string()) {
+    return schema.refine((s) => !s.includes("\u0000"), "must not contain a NUL character (\\u0000)");
+}
+
 /** Parses a body/params object with a zod schema; a mismatch is a 400 naming the field. */
 export function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
     const result = schema.safeParse(value);

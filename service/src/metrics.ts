@@ -14,6 +14,8 @@ export interface ApiMetrics {
     validationDuration: Histogram;
     validationRejections: Counter<"reason">;
     cacheRequests: Counter<"result">;
+    /** 1 when the last readiness check reached Redis, else 0. */
+    cacheUp: Gauge;
     llmErrors: Counter<"kind">;
     runs: Counter<"outcome">;
 }
@@ -55,6 +57,7 @@ export function createApiMetrics(withDefaults = true): ApiMetrics {
             labelNames: ["result"],
             registers: r,
         }),
+        cacheUp: new Gauge({ name: "cli_cache_up", help: "1 when the last readiness check reached the Redis cache, 0 when it did not", registers: r }),
         llmErrors: new Counter({ name: "llm_errors_total", help: "LLM calls that failed (timeout, error)", labelNames: ["kind"], registers: r }),
         runs: new Counter({ name: "command_runs_total", help: "Command runs by outcome", labelNames: ["outcome"], registers: r }),
     };

@@ -105,6 +105,12 @@ export function validateCode(code: string, options: { enabled: boolean; strictMo
         report.valid = false;
         report.problems.push({ reason, message });
     };
+    // PostgreSQL's text cannot hold U+0000: code with one could never be stored, so this holds even
+    // with validation disabled (a storage limit, not a policy).
+    if (code.includes("\u0000")) {
+        fail("nul_character", `line ${locate(code, code.indexOf("\u0000"))}: contains a NUL character (\\u0000)`);
+        return report;
+    }
     if (!options.enabled) return report;
     if (code.length > MAX_CODE_LENGTH) {
         fail("too_long", `code is ${code.length} characters; at most ${MAX_CODE_LENGTH}`);

@@ -20,7 +20,7 @@ describe("api (real PostgreSQL, Redis, runner; fake LLM)", function () {
         it("GET /ready is 200 when PostgreSQL and Redis answer", async () => {
             const res = await fetch(`${p.apiUrl}/ready`);
             assert.equal(res.status, 200);
-            assert.deepEqual(await res.json(), { status: "ready", checks: { postgres: "ok", redis: "ok" } });
+            assert.deepEqual(await res.json(), { status: "ready", failing: [], degraded: [], checks: { postgres: "ok", redis: "ok" } });
         });
     });
 
@@ -149,6 +149,21 @@ describe("api (real PostgreSQL, Redis, runner; fake LLM)", function () {
             assert.equal(unknown.body.error!.message, "body: body: unknown field(s) force");
         });
 
+        for (const [field, body] of [
+            ["description", { description: "abc\u0000def", name: "nul-desc" }],
+            ["name", { description: "greet someone", name: "abc\u0000def" }],
+        ] as const) {
+            it(`400 naming ${field} for a NUL character in it, before any LLM call`, async () => {
+                const before = p.llm.calls.length;
+                const res = await p.call("POST", "/evolve", body);
+                assert.equal(res.status, 400, JSON.stringify(res.body));
+                assert.equal(res.body.error!.code, "invalid_request");
+                assert.match(res.body.error!.message, new RegExp(`^body: ${field}: `));
+                if (field === "description") assert.equal(res.body.error!.message, "body: description: must not contain a NUL character (\\u0000)");
+                assert.equal(p.llm.calls.length, before, "the LLM was called");
+            });
+        }
+
         it("415 for a non-JSON content type", async () => {
             const res = await p.call("POST", "/evolve", "description=greet", { "content-type": "application/x-www-form-urlencoded" });
             assert.equal(res.status, 415);
@@ -247,6 +262,11 @@ describe("api (real PostgreSQL, Redis, runner; fake LLM)", function () {
             assert.equal((await p.call("POST", "/commands/add/run", { args: [1, 2] })).status, 400);
             assert.equal((await p.call("POST", "/commands/add/run", { args: new Array(65).fill("1") })).status, 400);
             assert.equal((await p.call("POST", "/commands/add/run", { args: [], extra: 1 })).status, 400);
+            const nul = await p.call("POST", "/commands/add/run", { args: ["1", "2\u00003"] });
+            assert.deepEqual(
+                [nul.status, nul.body.error!.code, nul.body.error!.message],
+                [400, "invalid_request", "body: args.1: must not contain a NUL character (\\u0000)"],
+            );
             assert.equal((await p.call("POST", "/commands/nothing-here/run", { args: [] })).status, 404);
         });
     });

@@ -26,13 +26,23 @@ describe("cli-platform CLI (against the real api)", function () {
         assert.deepEqual(await cli(["status"]), { code: 0, out: "ready\n", err: "" });
     });
 
-    it("status exits 1 with one line when a dependency is down", async () => {
+    it("status exits 1 with one line when PostgreSQL is down", async () => {
+        p.pg.stop();
+        try {
+            assert.deepEqual(await cli(["status"]), { code: 1, out: "", err: "cli-platform: not ready: postgres\n" });
+        } finally {
+            p.pg.startAgain();
+            for (let i = 0; i < 50 && (await cli(["status"])).code !== 0; i++) await new Promise((r) => setTimeout(r, 200));
+        }
+    });
+
+    it("status exits 0 and says so when only the Redis cache is down (requests still work)", async () => {
         await p.redisServer.stop();
         try {
-            assert.deepEqual(await cli(["status"]), { code: 1, out: "", err: "cli-platform: not ready: redis\n" });
+            assert.deepEqual(await cli(["status"]), { code: 0, out: "ready (degraded: redis)\n", err: "" });
         } finally {
             await p.redisServer.startAgain();
-            for (let i = 0; i < 50 && (await cli(["status"])).code !== 0; i++) await new Promise((r) => setTimeout(r, 200));
+            for (let i = 0; i < 50 && (await cli(["status"])).out !== "ready\n"; i++) await new Promise((r) => setTimeout(r, 200));
         }
     });
 

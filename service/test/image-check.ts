@@ -92,8 +92,11 @@ async function main(): Promise<void> {
         await check("api /health answers", async () => {
             await waitFor("api /health", async () => (await fetch(`${api}/health`)).ok);
         });
-        await check("api /ready answers 200 (PostgreSQL and Redis reachable)", async () => {
-            await waitFor("api /ready", async () => (await fetch(`${api}/ready`)).status === 200);
+        await check("api /ready answers 200 ready (PostgreSQL and Redis reachable)", async () => {
+            await waitFor("api /ready", async () => {
+                const res = await fetch(`${api}/ready`);
+                return res.status === 200 && ((await res.json()) as { status: string }).status === "ready";
+            });
         });
         await check("the image's HEALTHCHECK turns healthy (api and runner)", async () => {
             for (const id of [apiId, runnerId])

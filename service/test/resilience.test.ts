@@ -12,13 +12,14 @@ describe("resilience (real servers stopped and started)", function () {
         p = platform();
     });
 
-    it("Redis down: /ready names redis, generation still works without the cache (counted)", async () => {
+    it("Redis down: the pod stays ready (200, redis degraded in the body, cli_cache_up 0), generation still works without the cache (counted)", async () => {
         await p.redisServer.stop();
         const ready = await fetch(`${p.apiUrl}/ready`);
-        assert.equal(ready.status, 503);
-        const body = (await ready.json()) as { status: string; failing: string[] };
-        assert.equal(body.status, "not ready");
-        assert.deepEqual(body.failing, ["redis"]);
+        assert.equal(ready.status, 200);
+        const body = (await ready.json()) as { status: string; failing: string[]; degraded: string[]; checks: Record<string, string> };
+        assert.deepEqual([body.status, body.failing, body.degraded, body.checks.postgres], ["degraded", [], ["redis"], "ok"]);
+        assert.notEqual(body.checks.redis, "ok");
+        assert.match(await p.metrics.registry.getSingleMetricAsString("cli_cache_up"), /^cli_cache_up 0$/m);
 
         const calls = p.llm.calls.length;
         const a = await p.call("POST", "/evolve", { description: "add without a cache", name: "nocache" });
@@ -29,8 +30,10 @@ describe("resilience (real servers stopped and started)", function () {
         assert.match(await p.metrics.registry.getSingleMetricAsString("cache_requests_total"), /cache_requests_total\{result="error"\} [1-9]/);
 
         await p.redisServer.startAgain();
-        for (let i = 0; i < 50 && (await fetch(`${p.apiUrl}/ready`)).status !== 200; i++) await new Promise((r) => setTimeout(r, 200));
-        assert.equal((await fetch(`${p.apiUrl}/ready`)).status, 200, "ready again once Redis is back");
+        const status = async () => ((await (await fetch(`${p.apiUrl}/ready`)).json()) as { status: string }).status;
+        for (let i = 0; i < 50 && (await status()) !== "ready"; i++) await new Promise((r) => setTimeout(r, 200));
+        assert.equal(await status(), "ready", "not degraded once Redis is back");
+        assert.match(await p.metrics.registry.getSingleMetricAsString("cli_cache_up"), /^cli_cache_up 1$/m);
     });
 
     it("PostgreSQL down: 503 with a JSON error (never a 500), /ready names postgres; back up: everything works again", async () => {
@@ -38,7 +41,9 @@ describe("resilience (real servers stopped and started)", function () {
         const list = await p.call("GET", "/commands");
         assert.equal(list.status, 503);
         assert.equal(list.body.error!.code, "database_unavailable");
-        const ready = (await (await fetch(`${p.apiUrl}/ready`)).json()) as { failing: string[] };
+        const readyRes = await fetch(`${p.apiUrl}/ready`);
+        const ready = (await readyRes.json()) as { failing: string[] };
+        assert.equal(readyRes.status, 503, "without PostgreSQL the pod cannot serve");
         assert.deepEqual(ready.failing, ["postgres"]);
         const evolve = await p.call("POST", "/evolve", { description: "greet while the database is down", name: "dbdown" });
         assert.equal(evolve.status, 503);

@@ -71,6 +71,13 @@ describe("validation (acorn)", () => {
         });
     });
 
+    it("rejects a NUL character (PostgreSQL cannot store it), even with validation disabled", () => {
+        const code = "function main() {\n  return '\u0000';\n}";
+        for (const opts of [STRICT, { enabled: false, strictMode: false }]) {
+            assert.deepEqual(validateCode(code, opts).problems, [{ reason: "nul_character", message: "line 2: contains a NUL character (\\u0000)" }]);
+        }
+    });
+
     it("rejects oversized code", () => {
         assert.deepEqual(reasons(`function main() {}\n//${"x".repeat(40000)}`), ["too_long"]);
     });

@@ -1,7 +1,7 @@
 /** The runner's HTTP app (port 8001): POST /run executes one command in the sandbox. */
 import { timingSafeEqual } from "node:crypto";
 import { z } from "zod";
-import { createHttp, HttpError, parse, sendError } from "../http";
+import { createHttp, HttpError, parse, pgText, sendError } from "../http";
 import type { Logger } from "../logger";
 import type { RunnerMetrics } from "../metrics";
 import { MAX_CODE_LENGTH } from "../validation";
@@ -25,7 +25,9 @@ export const MAX_ARGS = 64;
 export const MAX_ARG_LENGTH = 4096;
 
 export function argsSchema() {
-    return z.array(z.string().max(MAX_ARG_LENGTH, `each argument must be at most ${MAX_ARG_LENGTH} characters`)).max(MAX_ARGS, `at most ${MAX_ARGS} arguments`);
+    return z
+        .array(pgText(z.string().max(MAX_ARG_LENGTH, `each argument must be at most ${MAX_ARG_LENGTH} characters`)))
+        .max(MAX_ARGS, `at most ${MAX_ARGS} arguments`);
 }
 
 /**
