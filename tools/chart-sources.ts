@@ -99,6 +99,7 @@ export const CHART_SOURCES: Record<ChartKey, ChartSource> = {
         },
         // Alertmanager's configuration file, and fields passed through to the Prometheus/Alertmanager CRs.
         freeForm: [
+            "crds.upgradeJob.resources",
             "alertmanager.config",
             "alertmanager.alertmanagerSpec.resources",
             "prometheus.prometheusSpec.resources",
