@@ -7,15 +7,14 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import * as YAML from "yaml";
 import { type CostEstimate, estimateCost, quantityGiB } from "../tools/cost/estimate";
-import { loadPriceTable, type PriceTable, validatePriceTable } from "../tools/cost/price-table";
+import { loadPriceTable, type PriceTable } from "../tools/cost/price-table";
 import { costFile, diff, formatCostTable } from "../tools/cost/report";
-import { type RecordedResource, render, renderWith, ROOT, stackFile, type StackName } from "./harness";
+import { awsConfig, rawConfig, type RecordedResource, render, renderWith, ROOT, stackFile, type StackName } from "./harness";
 
 const TABLE = loadPriceTable();
 const REGION = "eu-west-1";
-const H = 730; // hours in a month, as the table states (asserted below)
+const H = 730; // hours in a month, as the table states (asserted in cost-prices.test.ts)
 const NOW = new Date(`${TABLE.retrieved}T12:00:00Z`);
 
 /** A unit price of the committed table (the test fails if it is missing). */
@@ -34,9 +33,11 @@ async function estimateStack(stack: StackName, config?: Record<string, unknown>)
     return estimate(r.resources);
 }
 
+/** The stack's node groups as it runs them (its own list, or its environment's default), the first one changed. */
 function nodeGroups(stack: StackName, change: Record<string, unknown>): Record<string, unknown> {
-    const cluster = stackFile(stack)["cli-platform:cluster"] as { nodeGroups: Record<string, unknown>[] };
-    return { "cli-platform:cluster": { ...cluster, nodeGroups: [{ ...cluster.nodeGroups[0], ...change }, ...cluster.nodeGroups.slice(1)] } };
+    const cluster = (stackFile(stack)["cli-platform:cluster"] ?? {}) as Record<string, unknown>;
+    const groups = awsConfig(rawConfig(stack)).cluster.nodeGroups as unknown as Record<string, unknown>[];
+    return { "cli-platform:cluster": { ...cluster, nodeGroups: [{ ...groups[0], ...change }, ...groups.slice(1)] } };
 }
 
 function network(stack: StackName, change: Record<string, unknown>): Record<string, unknown> {
@@ -45,32 +46,8 @@ function network(stack: StackName, change: Record<string, unknown>): Record<stri
 
 const close = (actual: number, expected: number, what: string) => assert.ok(Math.abs(actual - expected) < 1e-9, `${what}: expected ${expected}, got ${actual}`);
 
-describe("cost: price table", () => {
-    it("names a known source for every price, states its retrieval date, and uses 730 hours a month", () => {
-        validatePriceTable(TABLE);
-        assert.equal(TABLE.hoursPerMonth, 730);
-        assert.match(TABLE.retrieved, /^\d{4}-\d{2}-\d{2}$/);
-        for (const source of Object.values(TABLE.sources)) assert.ok(["aws-offer-file", "aws-doc", "secondary"].includes(source.kind));
-    });
-
-    it("has a section for the region of every stack that has one (a new stack in a new region fails here)", () => {
-        const stacks = fs.readdirSync(ROOT).filter((f) => /^Pulumi\.[^.]+\.yaml$/.test(f));
-        for (const file of stacks) {
-            const region = (YAML.parse(fs.readFileSync(path.join(ROOT, file), "utf8")) as { config: Record<string, unknown> }).config["aws:region"];
-            if (region !== undefined) assert.ok(TABLE.regions[region as string], `${file}: no prices for ${String(region)}`);
-        }
-        assert.ok(TABLE.regions["us-east-1"], "us-east-1 is in the table");
-    });
-
-    it("rejects an entry without a known source", () => {
-        const broken = structuredClone(TABLE);
-        broken.regions[REGION]["ec2:t3.large"] = { usd: 0.1, unit: "hour", source: "nowhere" };
-        assert.throws(() => validatePriceTable(broken), /eu-west-1 ec2:t3\.large: unknown source "nowhere"/);
-    });
-});
-
 describe("cost: dev and prod totals", () => {
-    it("dev: control plane, 2 x t3.large, roots, one NAT, IPv4s, KMS and the claimed volumes", async () => {
+    it("dev: control plane, 2 x t3.large, roots, one NAT, the ingress NLB, IPv4s, KMS and the claimed volumes: complete", async () => {
         const e = await estimateStack("dev");
         const expected =
             H * p("eks:cluster-hour") + // one EKS control plane
@@ -78,21 +55,26 @@ describe("cost: dev and prod totals", () => {
             2 * 50 * p("ebs:gp3") + // its root volumes: 2 x 50 GiB gp3 (launch template)
             1 * H * p("nat:hour") + // natGateways: single
             1 * H * p("ipv4:hour") + // the NAT gateway's Elastic IP
+            1 * H * p("elb:network-hour") + // the ingress NLB (AWS load balancer controller)
             2 * H * p("ipv4:hour") + // the ingress NLB: one public IPv4 per public subnet (azCount 2)
             2 * p("kms:key-month") + // cluster secrets + logging keys
             (10 + 5) * p("ebs:gp3") + // in-cluster postgres (10 GiB) and redis (5 GiB) claims
             10 * p("ebs:gp3") + // grafana persistence 10Gi
             1 * 10 * p("ebs:gp3"); // prometheus: 1 replica x 10Gi claim template
+        // At the committed prices: 73 + 133.152 + 8.8 + 35.04 + 3.65 + 18.396 + 7.3 + 2 + 1.32 + 0.88 + 0.88 = $284.418
         close(e.monthly, expected, "dev monthly");
+        assert.ok(!e.warnings.some((w) => w.startsWith("no price for")), e.warnings.join("\n"));
         assert.ok(
-            e.warnings.some((w) => w.startsWith("no price for elb:network-hour in eu-west-1")),
-            "the NLB hourly price is missing from the table and says so",
+            e.lines.every((l) => l.monthly !== null),
+            "every dev line is priced",
         );
-        const nlb = e.lines.find((l) => l.priceKey === "elb:network-hour");
-        assert.ok(nlb && nlb.monthly === null, "the NLB is listed, unpriced");
+        assert.ok(
+            e.usage.some((u) => u.priceKey === "elb:nlcu" && u.unitPrice === p("elb:nlcu")),
+            "NLB capacity units: unit price, depends on usage",
+        );
     });
 
-    it("prod: 3 x m6i.xlarge, a SPOT group at zero with its ceiling as range, 3 NATs, unpriced data services named in warnings", async () => {
+    it("prod: 3 x m6i.xlarge, a SPOT group at zero with its ceiling as range, 3 NATs, Multi-AZ RDS, unpriced cache and search named in warnings", async () => {
         const e = await estimateStack("prod");
         const expected =
             H * p("eks:cluster-hour") +
@@ -101,11 +83,14 @@ describe("cost: dev and prod totals", () => {
             0 + // burst (SPOT): desiredSize 0
             3 * H * p("nat:hour") + // natGateways: perAz, azCount 3
             3 * H * p("ipv4:hour") + // three NAT Elastic IPs
+            1 * H * p("elb:network-hour") + // the ingress NLB
             3 * H * p("ipv4:hour") + // the ingress NLB's public IPv4s (3 public subnets)
+            2 * H * p("rds:postgres:db.r6g.large") + // RDS db.r6g.large, Multi-AZ: primary + standby
             2 * 50 * p("rds:storage:gp3") + // RDS storage: 50 GiB gp3, Multi-AZ (primary + standby)
             4 * p("kms:key-month") + // cluster, postgres, redis, OpenSearch keys
             10 * p("ebs:gp3") + // grafana persistence
             2 * 100 * p("ebs:gp3"); // prometheus: 2 replicas x 100Gi
+        // At the committed prices: 73 + 468.66 + 26.4 + 105.12 + 10.95 + 18.396 + 10.95 + 367.92 + 12.7 + 4 + 0.88 + 17.6 = $1116.576
         close(e.monthly, expected, "prod monthly");
 
         const ceiling = Math.max(p("ec2:m6i.xlarge"), p("ec2:m5.xlarge"), p("ec2:m6a.xlarge"));
@@ -117,19 +102,18 @@ describe("cost: dev and prod totals", () => {
         close(general.range!.min, 3 * H * p("ec2:m6i.xlarge"), "general at minSize 3");
         close(general.range!.max, 12 * H * p("ec2:m6i.xlarge"), "general at maxSize 12");
 
-        for (const key of [
-            "elb:network-hour",
-            "rds:postgres:db.r6g.large",
-            "elasticache:cache.r7g.large",
-            "opensearch:r6g.large.search",
-            "opensearch:storage:gp3",
-        ]) {
+        for (const key of ["elasticache:cache.r7g.large", "opensearch:r6g.large.search", "opensearch:storage:gp3", "rds:backup"]) {
             assert.ok(
                 e.warnings.some((w) => w.includes(`no price for ${key} in eu-west-1`)),
                 `warning names ${key}`,
             );
         }
+        assert.equal(e.lines.filter((l) => l.monthly === null).length, 3, "ElastiCache nodes, OpenSearch nodes and OpenSearch storage are unpriced");
         assert.ok(e.usage.some((u) => u.priceKey === "rds:backup" && /beyond the free allowance \(50 GiB/.test(u.description)));
+        assert.ok(
+            e.usage.some((u) => u.priceKey === "logs:ingest" && u.unitPrice === p("logs:ingest")),
+            "log ingestion: unit price, depends on usage",
+        );
         assert.ok(
             e.usage.some((u) => u.priceKey === "nat:gb" && u.unitPrice === p("nat:gb")),
             "NAT data processing: unit price, depends on usage",
@@ -174,22 +158,16 @@ describe("cost: config changes move the total by exactly the priced difference",
         close(after.monthly - before.monthly, -H * (p("nat:hour") + 2 * p("ipv4:hour")), "delta");
     });
 
-    it("Multi-AZ off halves the RDS instance and storage lines (table with RDS prices for the test)", async () => {
-        // eu-west-1 RDS prices are not in the committed table yet; these test prices stand in.
-        const table = structuredClone(TABLE);
-        table.sources["test"] = { kind: "secondary", title: "test prices" };
-        table.regions[REGION]["rds:postgres:db.r6g.large"] = { usd: 0.5, unit: "hour", source: "test" };
-        table.regions[REGION]["rds:storage:gp3"] = { usd: 0.25, unit: "GB-month", source: "test" };
-        const multi = estimate((await render("prod")).resources, table);
-        const single = estimate(
-            (await renderWith("prod", { "cli-platform:postgres": { ...(stackFile("prod")["cli-platform:postgres"] as object), multiAz: false } })).resources,
-            table,
-        );
+    it("Multi-AZ off halves the RDS instance and storage lines", async () => {
+        const multi = await estimateStack("prod");
+        const single = await estimateStack("prod", { "cli-platform:postgres": { ...(stackFile("prod")["cli-platform:postgres"] as object), multiAz: false } });
         const factor = TABLE.global["rds:multi-az-factor"].usd;
         assert.equal(factor, 2);
         const rds = multi.lines.filter((l) => l.service === "RDS").reduce((s, l) => s + l.monthly!, 0);
-        close(rds, 2 * H * 0.5 + 2 * 50 * 0.25, "Multi-AZ RDS: 2 x (730 h x 0.5) + 2 x (50 GiB x 0.25)");
-        close(single.monthly - multi.monthly, -(H * 0.5 + 50 * 0.25), "delta");
+        const instance = H * p("rds:postgres:db.r6g.large"); // 730 h x $0.252 = $183.96
+        const storage = 50 * p("rds:storage:gp3"); // 50 GiB x $0.127 = $6.35
+        close(rds, 2 * instance + 2 * storage, "Multi-AZ RDS: 2 x $183.96 + 2 x $6.35 = $380.62");
+        close(single.monthly - multi.monthly, -(instance + storage), "delta: -$190.31");
     });
 });
 
@@ -204,7 +182,7 @@ describe("cost: what the table does not know is a warning, never a number", () =
         const group = after.lines.find((l) => l.id === "ec2:cluster-general")!;
         assert.equal(group.monthly, null);
         close(after.monthly - before.monthly, -2 * H * p("ec2:t3.large"), "only the node line left the total");
-        assert.match(formatCostTable("dev", after), /INCOMPLETE: 2 line item\(s\) unpriced/);
+        assert.match(formatCostTable("dev", after), /INCOMPLETE: 1 line item\(s\) unpriced/);
     });
 
     it("a region missing from the table is a warning", async () => {
@@ -276,7 +254,7 @@ describe("cost: load balancers come from the rendered Service of type LoadBalanc
         const line = e.lines.find((l) => l.id === "elb:gateway-proxy:provider.kubernetes.envoyService");
         assert.ok(line, e.lines.map((l) => l.id).join(", "));
         assert.equal(line.priceKey, "elb:network-hour");
-        close(e.monthly - estimate(resources).monthly, 2 * H * p("ipv4:hour"), "two public addresses (the NLB hourly price is missing: warned)");
+        close(e.monthly - estimate(resources).monthly, H * (p("elb:network-hour") + 2 * p("ipv4:hour")), "an NLB and two public addresses");
     });
 
     it("an Envoy Gateway proxy whose envoyService sets only annotations is a LoadBalancer (Envoy Gateway's default)", async () => {
@@ -328,7 +306,7 @@ describe("cost: load balancers come from the rendered Service of type LoadBalanc
         );
         const e = estimate([...resources, svc]);
         assert.equal(e.lines.filter((l) => l.id.startsWith("elb:internal-svc")).length, 1);
-        close(e.monthly, estimate(resources).monthly, "NLB unpriced, no addresses");
+        close(e.monthly - estimate(resources).monthly, H * p("elb:network-hour"), "the NLB alone, no addresses");
     });
 });
 
@@ -360,56 +338,6 @@ describe("cost: report", () => {
         assert.equal(quantityGiB("512Mi"), 0.5);
         assert.equal(quantityGiB("1Ti"), 1024);
         assert.equal(quantityGiB("ten"), undefined);
-    });
-});
-
-describe("cost: regenerating the table from AWS's offer files (update-prices.ts)", () => {
-    // A synthetic offer file in the Price List CSV layout (metadata lines, header, rows); the prices
-    // are made up for the test.
-    const csv = [
-        `"FormatVersion","v1.0"`,
-        `"Disclaimer","This pricing list is for informational purposes only."`,
-        `"Publication Date","2026-09-25T17:45:21Z"`,
-        `"Version","20260925174521"`,
-        `"OfferCode","AmazonEC2"`,
-        `"SKU","OfferTermCode","RateCode","TermType","PriceDescription","EffectiveDate","StartingRange","EndingRange","Unit","PricePerUnit","Currency","Product Family","Instance Type","Operating System","Tenancy","Pre Installed S/W","CapacityStatus","Volume API Name","usageType"`,
-        `"A1","JRTCKXETXF","A1.1","OnDemand","$0.5 per On Demand Linux t3.large Instance Hour","2026-09-01","0","Inf","Hrs","0.5000000000","USD","Compute Instance","t3.large","Linux","Shared","NA","Used","","EU-BoxUsage:t3.large"`,
-        `"A2","JRTCKXETXF","A2.1","OnDemand","$0.9 per On Demand Windows t3.large Instance Hour","2026-09-01","0","Inf","Hrs","0.9000000000","USD","Compute Instance","t3.large","Windows","Shared","NA","Used","","EU-BoxUsage:t3.large"`,
-        `"A3","4NA7Y494T4","A3.1","Reserved","Linux t3.large reserved","2026-09-01","0","Inf","Hrs","0.3000000000","USD","Compute Instance","t3.large","Linux","Shared","NA","Used","","EU-BoxUsage:t3.large"`,
-        `"N1","JRTCKXETXF","N1.1","OnDemand","$0.7 per NAT Gateway Hour","2026-09-01","0","Inf","Hrs","0.7000000000","USD","NAT Gateway","","","","","","","EU-NatGateway-Hours"`,
-        `"N2","JRTCKXETXF","N2.1","OnDemand","$0.8 per Regional NAT Gateway Hour","2026-09-01","0","Inf","Hrs","0.8000000000","USD","NAT Gateway","","","","","","","EU-RegionalNatGateway-Hours"`,
-        `"V1","JRTCKXETXF","V1.1","OnDemand","$0.2 per GB-month of gp3, ""General Purpose""","2026-09-01","0","Inf","GB-Mo","0.2000000000","USD","Storage","","","","","","gp3","EU-EBS:VolumeUsage.gp3"`,
-    ];
-
-    it("keeps exactly the on-demand Linux/shared instance row, the zonal NAT row and the gp3 row; reads the publication date", async () => {
-        const { readOfferCsv, scanOffer, pickPrice } = await import("../tools/cost/update-prices");
-        const meta: { publicationDate?: string } = {};
-        const found = await scanOffer(readOfferCsv(csv, meta), ["ec2:t3.large", "nat:hour", "ebs:gp3", "ec2:m6i.xlarge"]);
-        assert.equal(meta.publicationDate, "2026-09-25T17:45:21Z");
-        assert.equal(pickPrice(found.get("ec2:t3.large")!), 0.5);
-        assert.equal(pickPrice(found.get("nat:hour")!), 0.7);
-        assert.equal(pickPrice(found.get("ebs:gp3")!), 0.2);
-        assert.equal(pickPrice(found.get("ec2:m6i.xlarge")!), "no matching on-demand row");
-    });
-
-    it("rows that disagree are reported, not averaged", async () => {
-        const { pickPrice } = await import("../tools/cost/update-prices");
-        assert.equal(
-            pickPrice([
-                { PricePerUnit: "0.1", StartingRange: "0" },
-                { PricePerUnit: "0.2", StartingRange: "0" },
-            ]),
-            "matching rows disagree (0.1, 0.2)",
-        );
-    });
-
-    it("knows which offer file prices every key of the committed table", async () => {
-        const { keySpec, wantedKeys } = await import("../tools/cost/update-prices");
-        const offers = new Map(wantedKeys(TABLE).map((k) => [k, keySpec(k)!.offer]));
-        assert.equal(offers.get("ec2:t3.large"), "AmazonEC2");
-        assert.equal(offers.get("rds:postgres:db.r6g.large"), "AmazonRDS");
-        assert.equal(offers.get("opensearch:r6g.large.search"), "AmazonES");
-        for (const region of Object.values(TABLE.regions)) for (const k of Object.keys(region)) assert.ok(keySpec(k), `no offer mapping for ${k}`);
     });
 });
 

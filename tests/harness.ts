@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import Ajv, { type ValidateFunction } from "ajv";
 import * as YAML from "yaml";
-import type { RawConfig } from "../config";
+import { type AwsPlatformConfig, parseConfig, type RawConfig } from "../config";
 import { schemaPath } from "../tools/crd-schemas";
 import {
     type ConfigOverrides,
@@ -96,6 +96,13 @@ export function rawConfig(stack: StackName, changes: Record<string, unknown> = {
         else if (key.startsWith("cli-platform:")) values[key.slice("cli-platform:".length)] = value;
     }
     return { stack, values, awsRegion };
+}
+
+/** The parsed config of an AWS stack (dev, prod), narrowed to its AWS shape. */
+export function awsConfig(raw: RawConfig): AwsPlatformConfig {
+    const cfg = parseConfig(raw);
+    assert.equal(cfg.target, "aws", `${raw.stack} is not an AWS stack`);
+    return cfg as AwsPlatformConfig;
 }
 
 export function byType(r: StackRender, type: string): RecordedResource[] {

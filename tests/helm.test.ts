@@ -19,7 +19,10 @@ function pinOf(release: StackRender["resources"][number]): ChartKey {
 async function renders(): Promise<{ label: string; r: StackRender }[]> {
     const out: { label: string; r: StackRender }[] = [];
     for (const stack of STACKS) out.push({ label: stack, r: await render(stack) });
-    out.push({ label: "local+traffic", r: await renderWith("local", patchSection("local", "cli-platform:traffic", { enabled: true })) });
+    out.push({
+        label: "local+traffic",
+        r: await renderWith("local", patchSection("local", "cli-platform:traffic", { enabled: true, apiHost: "cli.localtest.me" })),
+    });
     out.push({ label: "dev+dns", r: await renderWith("dev", { "cli-platform:dns": { hostedZoneId: "Z0DEVZONE0000000000" } }) });
     return out;
 }

@@ -127,8 +127,9 @@ describe("npm run render", () => {
             if (!["node_modules", ".git", "out", "service"].includes(f)) fs.cpSync(path.join(ROOT, f), path.join(dir, f), { recursive: true });
         }
         fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
+        fs.symlinkSync(path.join(ROOT, "service"), path.join(dir, "service"));
         const file = path.join(dir, "Pulumi.dev.yaml");
-        fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace("azCount: 2", "azCount: 0"));
+        fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace("cidr: 10.10.0.0/16", "cidr: 10.10.0.0/16\n        azCount: 0"));
         const res = spawnSync(tsNode, ["--transpile-only", path.join(dir, "tools", "render.ts"), "dev"], { cwd: dir, encoding: "utf8" });
         assert.equal(res.status, 1);
         assert.equal(res.stderr, `render: Invalid configuration for stack "dev": cli-platform:network.azCount = 0: must be >= 1\n`);

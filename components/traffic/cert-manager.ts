@@ -11,7 +11,6 @@ export const CERT_MANAGER_NAMESPACE = "cert-manager";
 export const CLUSTER_ISSUER = "letsencrypt-prod";
 
 export interface CertManagerArgs {
-    provider: k8s.Provider;
     /** Let's Encrypt account e-mail. */
     acmeEmail: string;
     /** Replicas of the controller, webhook and cainjector; PDBs when more than one. */
@@ -87,7 +86,7 @@ export class CertManager extends pulumi.ComponentResource {
         if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(args.acmeEmail)) throw new Error(`CertManager ${name}: acmeEmail "${args.acmeEmail}" is not an e-mail address`);
         if (args.replicas < 1) throw new Error(`CertManager ${name}: replicas must be >= 1, got ${args.replicas}`);
         super("cli-platform:traffic:CertManager", name, {}, opts);
-        const k8sOpts = { parent: this, provider: args.provider };
+        const k8sOpts = { parent: this };
         const previous = ingressEraUrns();
         const chart = chartRelease(
             `${name}-chart`,

@@ -2,17 +2,15 @@
  * external-dns: keeps Route 53 records for the hosts of HTTPRoutes attached to the platform's
  * Gateway, in one hosted zone, through an IRSA role that may change records only in that zone.
  */
-import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { chartRelease } from "../helm";
-import { IrsaRole, type OidcProvider, type PolicyDocument } from "../iam";
+import { IrsaRole, type OidcProvider, type PolicyDocument } from "../aws/iam";
 import { CHARTS } from "../versions";
 
 export const EXTERNAL_DNS_NAMESPACE = "external-dns";
 export const EXTERNAL_DNS_SERVICE_ACCOUNT = "external-dns";
 
 export interface ExternalDnsArgs {
-    provider: k8s.Provider;
     oidc: OidcProvider;
     /** Route 53 hosted zone the records live in (the only zone the role may change). */
     hostedZoneId: string;
@@ -49,7 +47,7 @@ export function externalDnsPolicy(hostedZoneId: string): PolicyDocument {
 }
 
 /** external-dns values: the gateway-httproute source only, TXT registry owned by the cluster, one zone. */
-export function externalDnsValues(a: Omit<ExternalDnsArgs, "provider" | "oidc" | "tags" | "dependsOn"> & { roleArn: string }): Record<string, unknown> {
+export function externalDnsValues(a: Omit<ExternalDnsArgs, "oidc" | "tags" | "dependsOn"> & { roleArn: string }): Record<string, unknown> {
     return {
         provider: { name: "aws" },
         sources: ["gateway-httproute"],
@@ -100,7 +98,7 @@ export class ExternalDns extends pulumi.ComponentResource {
                 ),
                 atomic: true,
             },
-            { parent: this, provider: args.provider, dependsOn: args.dependsOn ?? [] },
+            { parent: this, dependsOn: args.dependsOn ?? [] },
         );
         this.roleArn = role.roleArn;
         this.registerOutputs({ roleArn: this.roleArn });

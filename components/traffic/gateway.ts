@@ -9,7 +9,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PART_OF } from "../../lib/naming";
 import { chartRelease } from "../helm";
-import { PlatformNamespace } from "../namespace";
+import { PlatformNamespace } from "../platform/namespace";
 import { CHARTS } from "../versions";
 
 /** Namespace of the Envoy Gateway controller, its proxies (the data plane) and the Gateway. */
@@ -45,7 +45,6 @@ export interface GatewayHost {
 }
 
 export interface EnvoyGatewayArgs {
-    provider: k8s.Provider;
     /** EKS: an internet-facing NLB (AWS Load Balancer Controller, IP targets, PROXY protocol v2). Otherwise a NodePort Service. */
     awsLoadBalancer: boolean;
     /** HTTPS listeners (certificates from `clusterIssuer`) and an HTTP-to-HTTPS redirect; off = one plain HTTP listener. */
@@ -208,10 +207,10 @@ export class EnvoyGateway extends pulumi.ComponentResource {
         if (dup !== undefined) throw new Error(`EnvoyGateway ${name}: host name "${dup}" is listed twice; listener names must be unique`);
         if (args.proxyReplicas < 1) throw new Error(`EnvoyGateway ${name}: proxyReplicas must be >= 1, got ${args.proxyReplicas}`);
         super("cli-platform:traffic:EnvoyGateway", name, {}, opts);
-        const k8sOpts = { parent: this, provider: args.provider };
+        const k8sOpts = { parent: this };
         this.tls = args.tls;
 
-        const ns = new PlatformNamespace(`${name}-ns`, { namespace: GATEWAY_NAMESPACE, provider: args.provider, defaultDeny: false }, { parent: this });
+        const ns = new PlatformNamespace(`${name}-ns`, { namespace: GATEWAY_NAMESPACE, defaultDeny: false }, { parent: this });
         const chart = chartRelease(
             `${name}-controller`,
             CHARTS.envoyGateway,

@@ -2,21 +2,19 @@
  * AWS Load Balancer Controller: turns the Gateway's `LoadBalancer` Service (annotated
  * `aws-load-balancer-type: external`) into an internet-facing NLB with IP targets.
  */
-import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { chartRelease } from "../helm";
-import { IrsaRole, type OidcProvider } from "../iam";
+import { IrsaRole, type OidcProvider } from "../aws/iam";
 import { CHARTS } from "../versions";
 
 export const LBC_NAMESPACE = "kube-system";
 export const LBC_SERVICE_ACCOUNT = "aws-load-balancer-controller";
 /** The controller's IAM policy, verbatim from kubernetes-sigs/aws-load-balancer-controller v2.17.1 docs/install/iam_policy.json. */
-export const LBC_POLICY_FILE = path.join(__dirname, "..", "assets", "aws-load-balancer-controller-iam-policy.json");
+export const LBC_POLICY_FILE = path.join(__dirname, "assets", "aws-load-balancer-controller-iam-policy.json");
 
 export interface AwsLoadBalancerControllerArgs {
-    provider: k8s.Provider;
     oidc: OidcProvider;
     clusterName: string;
     awsRegion: string;
@@ -68,7 +66,7 @@ export class AwsLoadBalancerController extends pulumi.ComponentResource {
                 values: pulumi.all([role.roleArn, args.vpcId]).apply(([roleArn, vpcId]) => loadBalancerControllerValues({ ...args, roleArn, vpcId })),
                 atomic: true,
             },
-            { parent: this, provider: args.provider },
+            { parent: this },
         );
         this.roleArn = role.roleArn;
         this.registerOutputs({ roleArn: this.roleArn });

@@ -20,7 +20,6 @@ export interface RateLimit {
 }
 
 export interface GatewayRouteArgs {
-    provider: k8s.Provider;
     /** Namespace of the Service and of the routes (the listener must admit it). */
     namespace: pulumi.Input<string>;
     host: string;
@@ -41,7 +40,7 @@ type Spec = Record<string, unknown>;
 export const HSTS = { name: "Strict-Transport-Security", value: "max-age=31536000" } as const;
 
 /** An HTTPRoute spec for `host` sending `matches` (default: every path) to one Service port. */
-export function httpRouteSpec(a: Omit<GatewayRouteArgs, "provider" | "namespace" | "rateLimits" | "dependsOn">, matches?: Spec[]): Spec {
+export function httpRouteSpec(a: Omit<GatewayRouteArgs, "namespace" | "rateLimits" | "dependsOn">, matches?: Spec[]): Spec {
     return {
         parentRefs: [
             { group: "gateway.networking.k8s.io", kind: "Gateway", name: a.gateway.name, namespace: a.gateway.namespace, sectionName: a.gateway.sectionName },
@@ -93,7 +92,7 @@ export class GatewayRoute extends pulumi.ComponentResource {
             }
         }
         super("cli-platform:traffic:GatewayRoute", name, {}, opts);
-        const k8sOpts = { parent: this, provider: args.provider, dependsOn: args.dependsOn ?? [] };
+        const k8sOpts = { parent: this, dependsOn: args.dependsOn ?? [] };
         const labels = { "app.kubernetes.io/name": name, "app.kubernetes.io/part-of": PART_OF };
         const route = (logical: string, routeName: string, spec: Spec) =>
             new k8s.apiextensions.CustomResource(

@@ -2,16 +2,14 @@
  * The traffic layer: AWS Load Balancer Controller (EKS), Envoy Gateway with the platform's Gateway,
  * cert-manager with letsencrypt-prod (TLS), external-dns (EKS, when a hosted zone is configured).
  */
-import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { OidcProvider } from "../iam";
+import type { OidcProvider } from "../aws/iam";
 import { CertManager, CLUSTER_ISSUER } from "./cert-manager";
 import { ExternalDns } from "./external-dns";
 import { EnvoyGateway, GATEWAY_NAMESPACE, type GatewayHost, HTTP_LISTENER, listenerFor } from "./gateway";
 import { AwsLoadBalancerController } from "./load-balancer-controller";
 
 export interface TrafficArgs {
-    provider: k8s.Provider;
     /** The Gateway's hosts (api, grafana...), each admitting routes from one namespace. */
     hosts: GatewayHost[];
     /** HTTPS with Let's Encrypt (needs `acmeEmail`); off = plain HTTP (local only). */
@@ -45,13 +43,12 @@ export class Traffic extends pulumi.ComponentResource {
     constructor(name: string, args: TrafficArgs, opts?: pulumi.ComponentResourceOptions) {
         if (args.tls && args.acmeEmail === undefined) throw new Error(`Traffic ${name}: tls needs acmeEmail (the Let's Encrypt account)`);
         super("cli-platform:traffic:Traffic", name, {}, opts);
-        const child = { parent: this, providers: [args.provider] };
+        const child = { parent: this };
         const lbc =
             args.aws &&
             new AwsLoadBalancerController(
                 `${name}-lbc`,
                 {
-                    provider: args.provider,
                     oidc: args.aws.oidc,
                     clusterName: args.aws.clusterName,
                     awsRegion: args.aws.region,
@@ -65,7 +62,6 @@ export class Traffic extends pulumi.ComponentResource {
         this.gateway = new EnvoyGateway(
             `${name}-gateway`,
             {
-                provider: args.provider,
                 awsLoadBalancer: args.aws !== undefined,
                 tls: args.tls,
                 clusterIssuer: this.clusterIssuer,
@@ -81,7 +77,6 @@ export class Traffic extends pulumi.ComponentResource {
             const certManager = new CertManager(
                 `${name}-cert-manager`,
                 {
-                    provider: args.provider,
                     acmeEmail: args.acmeEmail!,
                     replicas: args.controllerReplicas,
                     solverParent: { gatewayName: this.gateway.gatewayName, gatewayNamespace: GATEWAY_NAMESPACE, sectionName: HTTP_LISTENER },
@@ -96,7 +91,6 @@ export class Traffic extends pulumi.ComponentResource {
             new ExternalDns(
                 `${name}-external-dns`,
                 {
-                    provider: args.provider,
                     oidc: args.aws.oidc,
                     hostedZoneId: args.aws.hostedZoneId,
                     txtOwnerId: args.aws.clusterName,

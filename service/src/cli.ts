@@ -5,6 +5,7 @@
  * stderr and a non-zero exit code.
  */
 import { Command, CommanderError } from "commander";
+import { PORTS } from "./ports";
 
 export class CliError extends Error {
     constructor(
@@ -29,7 +30,7 @@ interface Settings {
 }
 
 function settings(env: NodeJS.ProcessEnv, timeout: string): Settings {
-    const url = (env.CLI_PLATFORM_URL ?? "http://127.0.0.1:8000").replace(/\/+$/, "");
+    const url = (env.CLI_PLATFORM_URL ?? `http://127.0.0.1:${PORTS.api}`).replace(/\/+$/, "");
     try {
         new URL(url);
     } catch {

@@ -5,46 +5,10 @@
 import * as fs from "node:fs";
 import * as YAML from "yaml";
 import { z } from "zod";
+import { configFileSchema, DEFAULT_CONFIG_PATH } from "./contract";
+import { PORTS } from "./ports";
 
-export const DEFAULT_CONFIG_PATH = "/home/app/config/config.yaml";
-
-/** config.yaml, as in the deployment guide (plus a few optional keys of ours). */
-const fileSchema = z.strictObject({
-    version: z.string().default("1.0.0"),
-    llm: z
-        .strictObject({
-            provider: z.enum(["openai"]).default("openai"),
-            model: z.string().min(1).default("gpt-4"),
-            temperature: z.number().min(0).max(2).default(0.7),
-            /** Seconds. */
-            timeout: z.number().positive().max(300).default(30),
-            base_url: z.url().default("https://api.openai.com/v1"),
-        })
-        .prefault({}),
-    validation: z.strictObject({ enabled: z.boolean().default(true), strict_mode: z.boolean().default(true) }).prefault({}),
-    security: z
-        .strictObject({
-            sandbox_enabled: z.boolean().default(true),
-            /** Seconds. */
-            max_execution_time: z.number().positive().max(600).default(60),
-        })
-        .prefault({}),
-    redis: z
-        .strictObject({
-            host: z.string().min(1).default("redis-service"),
-            port: z.int().min(1).max(65535).default(6379),
-            /** Seconds a generation stays cached. */
-            cache_ttl: z.int().min(1).default(3600),
-        })
-        .prefault({}),
-    postgres: z
-        .strictObject({
-            host: z.string().min(1).default("postgres-service"),
-            port: z.int().min(1).max(65535).default(5432),
-            database: z.string().min(1).default("cli_platform"),
-        })
-        .prefault({}),
-});
+export { DEFAULT_CONFIG_PATH };
 
 const port = z.coerce.number().int().min(1).max(65535);
 const url = (protocols: RegExp) => z.url({ protocol: protocols });
@@ -52,9 +16,9 @@ const url = (protocols: RegExp) => z.url({ protocol: protocols });
 /** Environment variables (all optional; they win over config.yaml). */
 const envSchema = z.object({
     CONFIG_PATH: z.string().optional(),
-    PORT: port.default(8000),
-    RUNNER_PORT: port.default(8001),
-    METRICS_PORT: port.default(8080),
+    PORT: port.default(PORTS.api),
+    RUNNER_PORT: port.default(PORTS.runner),
+    METRICS_PORT: port.default(PORTS.metrics),
     HOST: z.string().default("0.0.0.0"),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     REDIS_URL: url(/^rediss?$/).optional(),
@@ -66,7 +30,7 @@ const envSchema = z.object({
     /** Comma-separated bearer tokens accepted by the API. */
     API_TOKENS: z.string().optional(),
     /** Base URL of the runner, e.g. http://cli-runner:8001. */
-    RUNNER_URL: url(/^https?$/).default("http://127.0.0.1:8001"),
+    RUNNER_URL: url(/^https?$/).default(`http://127.0.0.1:${PORTS.runner}`),
     /** Shared secret between api and runner (sent as x-runner-token). */
     RUNNER_TOKEN: z.string().min(16).optional(),
     /** Max concurrent sandboxes per runner. */
@@ -137,7 +101,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: "api" | "
     } else if (e.CONFIG_PATH !== undefined) {
         throw new ConfigError(`config file ${path}: not found (CONFIG_PATH)`);
     }
-    const fileResult = fileSchema.safeParse(raw);
+    const fileResult = configFileSchema.safeParse(raw);
     if (!fileResult.success) throw new ConfigError(formatIssues(`config file ${path}:`, fileResult.error));
     const f = fileResult.data;
 

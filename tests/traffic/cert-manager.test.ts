@@ -1,5 +1,4 @@
 import * as assert from "node:assert/strict";
-import type * as k8s from "@pulumi/kubernetes";
 import { CertManager } from "../../components/traffic";
 import { byType, meta, type Obj, one, patchSection, render, renderWith } from "../harness";
 
@@ -70,14 +69,13 @@ describe("CertManager", () => {
     });
 
     it("is absent where TLS is off (local with the traffic layer on)", async () => {
-        const r = await renderWith("local", patchSection("local", "cli-platform:traffic", { enabled: true }));
+        const r = await renderWith("local", patchSection("local", "cli-platform:traffic", { enabled: true, apiHost: "cli.localtest.me" }));
         assert.deepEqual(byType(r, "cli-platform:traffic:CertManager"), []);
         assert.deepEqual(byType(r, "kubernetes:cert-manager.io/v1:ClusterIssuer"), []);
     });
 
     it("refuses a malformed e-mail and zero replicas", () => {
         const base = {
-            provider: {} as k8s.Provider,
             acmeEmail: "ops@example.com",
             replicas: 1,
             solverParent: { gatewayName: "g", gatewayNamespace: "n", sectionName: "http" },

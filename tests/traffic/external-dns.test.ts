@@ -1,5 +1,5 @@
 import * as assert from "node:assert/strict";
-import type { PolicyDocument } from "../../components/iam";
+import type { PolicyDocument } from "../../components/aws/iam";
 import { byType, json, one, render, renderWith } from "../harness";
 
 const RELEASE = "kubernetes:helm.sh/v3:Release";

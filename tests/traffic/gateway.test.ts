@@ -1,5 +1,4 @@
 import * as assert from "node:assert/strict";
-import * as k8s from "@pulumi/kubernetes";
 import { EnvoyGateway, envoyProxySpec, gatewaySpec } from "../../components/traffic";
 import { kubernetesObjects } from "../../tools/render";
 import { byType, meta, type Obj, one, patchSection, render, renderWith, STACKS, type StackRender, validateK8sObject } from "../harness";
@@ -7,7 +6,7 @@ import { byType, meta, type Obj, one, patchSection, render, renderWith, STACKS, 
 const RELEASE = "kubernetes:helm.sh/v3:Release";
 const GW = "kubernetes:gateway.networking.k8s.io/v1";
 const EG = "kubernetes:gateway.envoyproxy.io/v1alpha1";
-const localWithTraffic = () => renderWith("local", patchSection("local", "cli-platform:traffic", { enabled: true }));
+const localWithTraffic = () => renderWith("local", patchSection("local", "cli-platform:traffic", { enabled: true, apiHost: "cli.localtest.me" }));
 
 const restricted = {
     allowPrivilegeEscalation: false,
@@ -252,8 +251,7 @@ describe("EnvoyGateway", () => {
     });
 
     it("refuses TLS without an issuer, no hosts, and duplicate host names", () => {
-        const provider = {} as k8s.Provider;
-        const base = { provider, awsLoadBalancer: false, tls: false, hosts: [{ name: "api", host: "a.example.com", routeNamespace: "ns" }], proxyReplicas: 1 };
+        const base = { awsLoadBalancer: false, tls: false, hosts: [{ name: "api", host: "a.example.com", routeNamespace: "ns" }], proxyReplicas: 1 };
         assert.throws(() => new EnvoyGateway("g", { ...base, tls: true }), /^Error: EnvoyGateway g: tls needs a clusterIssuer$/);
         assert.throws(() => new EnvoyGateway("g", { ...base, hosts: [] }), /^Error: EnvoyGateway g: hosts must list at least one host$/);
         assert.throws(

@@ -34,7 +34,7 @@ describe("AwsLoadBalancerController", () => {
     });
 
     it("is absent off AWS", async () => {
-        const r = await renderWith("local", patchSection("local", "cli-platform:traffic", { enabled: true }));
+        const r = await renderWith("local", patchSection("local", "cli-platform:traffic", { enabled: true, apiHost: "cli.localtest.me" }));
         assert.deepEqual(byType(r, "cli-platform:traffic:AwsLoadBalancerController"), []);
     });
 });

@@ -1,5 +1,4 @@
 import * as assert from "node:assert/strict";
-import type * as k8s from "@pulumi/kubernetes";
 import { GatewayRoute, limitedRouteName, rateLimitPolicySpec } from "../../components/traffic";
 import { byType, meta, type Obj, patchSection, render, renderWith } from "../harness";
 
@@ -84,7 +83,6 @@ describe("GatewayRoute (api) and the POST /evolve rate limit", () => {
 
     it("refuses a limit that could not work", () => {
         const args = {
-            provider: {} as k8s.Provider,
             namespace: "ns",
             host: "a.example.com",
             service: { name: "svc", port: 80 },

@@ -25,6 +25,8 @@ export interface PriceEntry {
     unit: string;
     /** Key into PriceTable.sources. */
     source: string;
+    /** Further sources (keys into PriceTable.sources) that state the same figure. */
+    crossChecked?: string[];
 }
 
 export interface PriceTable {
@@ -61,6 +63,9 @@ export function validatePriceTable(table: PriceTable, where = "price table"): vo
         for (const [key, entry] of Object.entries(entries)) {
             if (typeof entry.usd !== "number" || !(entry.usd >= 0)) throw new Error(`${where}: ${group} ${key}: usd must be a number >= 0`);
             if (!table.sources[entry.source]) throw new Error(`${where}: ${group} ${key}: unknown source "${entry.source}"`);
+            for (const other of entry.crossChecked ?? []) {
+                if (!table.sources[other]) throw new Error(`${where}: ${group} ${key}: unknown cross-check source "${other}"`);
+            }
         }
     }
 }

@@ -268,7 +268,9 @@ async function main(): Promise<void> {
         : `Partly regenerated on ${today} by tools/cost/update-prices.ts from AWS's Price List bulk API offer files (CSV); the keys under \`missing\` kept their previous entries, so \`retrieved\` stays ${table.retrieved}.`;
     next.missing = missing;
     for (const s of Object.keys(next.sources)) {
-        const used = [...Object.values(next.regions), next.global].some((entries) => Object.values(entries).some((e) => e.source === s));
+        const used = [...Object.values(next.regions), next.global].some((entries) =>
+            Object.values(entries).some((e) => e.source === s || (e.crossChecked ?? []).includes(s)),
+        );
         if (!used) delete next.sources[s];
     }
     validatePriceTable(next);

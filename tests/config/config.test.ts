@@ -1,0 +1,64 @@
+import * as assert from "node:assert/strict";
+import { parseConfig } from "../../config";
+import { awsConfig, rawConfig, stackFile, STACKS } from "../harness";
+
+describe("config: the stack files", () => {
+    for (const stack of STACKS) {
+        it(`${stack} parses, with environment ${stack}`, () => {
+            const cfg = parseConfig(rawConfig(stack));
+            assert.equal(cfg.environment, stack);
+            assert.equal(cfg.target, stack === "local" ? "local" : "aws");
+        });
+    }
+
+    it("dev and prod differ where environments should", () => {
+        const dev = awsConfig(rawConfig("dev"));
+        const prod = awsConfig(rawConfig("prod"));
+        assert.deepEqual([dev.network.azCount, prod.network.azCount], [2, 3]);
+        assert.deepEqual([dev.network.natGateways, prod.network.natGateways], ["single", "perAz"]);
+        assert.deepEqual([dev.protectStatefulResources, prod.protectStatefulResources], [false, true]);
+        assert.deepEqual([dev.postgres.mode, prod.postgres.mode], ["in-cluster", "rds"]);
+        assert.deepEqual([dev.redis.mode, prod.redis.mode], ["in-cluster", "elasticache"]);
+        assert.deepEqual([dev.service.api.minReplicas, dev.service.api.maxReplicas, prod.service.api.minReplicas, prod.service.api.maxReplicas], [1, 3, 3, 20]);
+        assert.ok(dev.monitoring.enabled && prod.monitoring.enabled);
+        assert.deepEqual([dev.monitoring.prometheusReplicas, prod.monitoring.prometheusReplicas], [1, 2]);
+        assert.deepEqual([dev.monitoring.retention, prod.monitoring.retention], ["3d", "30d"]);
+        assert.deepEqual([dev.network.flowLogs, prod.network.flowLogs], [false, true]);
+    });
+
+    it("defaults fill what a stack file leaves out, per environment", () => {
+        const cfg = awsConfig({
+            stack: "minimal",
+            values: {
+                environment: "prod",
+                network: { cidr: "10.20.0.0/16" },
+                traffic: { apiHost: "cli.example.org", acmeEmail: "ops@example.com" },
+                cluster: { publicAccessCidrs: ["198.51.100.0/24"] },
+            },
+            awsRegion: "us-east-1",
+        });
+        assert.deepEqual(cfg.service.api, {
+            minReplicas: 3,
+            maxReplicas: 20,
+            cpuRequest: "250m",
+            memoryRequest: "256Mi",
+            cpuLimit: "500m",
+            memoryLimit: "512Mi",
+            targetGenerationRate: 10,
+        });
+        assert.deepEqual(cfg.network.privateSubnetCidrs, ["10.20.0.0/19", "10.20.32.0/19", "10.20.64.0/19"]);
+        assert.deepEqual(cfg.network.publicSubnetCidrs, ["10.20.192.0/21", "10.20.200.0/21", "10.20.208.0/21"]);
+        assert.equal(cfg.cluster.nodeGroups[0].capacityType, "ON_DEMAND");
+        assert.equal(cfg.cluster.nodeGroups[0].diskSizeGiB, 100);
+        assert.deepEqual(cfg.cluster.nodeGroups[0].taints, []);
+    });
+
+    it("no stack file holds a plain-text secret", () => {
+        for (const stack of STACKS) {
+            for (const [key, value] of Object.entries(stackFile(stack))) {
+                if (/(password|secret|token|apikey|webhook)/i.test(key))
+                    assert.ok(value && typeof value === "object" && "secure" in value, `${stack}: ${key} must be set with --secret`);
+            }
+        }
+    });
+});
