@@ -164,7 +164,16 @@ const serviceSchema = z.strictObject({
         targetGenerationRate: z.number().positive().max(1000),
     }),
     /** cli-runner: resources and replicas (the deployment guide's 100m/128Mi to 200m/256Mi). */
-    runner: workloadSchema,
+    runner: workloadSchema.extend({
+        /**
+         * RuntimeClass of the runner's pods, e.g. "gvisor" (it must exist in the cluster): another
+         * kernel boundary around the engine that runs generated code. @default unset (the node's runtime)
+         */
+        runtimeClassName: z
+            .string()
+            .regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, { message: 'must be a RuntimeClass name (DNS subdomain) such as "gvisor"' })
+            .optional(),
+    }),
     llm: z.strictObject({
         provider: z.enum(["openai"]),
         /** Chat-completions model. */

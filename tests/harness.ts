@@ -196,6 +196,7 @@ export function podSpec(w: RecordedResource): {
     automountServiceAccountToken: boolean;
     terminationGracePeriodSeconds: number;
     topologySpreadConstraints: Obj[];
+    runtimeClassName?: string;
 } {
     return ((w.inputs.spec as Obj).template as Obj).spec as ReturnType<typeof podSpec>;
 }

@@ -51,6 +51,8 @@ export interface CliServiceArgs {
     networkPolicy: Omit<NetworkPolicySpec, "podSelector">;
     /** uid/gid the container runs as. @default 1000 */
     uid?: number;
+    /** The pod's RuntimeClass (e.g. "gvisor": a user-space kernel between the pod and the node). Default none (the node's runc). */
+    runtimeClassName?: string;
 }
 
 const DEFAULTS = { imagePullPolicy: "IfNotPresent" as const, metricsPort: 8080, drainSeconds: 25, uid: 1000 };
@@ -151,6 +153,7 @@ export class CliService extends pulumi.ComponentResource {
                         spec: {
                             serviceAccountName: sa.metadata.name,
                             automountServiceAccountToken: false,
+                            runtimeClassName: a.runtimeClassName,
                             securityContext: restrictedPodSecurityContext(a.uid),
                             terminationGracePeriodSeconds: PRE_STOP_SECONDS + a.drainSeconds + 10,
                             topologySpreadConstraints: topologySpread(selector),

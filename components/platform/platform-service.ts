@@ -36,7 +36,10 @@ export interface PlatformServiceArgs {
         /** The HPA's target of GENERATION_RATE_METRIC, per pod. */
         targetGenerationRate: number;
     };
-    runner: WorkloadScaling;
+    runner: WorkloadScaling & {
+        /** RuntimeClass of the runner's pods (e.g. "gvisor"). @default none (the node's runtime) */
+        runtimeClassName?: string;
+    };
     postgres: DataEndpoint & {
         /** The database config.yaml names. */
         database: string;
@@ -100,6 +103,7 @@ export class PlatformService extends pulumi.ComponentResource {
                 probes: runnerProbes(),
                 env: { RUNNER_PORT: String(RUNNER.port) },
                 networkPolicy: runnerNetworkPolicy(args.monitoringNamespace),
+                runtimeClassName: args.runner.runtimeClassName,
             },
             moved,
         );

@@ -113,7 +113,7 @@ export function apiNetworkPolicy(a: ApiPolicyArgs): { policyTypes: string[]; ing
     };
 }
 
-/** runner: in only from the api (and Prometheus on metrics); out only to DNS. */
+/** runner: in only from the api (and Prometheus on metrics); no egress at all, not even DNS (it calls nothing). */
 export function runnerNetworkPolicy(monitoringNamespace: string): { policyTypes: string[]; ingress: Ingress[]; egress: Egress[] } {
     return {
         policyTypes: ["Ingress", "Egress"],
@@ -121,7 +121,7 @@ export function runnerNetworkPolicy(monitoringNamespace: string): { policyTypes:
             { from: [{ podSelector: { matchLabels: WORKLOAD_LABELS.api } }], ports: [{ protocol: "TCP", port: RUNNER.port }] },
             { from: [namespacePeer(monitoringNamespace)], ports: [{ protocol: "TCP", port: METRICS_PORT }] },
         ],
-        egress: [dns],
+        egress: [],
     };
 }
 

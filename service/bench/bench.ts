@@ -13,6 +13,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import autocannon from "autocannon";
 import { freePort, PostgresServer, RedisServer, startFakeLlm, stopAll } from "../test/support";
+import { benchRunner } from "./runner";
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
@@ -118,7 +119,12 @@ async function main(): Promise<void> {
     }
 }
 
-main().catch((err: unknown) => {
+// BENCH_ONLY=api|runner runs one part; by default both.
+const only = process.env.BENCH_ONLY;
+(async () => {
+    if (only !== "runner") await main();
+    if (only !== "api") await benchRunner(DURATION);
+})().catch((err: unknown) => {
     console.error(`bench: ${(err as Error).message}`);
     process.exit(1);
 });

@@ -33,8 +33,12 @@ const envSchema = z.object({
     RUNNER_URL: url(/^https?$/).default(`http://127.0.0.1:${PORTS.runner}`),
     /** Shared secret between api and runner (sent as x-runner-token). */
     RUNNER_TOKEN: z.string().min(16).optional(),
-    /** Max concurrent sandboxes per runner. */
-    RUNNER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+    /** Sandboxes (engine workers) per runner; each may hold up to ~85 MiB (64 MiB engine + its thread). */
+    RUNNER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+    /** Runs that may wait for a free sandbox before the runner answers 429. */
+    RUNNER_QUEUE_SIZE: z.coerce.number().int().min(0).max(1000).default(16),
+    /** Milliseconds a run may wait for a free sandbox before the runner answers 429. */
+    RUNNER_QUEUE_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(2000),
     /** Seconds in-flight requests get to finish after SIGTERM. */
     SHUTDOWN_TIMEOUT: z.coerce.number().min(1).max(600).default(25),
     /** Max request body in bytes. */
@@ -59,7 +63,7 @@ export interface ServiceConfig {
     /** Empty for the runner, which uses no database. */
     postgres: { url: string };
     apiTokens: string[];
-    runner: { url: string; token?: string; concurrency: number };
+    runner: { url: string; token?: string; concurrency: number; queueSize: number; queueWaitMs: number };
     shutdownTimeoutMs: number;
     bodyLimit: number;
 }
@@ -139,7 +143,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: "api" | "
         redis: { url: e.REDIS_URL ?? `redis://${f.redis.host}:${f.redis.port}`, cacheTtlSeconds: f.redis.cache_ttl },
         postgres: { url: postgresUrl },
         apiTokens,
-        runner: { url: e.RUNNER_URL.replace(/\/+$/, ""), token: e.RUNNER_TOKEN, concurrency: e.RUNNER_CONCURRENCY },
+        runner: {
+            url: e.RUNNER_URL.replace(/\/+$/, ""),
+            token: e.RUNNER_TOKEN,
+            concurrency: e.RUNNER_CONCURRENCY,
+            queueSize: e.RUNNER_QUEUE_SIZE,
+            queueWaitMs: e.RUNNER_QUEUE_WAIT_MS,
+        },
         shutdownTimeoutMs: Math.round(e.SHUTDOWN_TIMEOUT * 1000),
         bodyLimit: e.BODY_LIMIT,
     };

@@ -10,6 +10,8 @@ export class HttpError extends Error {
         readonly code: string,
         message: string,
         readonly details?: unknown,
+        /** Response headers that go with the error (e.g. retry-after). */
+        readonly headers?: Record<string, string>,
     ) {
         super(message);
     }
@@ -60,7 +62,10 @@ export function createHttp(options: HttpOptions) {
 
     app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, request, reply) => {
         const mapped = err instanceof HttpError ? err : options.mapError?.(err);
-        if (mapped) return sendError(reply, mapped.statusCode, mapped.code, mapped.message, mapped.details);
+        if (mapped) {
+            if (mapped.headers) reply.headers(mapped.headers);
+            return sendError(reply, mapped.statusCode, mapped.code, mapped.message, mapped.details);
+        }
         const status = err.statusCode ?? 500;
         if (status >= 400 && status < 500) {
             const code =

@@ -68,6 +68,8 @@ export interface RunnerMetrics {
     executions: Counter<"outcome">;
     executionDuration: Histogram;
     active: Gauge;
+    queued: Gauge;
+    workerReplacements: Counter<"reason">;
 }
 
 export function createRunnerMetrics(withDefaults = true): RunnerMetrics {
@@ -89,5 +91,12 @@ export function createRunnerMetrics(withDefaults = true): RunnerMetrics {
             registers: r,
         }),
         active: new Gauge({ name: "sandbox_active", help: "Sandboxes running", registers: r }),
+        queued: new Gauge({ name: "sandbox_queued", help: "Runs waiting for a free sandbox", registers: r }),
+        workerReplacements: new Counter({
+            name: "sandbox_worker_replacements_total",
+            help: "Sandbox workers terminated and replaced, by reason (deadline: past deadline + grace; crash: died or answered malformed)",
+            labelNames: ["reason"],
+            registers: r,
+        }),
     };
 }

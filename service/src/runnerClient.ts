@@ -1,7 +1,24 @@
 /** The api's client of the runner (POST /run). */
-import type { SandboxResult } from "./runner/sandbox";
+import { HttpError } from "./http";
+import type { SandboxResult } from "./runner/limits";
 
 export class RunnerUnavailableError extends Error {}
+
+/**
+ * The runner answered 429 (every sandbox busy and its queue full): passed on to the api's caller as
+ * 429 with the runner's Retry-After, not as a 502.
+ */
+export class RunnerBusyError extends HttpError {
+    constructor(message: string, retryAfterSeconds: number) {
+        super(429, "runner_busy", message, undefined, { "retry-after": String(retryAfterSeconds) });
+    }
+}
+
+/** Retry-After as whole seconds (1 to 60); anything else the runner sends becomes 1. */
+function retryAfterSeconds(header: string | null): number {
+    const n = Number(header);
+    return Number.isInteger(n) && n >= 1 && n <= 60 ? n : 1;
+}
 
 export class RunnerClient {
     constructor(private readonly options: { url: string; token?: string }) {}
@@ -17,10 +34,13 @@ export class RunnerClient {
                 signal: controller.signal,
             });
             const body = (await response.json().catch(() => ({}))) as SandboxResult & { error?: { message?: string } };
+            if (response.status === 429) {
+                throw new RunnerBusyError(`the runner is busy: ${body.error?.message ?? "no detail"}`, retryAfterSeconds(response.headers.get("retry-after")));
+            }
             if (!response.ok) throw new RunnerUnavailableError(`the runner answered ${response.status}: ${body.error?.message ?? "no detail"}`);
             return body;
         } catch (err) {
-            if (err instanceof RunnerUnavailableError) throw err;
+            if (err instanceof RunnerUnavailableError || err instanceof RunnerBusyError) throw err;
             throw new RunnerUnavailableError(
                 controller.signal.aborted ? "the runner did not answer in time" : `the runner could not be reached: ${(err as Error).message}`,
             );

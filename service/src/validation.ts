@@ -4,8 +4,9 @@
  * Every command must be a script that defines `function main(args)`. Strict mode additionally
  * rejects module loading, the process, eval and the Function constructor, child processes,
  * filesystem and network APIs, and the usual sandbox escapes through `constructor`, `__proto__`
- * and `globalThis`. This is the first gate; the runner's isolate (no require/process, string code
- * generation disabled, its own thread with memory limits and a hard timeout) is the enforcement.
+ * and `globalThis`. This is a lint that turns away obviously hostile or sloppy code early with a
+ * clear reason; it is not the security boundary. The boundary is the runner's engine (QuickJS in
+ * WebAssembly, every limit enforced by the host: see runner/engine.ts), which assumes any code.
  */
 import * as acorn from "acorn";
 import * as walk from "acorn-walk";
@@ -91,6 +92,18 @@ function staticKey(node: acorn.Node): string | undefined {
     };
     if (n.type === "Literal") return String(n.value);
     if (n.type === "TemplateLiteral" && n.expressions!.length === 0) return n.quasis![0].value.cooked;
+    // String.raw`constructor` is the raw text; any other tag's result is unknown.
+    if (n.type === "TaggedTemplateExpression") {
+        const { tag, quasi } = n as unknown as acorn.TaggedTemplateExpression;
+        const isStringRaw =
+            tag.type === "MemberExpression" &&
+            !tag.computed &&
+            tag.object.type === "Identifier" &&
+            tag.object.name === "String" &&
+            tag.property.type === "Identifier" &&
+            tag.property.name === "raw";
+        if (isStringRaw && quasi.expressions.length === 0) return quasi.quasis[0].value.raw;
+    }
     if (n.type === "BinaryExpression" && n.operator === "+") {
         const l = staticKey(n.left!);
         const r = staticKey(n.right!);
@@ -164,7 +177,12 @@ export function validateCode(code: string, options: { enabled: boolean; strictMo
                     m.property.type !== "UpdateExpression"
                 ) {
                     // e.g. obj[`con${x}`]: a computed string we cannot see through.
-                    if (m.property.type === "TemplateLiteral" || m.property.type === "BinaryExpression" || m.property.type === "CallExpression") {
+                    if (
+                        m.property.type === "TemplateLiteral" ||
+                        m.property.type === "TaggedTemplateExpression" ||
+                        m.property.type === "BinaryExpression" ||
+                        m.property.type === "CallExpression"
+                    ) {
                         fail("dynamic_property", `line ${line}: computed property names built from strings are not allowed`);
                     }
                 }
@@ -174,6 +192,29 @@ export function validateCode(code: string, options: { enabled: boolean; strictMo
                 const p = node as acorn.Property;
                 if (!p.computed && p.key.type === "Identifier" && p.key.name === "__proto__")
                     fail("forbidden_property", `line ${line}: __proto__ is not allowed`);
+                break;
+            }
+            case "ObjectPattern":
+                // const {constructor: c} = main; const {["con" + "structor"]: c} = main
+                for (const p of (node as acorn.ObjectPattern).properties) {
+                    if (p.type !== "Property") continue;
+                    const key = p.computed ? staticKey(p.key) : p.key.type === "Identifier" ? p.key.name : staticKey(p.key);
+                    if (key !== undefined && FORBIDDEN_PROPERTIES.has(key)) fail("forbidden_property", `line ${line}: destructuring .${key} is not allowed`);
+                    else if (p.computed && key === undefined) fail("dynamic_property", `line ${line}: computed keys in destructuring patterns are not allowed`);
+                }
+                break;
+            case "Literal": {
+                // Object.getOwnPropertyDescriptor(main, 'constructor'), Reflect.get(x, '__proto__'), ...
+                const value = (node as acorn.Literal).value;
+                if (typeof value === "string" && FORBIDDEN_PROPERTIES.has(value))
+                    fail("forbidden_property", `line ${line}: the string "${value}" is not allowed`);
+                break;
+            }
+            case "TemplateElement": {
+                const t = node as acorn.TemplateElement;
+                for (const text of [t.value.cooked, t.value.raw])
+                    if (text !== null && text !== undefined && FORBIDDEN_PROPERTIES.has(text))
+                        fail("forbidden_property", `line ${line}: the string "${text}" is not allowed`);
                 break;
             }
             default:

@@ -44,6 +44,8 @@ export interface PlatformOptions {
     maxExecutionTimeMs?: number;
     sandboxEnabled?: boolean;
     validation?: { enabled: boolean; strictMode: boolean };
+    /** The runner's sandboxes and queue. Default 4 sandboxes, a queue of 8 waiting up to 1 s. */
+    runner?: { concurrency: number; queueSize: number; queueWaitMs: number };
 }
 
 export async function startPlatform(options: PlatformOptions = {}): Promise<Platform> {
@@ -68,7 +70,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
         metrics: createRunnerMetrics(false),
         sandboxEnabled: true,
         maxExecutionTimeMs,
-        concurrency: 4,
+        ...(options.runner ?? { concurrency: 4, queueSize: 8, queueWaitMs: 1000 }),
         token: RUNNER_TOKEN,
         bodyLimit: 64 * 1024,
     });

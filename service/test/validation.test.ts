@@ -42,6 +42,12 @@ describe("validation (acorn)", () => {
         ["__proto__ literal", "function main() { return { __proto__: null } }", "forbidden_property"],
         ["with", "function main(a) { with (a) { return length } }", "with"],
         ["Reflect", "function main() { return Reflect.ownKeys({}) }", "forbidden_identifier"],
+        ["a destructured constructor", "function main() { const { constructor: c } = main; return c }", "forbidden_property"],
+        ["a destructured computed key", "function main(a) { const { [a[0]]: c } = main; return c }", "dynamic_property"],
+        ["a String.raw key", "function main() { return main[String.raw`constructor`] }", "forbidden_property"],
+        ["a tagged-template key", "function main(a) { return main[a.tag`x`] }", "dynamic_property"],
+        ["the name as a string", "function main() { return Object.getOwnPropertyDescriptor(main, 'constructor') }", "forbidden_property"],
+        ["the name as a template", "function main() { return Object.getOwnPropertyDescriptor(main, `prototype`) }", "forbidden_property"],
     ];
     for (const [title, code, reason] of rejected) {
         it(`strict mode rejects ${title}`, () => {
@@ -57,6 +63,10 @@ describe("validation (acorn)", () => {
             );
         });
     }
+
+    it("strict mode still accepts ordinary destructuring and templates", () => {
+        assert.deepEqual(reasons("function main(a) { const { length } = a; const [first = 'x'] = a; return `${first}:${length}` }"), []);
+    });
 
     it("non-strict mode only parses and checks for main", () => {
         assert.ok(validateCode("function main() { return process.env }", { enabled: true, strictMode: false }).valid);

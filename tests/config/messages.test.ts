@@ -425,6 +425,15 @@ describe("config: validation messages", () => {
         });
     }
 
+    it("service.runner.runtimeClassName must be a RuntimeClass name", () => {
+        assert.equal(
+            errorOf("dev", workload("dev", "runner", { runtimeClassName: "G Visor" })),
+            `Invalid configuration for stack "dev": cli-platform:service.runner.runtimeClassName = "G Visor": must be a RuntimeClass name (DNS subdomain) such as "gvisor"`,
+        );
+        assert.equal(parseConfig(rawConfig("dev", workload("dev", "runner", { runtimeClassName: "gvisor" }))).service.runner.runtimeClassName, "gvisor");
+        assert.equal(parseConfig(rawConfig("dev")).service.runner.runtimeClassName, undefined);
+    });
+
     it("reports every problem at once, in one line", () => {
         const message = errorOf("dev", { ...section("dev", "network", { azCount: 0 }), ...workload("dev", "api", { maxReplicas: 0 }) });
         assert.equal(

@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import * as YAML from "yaml";
 import { kubernetesObjects } from "../../tools/render";
-import { byType, meta, named, type Obj, podSpec, render, STACKS, type StackName, type StackRender, validateK8sObject } from "../harness";
+import { byType, meta, named, type Obj, podSpec, render, renderWith, stackFile, STACKS, type StackName, type StackRender, validateK8sObject } from "../harness";
 
 const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
 const HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler";
@@ -114,6 +114,36 @@ describe("CliService (cli-api, cli-runner)", () => {
             });
         });
     }
+
+    describe("the runner's defence in depth", () => {
+        const runnerPod = (r: StackRender) => podSpec(named(r, DEPLOYMENT, "cli-runner"));
+        for (const stack of STACKS) {
+            it(`${stack}: no service-account token in either workload; the runner may send nothing at all; it runs on the node's default runtime`, async () => {
+                const r = await render(stack);
+                for (const name of ["cli-api", "cli-runner"]) assert.equal(podSpec(named(r, DEPLOYMENT, name)).automountServiceAccountToken, false, name);
+                const accounts = byType(r, "kubernetes:core/v1:ServiceAccount").filter((o) => /^cli-(api|runner)/.test(meta(o).name));
+                assert.equal(accounts.length, 2);
+                for (const sa of accounts) assert.equal(sa.inputs.automountServiceAccountToken, false, meta(sa).name);
+                const policy = byType(r, "kubernetes:networking.k8s.io/v1:NetworkPolicy").find(
+                    (p) =>
+                        (p.inputs.spec as { podSelector: { matchLabels?: Record<string, string> } }).podSelector.matchLabels?.["app.kubernetes.io/name"] ===
+                        "cli-runner",
+                )!;
+                const spec = policy.inputs.spec as { policyTypes: string[]; egress: unknown[]; ingress: unknown[] };
+                assert.deepEqual(spec.policyTypes, ["Ingress", "Egress"]);
+                assert.deepEqual(spec.egress, []);
+                assert.equal(spec.ingress.length, 2);
+                assert.equal(runnerPod(r).runtimeClassName, undefined);
+            });
+        }
+
+        it("service.runner.runtimeClassName puts the runner's pods (only) on that RuntimeClass", async () => {
+            const service = (stackFile("dev")["cli-platform:service"] ?? {}) as Record<string, Record<string, unknown>>;
+            const r = await renderWith("dev", { "cli-platform:service": { ...service, runner: { ...service.runner, runtimeClassName: "gvisor" } } });
+            assert.equal(runnerPod(r).runtimeClassName, "gvisor");
+            assert.equal(podSpec(named(r, DEPLOYMENT, "cli-api")).runtimeClassName, undefined);
+        });
+    });
 
     it("HPA per stack: the deployment guide's targets, custom metric and behaviour", async () => {
         const expected: Record<StackName, { api: [number, number]; runner: [number, number] }> = {
@@ -242,7 +272,7 @@ describe("CliService (cli-api, cli-runner)", () => {
                 ["cli-api", { ip: "104.18.0.1" }, 443, true],
                 ["cli-api", { ip: "10.10.5.5" }, 443, false],
                 ["cli-api", { ip: "104.18.0.1" }, 80, false],
-                ["cli-runner", "kube-dns", 53, true],
+                ["cli-runner", "kube-dns", 53, false],
                 ["cli-runner", "cli-api", 8000, false],
                 ["cli-runner", "postgres", 5432, false],
                 ["cli-runner", "redis", 6379, false],
@@ -258,6 +288,7 @@ describe("CliService (cli-api, cli-runner)", () => {
             const got = table.map(([from, to, port]) => [from, to, port, allowed(policies, from, to, port)]);
             assert.deepEqual(got, table);
             assert.equal(allowed(policies, "cli-api", "kube-dns", 53, "UDP"), true);
+            assert.equal(allowed(policies, "cli-runner", "kube-dns", 53, "UDP"), false);
         });
 
         it("prod (managed data): the api reaches PostgreSQL and Redis in the VPC, nothing else does", async () => {

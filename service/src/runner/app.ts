@@ -5,7 +5,7 @@ import { createHttp, HttpError, parse, pgText, sendError } from "../http";
 import type { Logger } from "../logger";
 import type { RunnerMetrics } from "../metrics";
 import { MAX_CODE_LENGTH } from "../validation";
-import { runInSandbox, SANDBOX_DEFAULTS, type SandboxLimits } from "./sandbox";
+import { SandboxBusyError, SandboxPool, type SandboxLimits } from "./sandbox";
 
 export interface RunnerDeps {
     log: Logger;
@@ -13,12 +13,19 @@ export interface RunnerDeps {
     sandboxEnabled: boolean;
     /** Upper bound for a request's timeoutMs (security.max_execution_time). */
     maxExecutionTimeMs: number;
-    /** Sandboxes allowed at once; more get 429. */
+    /** Sandboxes running at once (worker threads). */
     concurrency: number;
+    /** Runs that may wait for a free sandbox; beyond it, 429 at once. */
+    queueSize: number;
+    /** How long a run may wait for a free sandbox before 429, ms. */
+    queueWaitMs: number;
     /** Shared secret the api sends as x-runner-token; unset = not checked (NetworkPolicy still applies). */
     token?: string;
     bodyLimit: number;
+    /** Default SANDBOX_DEFAULTS. */
     limits?: SandboxLimits;
+    /** Time past a run's deadline before its worker is replaced, ms. Default 1000. */
+    graceMs?: number;
 }
 
 export const MAX_ARGS = 64;
@@ -49,8 +56,19 @@ export function secretMatcher(accepted: string[]): (presented: string | undefine
 
 export function buildRunnerApp(deps: RunnerDeps) {
     const app = createHttp({ logger: deps.log, bodyLimit: deps.bodyLimit });
-    let active = 0;
     let draining = false;
+    const pool = new SandboxPool({
+        size: deps.concurrency,
+        queueSize: deps.queueSize,
+        queueWaitMs: deps.queueWaitMs,
+        graceMs: deps.graceMs,
+        limits: deps.limits,
+        onReplace: (reason) => deps.metrics.workerReplacements.inc({ reason }),
+        onChange: (active, queued) => {
+            deps.metrics.active.set(active);
+            deps.metrics.queued.set(queued);
+        },
+    });
     const tokenOk = secretMatcher(deps.token === undefined ? [] : [deps.token]);
     const runSchema = z.strictObject({
         code: z.string().min(1).max(MAX_CODE_LENGTH),
@@ -59,7 +77,9 @@ export function buildRunnerApp(deps: RunnerDeps) {
     });
 
     app.get("/health", async () => ({ status: "ok" }));
-    app.get("/ready", async (_req, reply) => (draining ? sendError(reply, 503, "shutting_down", "the runner is shutting down") : { status: "ready", active }));
+    app.get("/ready", async (_req, reply) =>
+        draining ? sendError(reply, 503, "shutting_down", "the runner is shutting down") : { status: "ready", active: pool.active, queued: pool.queued },
+    );
 
     app.post("/run", async (request, reply) => {
         if (deps.token !== undefined && !tokenOk(request.headers["x-runner-token"] as string | undefined)) {
@@ -70,23 +90,19 @@ export function buildRunnerApp(deps: RunnerDeps) {
             deps.metrics.executions.inc({ outcome: "rejected" });
             throw new HttpError(503, "sandbox_disabled", "the sandbox is disabled (security.sandbox_enabled: false)");
         }
-        if (active >= deps.concurrency) {
-            deps.metrics.executions.inc({ outcome: "rejected" });
-            reply.header("retry-after", "1");
-            throw new HttpError(429, "busy", `${active} sandboxes are running; at most ${deps.concurrency} at once`);
-        }
-        active++;
-        deps.metrics.active.inc();
+        let result;
         try {
-            const result = await runInSandbox({ code: body.code, args: body.args, timeoutMs: body.timeoutMs }, deps.limits ?? SANDBOX_DEFAULTS);
-            deps.metrics.executions.inc({ outcome: result.killed ?? (result.exitCode === 0 ? "ok" : "error") });
-            deps.metrics.executionDuration.observe(result.durationMs / 1000);
-            if (result.killed) request.log.warn({ killed: result.killed, durationMs: result.durationMs }, "sandbox killed");
-            return result;
-        } finally {
-            active--;
-            deps.metrics.active.dec();
+            result = await pool.run({ code: body.code, args: body.args, timeoutMs: body.timeoutMs });
+        } catch (err) {
+            if (!(err instanceof SandboxBusyError)) throw err;
+            deps.metrics.executions.inc({ outcome: "rejected" });
+            reply.header("retry-after", String(err.retryAfterSeconds));
+            throw new HttpError(429, "busy", err.message);
         }
+        deps.metrics.executions.inc({ outcome: result.killed ?? (result.exitCode === 0 ? "ok" : "error") });
+        deps.metrics.executionDuration.observe(result.durationMs / 1000);
+        if (result.killed) request.log.warn({ killed: result.killed, durationMs: result.durationMs }, "sandbox killed");
+        return result;
     });
 
     return {
@@ -94,6 +110,11 @@ export function buildRunnerApp(deps: RunnerDeps) {
         beginShutdown: () => {
             draining = true;
         },
-        close: () => app.close(),
+        /** Starts the sandboxes' workers now rather than on the first runs. */
+        warm: () => pool.warm(),
+        close: async () => {
+            await app.close();
+            await pool.close();
+        },
     };
 }

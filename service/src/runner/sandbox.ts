@@ -1,129 +1,264 @@
 /**
- * Executes one generated command in an isolate: a fresh worker thread (own V8 heap with
- * `resourceLimits`, empty environment, no stdio of ours) running the code in a `vm` context that
- * has no `require`, no `process`, no timers and string code generation disabled. Only primitives
- * cross into the context (the args travel as a JSON string), so no host object offers a way out.
- * A hard timeout terminates the thread; an allocation bomb hits the heap limit and kills only it.
+ * The sandbox pool: one worker thread per slot, each owning a QuickJS wasm module and running one
+ * command at a time on a fresh QuickJS runtime (engine.ts enforces the deadline, memory, stack and
+ * output limits). Runs beyond the slots wait in a bounded queue for a bounded time, then get
+ * SandboxBusyError (the HTTP layer's 429). Backstop: a worker that has not answered by its
+ * deadline plus a grace period is terminated and replaced; a worker that dies is replaced too.
+ * Answers from workers are checked field by field before they become a SandboxResult.
  */
+import * as path from "node:path";
 import { Worker } from "node:worker_threads";
+import type { WorkerJob } from "./engine";
+import { EXIT_TIMEOUT, SANDBOX_DEFAULTS, type SandboxLimits, type SandboxRequest, type SandboxResult } from "./limits";
 
-export interface SandboxRequest {
-    code: string;
-    args: string[];
+export { EXIT_MEMORY, EXIT_TIMEOUT, SANDBOX_DEFAULTS, type SandboxLimits, type SandboxRequest, type SandboxResult } from "./limits";
+
+/** Every slot is busy and the queue is full, or the wait in the queue ran out. */
+export class SandboxBusyError extends Error {
+    constructor(
+        message: string,
+        readonly retryAfterSeconds: number,
+    ) {
+        super(message);
+    }
+}
+
+export interface PoolOptions {
+    /** Commands running at once (worker threads). */
+    size: number;
+    /** Runs that may wait for a slot; beyond it, SandboxBusyError at once. */
+    queueSize: number;
+    /** How long a run may wait for a slot before SandboxBusyError, ms. */
+    queueWaitMs: number;
+    /** Time past a run's deadline before its worker is terminated and replaced, ms. Default 1000. */
+    graceMs?: number;
+    /** Default SANDBOX_DEFAULTS. */
+    limits?: SandboxLimits;
+    /** Called when a worker is replaced: it ran past deadline + grace, or it died. */
+    onReplace?: (reason: "deadline" | "crash") => void;
+    /** Called whenever the number of running or waiting runs changes. */
+    onChange?: (active: number, queued: number) => void;
+}
+
+interface Job {
+    id: number;
+    started: number;
     timeoutMs: number;
+    resolve: (r: SandboxResult) => void;
+    backstop?: NodeJS.Timeout;
+    /** The backstop counts from the moment the worker's engine is loaded (a new worker needs a moment first). */
+    armed: boolean;
 }
 
-export interface SandboxResult {
-    exitCode: number;
-    stdout: string;
-    stderr: string;
-    durationMs: number;
-    /** Why the sandbox was killed, if it was. */
-    killed?: "timeout" | "memory";
-    truncated: boolean;
+interface Slot {
+    worker?: Worker;
+    /** The worker's engine is loaded (it says so after every load). */
+    ready: boolean;
+    job?: Job;
 }
 
-export interface SandboxLimits {
-    /** Bytes of stdout and of stderr kept. Default 64 KiB. */
-    maxOutputBytes: number;
-    /** V8 old-generation heap of the isolate, MiB. Default 64. */
-    maxHeapMb: number;
+interface Waiting {
+    request: SandboxRequest;
+    resolve: (r: SandboxResult) => void;
+    reject: (e: Error) => void;
+    timer: NodeJS.Timeout;
 }
 
-export const SANDBOX_DEFAULTS: SandboxLimits = { maxOutputBytes: 64 * 1024, maxHeapMb: 64 };
+/** The engine next to this file: engine.js when built, engine.ts under ts-node (tests, bench), registered in the worker. */
+const ENGINE = path.join(__dirname, `engine${path.extname(__filename)}`);
+const WORKER_SOURCE = `${ENGINE.endsWith(".ts") ? 'require("ts-node").register({ transpileOnly: true });' : ""} require(${JSON.stringify(ENGINE)}).serveWorker();`;
 
-export const EXIT_TIMEOUT = 124;
-export const EXIT_MEMORY = 137;
+/** V8 limits of a worker's own (host) heap; the guest's memory is the engine's limit, not these. */
+const WORKER_RESOURCES = { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 32, stackSizeMb: 8 };
 
-/** Runs inside the worker (plain JS: workers started with eval take source text). */
-const WORKER_SOURCE = String.raw`
-const { parentPort, workerData } = require("node:worker_threads");
-const vm = require("node:vm");
-const { code, args, timeoutMs, maxOutputBytes } = workerData;
-const context = vm.createContext(Object.create(null), { name: "command", codeGeneration: { strings: false, wasm: false }, microtaskMode: "afterEvaluate" });
-context.__args = JSON.stringify(args);
-context.__max = maxOutputBytes;
-const prelude = "(() => {" +
-  "const io = { out: '', err: '', truncated: false };" +
-  "const fmt = (a) => a.map((x) => { if (typeof x === 'string') return x; try { return JSON.stringify(x); } catch (e) { return String(x); } }).join(' ');" +
-  "const write = (k) => (...a) => { const s = fmt(a) + '\\n'; if (io[k].length + s.length > __max) { io[k] += s.slice(0, Math.max(0, __max - io[k].length)); io.truncated = true; } else io[k] += s; };" +
-  "globalThis.console = { log: write('out'), info: write('out'), debug: write('out'), warn: write('err'), error: write('err') };" +
-  "Object.defineProperty(globalThis, '__io', { value: io });" +
-  "})();";
-const epilogue = "(() => { const r = main(JSON.parse(__args)); " +
-  "if (r && typeof r.then === 'function') throw new Error('main must return synchronously'); " +
-  "if (typeof r === 'string') console.log(r); " +
-  "const code = Number.isInteger(r) ? r : 0; " +
-  "return JSON.stringify({ exitCode: code, stdout: __io.out, stderr: __io.err, truncated: __io.truncated }); })()";
-const started = Date.now();
-const remaining = () => Math.max(1, timeoutMs - (Date.now() - started));
-try {
-  new vm.Script(prelude).runInContext(context);
-  new vm.Script(code, { filename: "command.js" }).runInContext(context, { timeout: remaining() });
-  parentPort.postMessage({ kind: "done", json: new vm.Script(epilogue).runInContext(context, { timeout: remaining() }) });
-} catch (err) {
-  const timedOut = err && err.code === "ERR_SCRIPT_EXECUTION_TIMEOUT";
-  let io = { out: "", err: "", truncated: false };
-  try { io = JSON.parse(new vm.Script("JSON.stringify(__io)").runInContext(context, { timeout: 100 })); } catch (e) {}
-  const message = err && typeof err === "object" && "message" in err ? String(err.message) : String(err);
-  parentPort.postMessage({ kind: timedOut ? "timeout" : "error", message, stdout: io.out, stderr: io.err, truncated: io.truncated });
+/** Bound on loading a worker's engine (ts-node in tests takes a few seconds on a busy machine). */
+const STARTUP_MS = 30_000;
+
+const isInt = (v: unknown, min: number, max: number): v is number => Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
+
+/** A worker's answer as a SandboxResult, or undefined when it is not exactly that shape. */
+function toResult(raw: unknown, durationMs: number): SandboxResult | undefined {
+    if (typeof raw !== "object" || raw === null) return undefined;
+    const r = raw as Record<string, unknown>;
+    if (!isInt(r.exitCode, 0, 255) || typeof r.stdout !== "string" || typeof r.stderr !== "string" || typeof r.truncated !== "boolean") return undefined;
+    if (r.killed !== undefined && r.killed !== "timeout" && r.killed !== "memory") return undefined;
+    return {
+        exitCode: r.exitCode,
+        stdout: r.stdout,
+        stderr: r.stderr,
+        durationMs,
+        ...(r.killed === undefined ? {} : { killed: r.killed }),
+        truncated: r.truncated,
+    };
 }
-`;
 
-export function runInSandbox(req: SandboxRequest, limits: SandboxLimits = SANDBOX_DEFAULTS): Promise<SandboxResult> {
-    const started = performance.now();
-    const elapsed = () => Math.round(performance.now() - started);
-    return new Promise((resolve) => {
-        let settled = false;
+export class SandboxPool {
+    private readonly slots: Slot[];
+    private readonly queue: Waiting[] = [];
+    private readonly limits: SandboxLimits;
+    private readonly graceMs: number;
+    private nextId = 1;
+    private closed = false;
+
+    constructor(private readonly options: PoolOptions) {
+        this.slots = Array.from({ length: options.size }, () => ({ ready: false }));
+        this.limits = options.limits ?? SANDBOX_DEFAULTS;
+        if (this.limits.maxMemoryMb < 32 || this.limits.maxMemoryMb > 2048 || !Number.isInteger(this.limits.maxMemoryMb))
+            throw new Error(`sandbox limits maxMemoryMb: ${this.limits.maxMemoryMb} is not allowed; an integer from 32 to 2048 (MiB)`);
+        this.graceMs = options.graceMs ?? 1000;
+    }
+
+    /** Commands running now. */
+    get active(): number {
+        return this.slots.filter((s) => s.job !== undefined).length;
+    }
+
+    /** Runs waiting for a slot. */
+    get queued(): number {
+        return this.queue.length;
+    }
+
+    /** Starts every worker now (the server does this at start, so the first runs do not pay for it). */
+    warm(): void {
+        for (const slot of this.slots) if (!slot.worker) slot.worker = this.spawn(slot);
+    }
+
+    /** Runs one command; rejects with SandboxBusyError when it cannot get a slot in time. */
+    run(request: SandboxRequest): Promise<SandboxResult> {
+        return new Promise((resolve, reject) => {
+            if (this.closed) return reject(new SandboxBusyError("the runner is shutting down", 1));
+            const idle = this.slots.find((s) => s.job === undefined);
+            if (idle) return this.dispatch(idle, request, resolve);
+            if (this.queue.length >= this.options.queueSize) {
+                return reject(
+                    new SandboxBusyError(`${this.options.size} sandboxes are running and ${this.queue.length} runs are waiting; try again shortly`, 1),
+                );
+            }
+            const waiting: Waiting = {
+                request,
+                resolve,
+                reject,
+                timer: setTimeout(() => {
+                    this.queue.splice(this.queue.indexOf(waiting), 1);
+                    this.changed();
+                    reject(new SandboxBusyError(`no sandbox became free within ${this.options.queueWaitMs} ms; try again shortly`, 1));
+                }, this.options.queueWaitMs),
+            };
+            this.queue.push(waiting);
+            this.changed();
+        });
+    }
+
+    /** Terminates every worker; queued runs are refused. Call after in-flight requests drained. */
+    async close(): Promise<void> {
+        this.closed = true;
+        for (const w of this.queue.splice(0)) {
+            clearTimeout(w.timer);
+            w.reject(new SandboxBusyError("the runner is shutting down", 1));
+        }
+        await Promise.all(
+            this.slots.map((slot) => {
+                const worker = slot.worker;
+                slot.worker = undefined;
+                if (slot.job) this.settle(slot, { exitCode: 1, stdout: "", stderr: "the runner shut down during the run\n", truncated: false });
+                return worker?.terminate();
+            }),
+        );
+    }
+
+    private spawn(slot: Slot): Worker {
+        slot.ready = false;
         const worker = new Worker(WORKER_SOURCE, {
             eval: true,
             env: {},
             stdout: true,
             stderr: true,
-            workerData: { code: req.code, args: req.args, timeoutMs: req.timeoutMs, maxOutputBytes: limits.maxOutputBytes },
-            resourceLimits: { maxOldGenerationSizeMb: limits.maxHeapMb, maxYoungGenerationSizeMb: 16, codeRangeSizeMb: 16, stackSizeMb: 4 },
+            resourceLimits: WORKER_RESOURCES,
+            workerData: { limits: this.limits },
         });
-        const finish = (result: Omit<SandboxResult, "durationMs">) => {
-            if (settled) return;
-            settled = true;
-            clearTimeout(hardTimer);
-            void worker.terminate();
-            resolve({ ...result, durationMs: elapsed() });
-        };
-        // Backstop for anything the vm timeout cannot interrupt.
-        const hardTimer = setTimeout(
-            () => finish({ exitCode: EXIT_TIMEOUT, stdout: "", stderr: `killed: exceeded ${req.timeoutMs} ms\n`, killed: "timeout", truncated: false }),
-            req.timeoutMs + 1000,
-        );
-        worker.on("message", (m: { kind: string; json?: string; message?: string; stdout?: string; stderr?: string; truncated?: boolean }) => {
-            if (m.kind === "done") {
-                const r = JSON.parse(m.json!) as { exitCode: number; stdout: string; stderr: string; truncated: boolean };
-                finish({ exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr, truncated: r.truncated });
-            } else if (m.kind === "timeout") {
-                finish({
-                    exitCode: EXIT_TIMEOUT,
-                    stdout: m.stdout ?? "",
-                    stderr: `${m.stderr ?? ""}killed: exceeded ${req.timeoutMs} ms\n`,
-                    killed: "timeout",
-                    truncated: m.truncated ?? false,
-                });
-            } else {
-                finish({ exitCode: 1, stdout: m.stdout ?? "", stderr: `${m.stderr ?? ""}${m.message}\n`, truncated: m.truncated ?? false });
+        worker.on("message", (m: { id?: unknown; result?: unknown; ready?: unknown }) => {
+            if (slot.worker !== worker) return;
+            if (m?.ready === true) {
+                slot.ready = true;
+                if (slot.job && !slot.job.armed) this.arm(slot, slot.job, true);
+                return;
             }
+            const job = slot.job;
+            if (!job || m?.id !== job.id) return;
+            const result = toResult(m.result, Math.round(performance.now() - job.started));
+            this.settle(slot, result ?? { exitCode: 1, stdout: "", stderr: "the sandbox gave a malformed answer\n", truncated: false });
+            if (!result) this.replace(slot, "crash");
         });
-        worker.on("error", (err: Error & { code?: string }) => {
-            if (err.code === "ERR_WORKER_OUT_OF_MEMORY") {
-                finish({
-                    exitCode: EXIT_MEMORY,
+        const died = () => {
+            if (slot.worker !== worker) return;
+            slot.worker = undefined;
+            this.options.onReplace?.("crash");
+            if (slot.job) this.settle(slot, { exitCode: 1, stdout: "", stderr: "the sandbox failed; it was replaced\n", truncated: false });
+        };
+        worker.on("error", died);
+        worker.on("exit", died);
+        return worker;
+    }
+
+    private dispatch(slot: Slot, request: SandboxRequest, resolve: (r: SandboxResult) => void): void {
+        slot.worker ??= this.spawn(slot);
+        const job: Job = { id: this.nextId++, started: performance.now(), timeoutMs: request.timeoutMs, resolve, armed: false };
+        slot.job = job;
+        this.arm(slot, job, slot.ready);
+        const message: WorkerJob = { id: job.id, request: { code: request.code, args: request.args, timeoutMs: request.timeoutMs } };
+        slot.worker.postMessage(message);
+        this.changed();
+    }
+
+    /**
+     * The backstop: past deadline + grace, the worker is terminated and replaced. Until the worker's
+     * engine is loaded, the bound also allows STARTUP_MS for loading it.
+     */
+    private arm(slot: Slot, job: Job, ready: boolean): void {
+        clearTimeout(job.backstop);
+        if (ready) job.started = performance.now();
+        job.armed = ready;
+        job.backstop = setTimeout(
+            () => {
+                if (slot.job !== job) return;
+                this.replace(slot, "deadline");
+                this.settle(slot, {
+                    exitCode: EXIT_TIMEOUT,
                     stdout: "",
-                    stderr: `killed: exceeded the ${limits.maxHeapMb} MiB memory limit\n`,
-                    killed: "memory",
+                    stderr: `killed: exceeded ${job.timeoutMs} ms\n`,
+                    killed: "timeout",
                     truncated: false,
                 });
-            } else {
-                finish({ exitCode: 1, stdout: "", stderr: `${err.message}\n`, truncated: false });
-            }
-        });
-        worker.on("exit", (code) => finish({ exitCode: code === 0 ? 1 : code, stdout: "", stderr: "sandbox exited unexpectedly\n", truncated: false }));
-    });
+            },
+            job.timeoutMs + this.graceMs + (ready ? 0 : STARTUP_MS),
+        );
+    }
+
+    private changed(): void {
+        this.options.onChange?.(this.active, this.queue.length);
+    }
+
+    /** Terminates the slot's worker; the next run on the slot starts a new one. */
+    private replace(slot: Slot, reason: "deadline" | "crash"): void {
+        const worker = slot.worker;
+        slot.worker = undefined;
+        if (worker) {
+            this.options.onReplace?.(reason);
+            void worker.terminate();
+        }
+    }
+
+    /** Answers the slot's job (durationMs filled in here unless given) and gives the slot to the next waiting run. */
+    private settle(slot: Slot, result: Omit<SandboxResult, "durationMs"> & { durationMs?: number }): void {
+        const job = slot.job;
+        if (!job) return;
+        slot.job = undefined;
+        clearTimeout(job.backstop);
+        job.resolve({ ...result, durationMs: result.durationMs ?? Math.round(performance.now() - job.started) });
+        const next = this.closed ? undefined : this.queue.shift();
+        if (next) {
+            clearTimeout(next.timer);
+            this.dispatch(slot, next.request, next.resolve);
+        } else this.changed();
+    }
 }

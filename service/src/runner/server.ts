@@ -15,9 +15,12 @@ export async function main(): Promise<void> {
         sandboxEnabled: config.security.sandboxEnabled,
         maxExecutionTimeMs: config.security.maxExecutionTimeMs,
         concurrency: config.runner.concurrency,
+        queueSize: config.runner.queueSize,
+        queueWaitMs: config.runner.queueWaitMs,
         token: config.runner.token,
         bodyLimit: config.bodyLimit,
     });
+    runner.warm();
     const metricsServer = createMetricsServer(metrics.registry);
     await runner.app.listen({ port: config.runnerPort, host: config.host });
     await listen(metricsServer, config.metricsPort, config.host);
