@@ -152,7 +152,7 @@ describe("npm run render", () => {
     it("an unknown stack is one line on stderr and exit code 1", async () => {
         const res = await runs.unknown;
         assert.equal(res.status, 1);
-        assert.equal(res.stderr, `render: unknown stack "nope": no Pulumi.nope.yaml (known stacks: dev, local, prod)\n`);
+        assert.equal(res.stderr, `render: unknown stack "nope": no Pulumi.nope.yaml (known stacks: dev, local, prod, staging)\n`);
     });
 
     it("broken config is one line on stderr and exit code 1", async () => {
