@@ -46,8 +46,8 @@ describe("config: the stack files", () => {
             "aws:region",
             "cli-platform:cluster",
             "cli-platform:environment",
-            "cli-platform:traffic",
             "cli-platform:network",
+            "cli-platform:traffic",
         ]);
     });
 

@@ -219,8 +219,8 @@ describe("config: validation messages", () => {
         {
             title: "staging without its ACME e-mail (TLS is on by default)",
             stack: "staging",
-            changes: () => ({ "cli-platform:ingress": { apiHost: "cli.staging.example.com" } }),
-            message: `cli-platform:ingress.acmeEmail = (unset): required when ingress.tls is true (the Let's Encrypt account e-mail)`,
+            changes: () => ({ "cli-platform:traffic": { apiHost: "cli.staging.example.com" } }),
+            message: `cli-platform:traffic.acmeEmail = (unset): required when traffic.tls is true (the Let's Encrypt account e-mail)`,
         },
         {
             title: "prod open to 0.0.0.0/0",

@@ -337,11 +337,12 @@ describe("CliService (cli-api, cli-runner)", () => {
                     "ServiceMonitor",
                 ],
                 staging: [
+                    "BackendTrafficPolicy",
                     "ClusterIssuer",
                     "ConfigMap",
                     "Deployment",
+                    "HTTPRoute",
                     "HorizontalPodAutoscaler",
-                    "Ingress",
                     "NetworkPolicy",
                     "PodDisruptionBudget",
                     "Secret",
