@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Resources } from "../../lib/k8s";
 import { GENERATION_RATE_METRIC } from "../observability/monitoring/monitoring";
-import { CliService, type IngressSpec } from "./cli-service";
+import type * as k8s from "@pulumi/kubernetes";
+import { CliService } from "./cli-service";
 import { ServiceSecrets } from "./secrets";
 import { API, apiNetworkPolicy, apiProbes, RUNNER, runnerNetworkPolicy, runnerProbes, serviceConfigYaml, type ServiceSettings } from "./workloads";
 
@@ -46,13 +47,11 @@ export interface PlatformServiceArgs {
         database: string;
     };
     redis: DataEndpoint;
-    /** Expose the api through an Ingress. @default none (port-forward) */
-    ingress?: IngressSpec;
-    /** Namespace of the ingress controller (allowed to the api's http port). */
-    ingressNamespace: string;
+    /** Where public traffic to the api's http port comes from: the Gateway's proxy pods. @default none (port-forward only) */
+    gatewayPeer?: k8s.types.input.networking.v1.NetworkPolicyPeer;
     /** Namespace of Prometheus (allowed to both workloads' metrics port). */
     monitoringNamespace: string;
-    /** What the api waits for: the data services and the ingress controller. @default [] */
+    /** What the api waits for: the data services. @default [] */
     apiDependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
@@ -140,12 +139,11 @@ export class PlatformService extends pulumi.ComponentResource {
                     REDIS_URL: { secret: args.redis.secretName, key: args.redis.secretKey },
                 },
                 networkPolicy: apiNetworkPolicy({
-                    ingressNamespace: args.ingressNamespace,
+                    gatewayPeer: args.gatewayPeer,
                     monitoringNamespace: args.monitoringNamespace,
                     postgres: egressTo(args.postgres),
                     redis: egressTo(args.redis),
                 }),
-                ingress: args.ingress,
             },
             { ...moved, dependsOn: args.apiDependsOn ?? [] },
         );
