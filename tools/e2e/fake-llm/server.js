@@ -3,7 +3,6 @@
 // the platform's strict validation accepts and which prints "e2e-ok" and its arguments.
 // Runs on the service image's Node, so the kind cluster needs no image from a registry.
 "use strict";
-/* eslint-disable @typescript-eslint/no-require-imports -- a plain CommonJS script, run by the image's node as is */
 const http = require("node:http");
 
 const CODE = ["function main(args) {", '  console.log(["e2e-ok"].concat(args).join(" "));', "  return 0;", "}"].join("\n");
