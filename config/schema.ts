@@ -164,8 +164,7 @@ const serviceSchema = z.strictObject({
         targetGenerationRate: z.number().positive().max(1000),
     }),
     /** cli-runner: resources and replicas (the deployment guide's 100m/128Mi to 200m/256Mi). */
-    runner: z.strictObject({
-        ...workloadShape,
+    runner: workloadSchema.extend({
         /**
          * RuntimeClass of the runner's pods, e.g. "gvisor" (it must exist in the cluster): another
          * kernel boundary around the engine that runs generated code. @default unset (the node's runtime)
