@@ -15,7 +15,7 @@ import * as vm from "node:vm";
 import { parentPort, workerData } from "node:worker_threads";
 import variant from "@jitl/quickjs-wasmfile-release-sync";
 import { newQuickJSWASMModuleFromVariant, newVariant, type QuickJSContext, type QuickJSHandle, type QuickJSWASMModule } from "quickjs-emscripten-core";
-import { EXIT_MEMORY, EXIT_TIMEOUT, type SandboxLimits, type SandboxRequest } from "./limits";
+import { COLLECT_AFTER_MB, EXIT_MEMORY, EXIT_TIMEOUT, type SandboxLimits, type SandboxRequest } from "./limits";
 
 /** What the engine reports; the pool adds `durationMs`. */
 export interface EngineResult {
@@ -102,13 +102,13 @@ export async function loadEngine(limits: SandboxLimits): Promise<Engine> {
     return engine;
 }
 
-/**
- * V8 frees a dropped engine's memory only when it collects garbage; without help, a worker running
- * memory-hungry commands back to back would hold many dropped memories at once. A worker collects
- * once the memories it dropped since its last collection reach this many MiB (a run that used
- * little costs nothing; see service/README.md "Runner memory budget").
+/*
+ * V8 frees a dropped engine's memory only when it collects garbage. It does so on its own for the
+ * ordinary engine (its memory never grew past the module's initial 16 MiB, of which a small run
+ * touches about 1 MiB), but a worker running memory-hungry commands back to back would hold many
+ * dropped memories at once. So a worker collects (a full collection: about 15 ms) once the memory its
+ * dropped engines grew beyond their initial size adds up to COLLECT_AFTER_MB.
  */
-const COLLECT_AFTER_MB = 32;
 
 /** The worker's garbage collector (exposed for this isolate only; see collector()). */
 function collector(): () => void {
@@ -127,7 +127,7 @@ export function serveWorker(): void {
     const gc = collector();
     let dropped = 0;
     const drop = (engine: Engine) => {
-        dropped += engine.memory.buffer.byteLength;
+        dropped += engine.memory.buffer.byteLength - MIN_PAGES * 65536;
         if (dropped >= COLLECT_AFTER_MB * 1024 * 1024) {
             dropped = 0;
             gc();
