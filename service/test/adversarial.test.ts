@@ -376,7 +376,7 @@ describe("runner adversarial suite (a real runner process)", function () {
 
         it("F3: engine faults and memory kills back to back keep the runner's peak RSS under its budget", async () => {
             const fault = `function main() { const k = []; try { for (let i = 0; i < 48; i++) k.push(new Uint8Array(1 << 20).fill(i + 1)) } catch (e) {} return eval('('.repeat(200000)) }`;
-            const fill = `function main() { const k = []; try { for (;;) k.push(new Uint8Array(1 << 20).fill(7)) } catch (e) {} return k.length }`;
+            const fill = `function main() { const k = []; for (;;) k.push(new Uint8Array(1 << 20).fill(7)) }`;
             for (let i = 0; i < 15; i++) {
                 const [a, b] = await Promise.all([run(fault), run(fill)]);
                 assert.deepEqual([a.exitCode, a.stderr], [1, "the command exhausted the engine's stack; the sandbox was reset\n"]);
@@ -421,6 +421,13 @@ describe("runner adversarial suite (a real runner process)", function () {
                 assert.equal(r.killed, undefined, code);
                 assert.equal(r.exitCode, 1, code);
             }
+        });
+
+        it("a command that catches a failed allocation and finishes keeps its own answer", async () => {
+            const r = await attack(
+                `function main() { let got = "no"; try { new ArrayBuffer(1 << 30) } catch (e) { got = e.name } console.log(got); return 3 }`,
+            );
+            assert.deepEqual([r.exitCode, r.killed, r.stdout], [3, undefined, "InternalError\n"]);
         });
 
         it("an out-of-memory inside a native string operation is the memory limit (not an unknown exception)", async () => {

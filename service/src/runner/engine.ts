@@ -265,8 +265,9 @@ interface RunState {
 
 /**
  * Runs `req` on `engine` (fresh, used once: the caller drops it afterwards). Never throws. The answer
- * is decided from the host's own state: past the deadline is a timeout whatever the guest did; the
- * engine asking for memory beyond its limit is the memory limit; a guest-made error claims neither.
+ * is decided from the host's own state: past the deadline is a timeout whatever the guest did; a run
+ * that fails after the engine asked for memory beyond its limit is the memory limit (a command that
+ * catches a failed allocation and finishes keeps its own answer); a guest-made error claims neither.
  */
 export function runCommand(engine: Engine, req: SandboxRequest, limits: SandboxLimits): EngineResult {
     const stdout = new CappedStream(limits.maxOutputBytes);
@@ -294,7 +295,11 @@ export function runCommand(engine: Engine, req: SandboxRequest, limits: SandboxL
     } catch (err) {
         // Only host code runs here (e.g. the host's stack overflowing inside the engine, or the engine
         // aborting when its memory ran out); the engine is dropped anyway.
-        if (!engine.outOfMemory && !(Date.now() >= state.deadline)) {
+        if (engine.outOfMemory) {
+            stderr.write("killed: exceeded the memory limit\n");
+            return finish(EXIT_MEMORY, "memory");
+        }
+        if (!(Date.now() >= state.deadline)) {
             const message = err instanceof RangeError ? "the command exhausted the engine's stack" : "the engine failed";
             stderr.write(`${message}; the sandbox was reset\n`);
             return finish(1);
@@ -305,11 +310,6 @@ export function runCommand(engine: Engine, req: SandboxRequest, limits: SandboxL
         if (result.killed === "timeout") return result;
         stderr.write(`killed: exceeded ${req.timeoutMs} ms\n`);
         return finish(EXIT_TIMEOUT, "timeout");
-    }
-    if (engine.outOfMemory) {
-        if (result.killed === "memory") return result;
-        stderr.write("killed: exceeded the memory limit\n");
-        return finish(EXIT_MEMORY, "memory");
     }
     if (state.faulted) {
         // A host exception inside a console call (e.g. the host's stack overflowing in the engine):
