@@ -423,6 +423,14 @@ describe("runner adversarial suite (a real runner process)", function () {
             }
         });
 
+        it("a command that uses most of its memory still prints and returns normally", async () => {
+            const r = await run(
+                `function main(a) { const big = new Uint8Array(40 << 20).fill(1); console.log("sum", big[123] + big[big.length - 1], a[0], { n: 1 }); return "done" }`,
+                ["arg"],
+            );
+            assert.deepEqual([r.exitCode, r.stdout, r.stderr], [0, 'sum 2 arg {"n":1}\ndone\n', ""]);
+        });
+
         it("a command that catches a failed allocation and finishes keeps its own answer", async () => {
             const r = await attack(
                 `function main() { let got = "no"; try { new ArrayBuffer(1 << 30) } catch (e) { got = e.name } console.log(got); return 3 }`,

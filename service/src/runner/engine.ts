@@ -15,7 +15,7 @@ import * as vm from "node:vm";
 import { parentPort, workerData } from "node:worker_threads";
 import variant from "@jitl/quickjs-wasmfile-release-sync";
 import { newQuickJSWASMModuleFromVariant, newVariant, type QuickJSContext, type QuickJSHandle, type QuickJSWASMModule } from "quickjs-emscripten-core";
-import { COLLECT_AFTER_MB, EXIT_MEMORY, EXIT_TIMEOUT, type SandboxLimits, type SandboxRequest } from "./limits";
+import { EXIT_MEMORY, EXIT_TIMEOUT, type SandboxLimits, type SandboxRequest } from "./limits";
 
 /** What the engine reports; the pool adds `durationMs`. */
 export interface EngineResult {
@@ -35,8 +35,8 @@ export interface WorkerJob {
 }
 
 /**
- * The engine's memory for one run: a wasm linear memory that starts at the module's minimum and may
- * grow to `maxMemoryMb`, never beyond. Everything the guest allocates lives there, typed arrays
+ * The engine's memory for one run: a wasm linear memory of exactly `maxMemoryMb` (pages are
+ * committed only when touched). Everything the guest allocates lives there, typed arrays
  * included, and so does the engine itself (static data, C stack, runtime); that one bound is the
  * memory limit. (QuickJS's own malloc limit is not used: it does not count ArrayBuffer storage in
  * this version, and a failure at that limit is invisible to the host, so a guest could fake it.)
@@ -79,8 +79,10 @@ const MIN_PAGES = 256;
  * the guest ran out of memory (so no guest-made error can claim it).
  */
 export async function loadEngine(limits: SandboxLimits): Promise<Engine> {
-    const maxPages = Math.max(MIN_PAGES, engineMemory(limits).maxPages);
-    const memory = new Wasm.Memory({ initial: MIN_PAGES, maximum: maxPages });
+    // Fixed size (initial = maximum): quickjs-emscripten-core keeps typed-array views of the memory
+    // made when a context is created, which a growing memory would detach mid-run.
+    const pages = Math.max(MIN_PAGES, engineMemory(limits).maxPages);
+    const memory = new Wasm.Memory({ initial: pages, maximum: pages });
     const engine = { memory, outOfMemory: false } as Engine;
     const instantiateWasm = (imports: Record<string, Record<string, unknown>>, ready: (instance: unknown) => void) => {
         const env = imports.a ?? {};
@@ -103,12 +105,13 @@ export async function loadEngine(limits: SandboxLimits): Promise<Engine> {
 }
 
 /*
- * V8 frees a dropped engine's memory only when it collects garbage. It does so on its own for the
- * ordinary engine (its memory never grew past the module's initial 16 MiB, of which a small run
- * touches about 1 MiB), but a worker running memory-hungry commands back to back would hold many
- * dropped memories at once. So a worker collects (a full collection: about 15 ms) once the memory its
- * dropped engines grew beyond their initial size adds up to COLLECT_AFTER_MB.
+ * V8 frees a dropped engine's memory only when it collects garbage. It does so on its own (each engine
+ * memory counts as external memory), and a small run touches about 1 MiB of its engine's memory; but
+ * a worker running memory-hungry commands back to back could hold several dropped, fully touched
+ * memories at once. So a worker also collects (a full collection: about 15 ms) after a run that ran
+ * out of memory or ran for COLLECT_AFTER_MS or more (filling tens of MiB takes longer than that).
  */
+const COLLECT_AFTER_MS = 20;
 
 /** The worker's garbage collector (exposed for this isolate only; see collector()). */
 function collector(): () => void {
@@ -125,17 +128,12 @@ function collector(): () => void {
 export function serveWorker(): void {
     const limits = (workerData as { limits: SandboxLimits }).limits;
     const gc = collector();
-    let dropped = 0;
-    const drop = (engine: Engine) => {
-        dropped += engine.memory.buffer.byteLength - MIN_PAGES * 65536;
-        if (dropped >= COLLECT_AFTER_MB * 1024 * 1024) {
-            dropped = 0;
-            gc();
-        }
+    const drop = (engine: Engine, ms: number) => {
+        if (engine.outOfMemory || ms >= COLLECT_AFTER_MS) gc();
     };
     let next = loadEngine(limits).then((engine) => {
         runCommand(engine, { code: WARM_UP, args: ["warm"], timeoutMs: 5000 }, limits); // compiles the hot wasm paths
-        drop(engine);
+        drop(engine, COLLECT_AFTER_MS);
         parentPort!.postMessage({ ready: true });
         return loadEngine(limits);
     });
@@ -143,9 +141,10 @@ export function serveWorker(): void {
     parentPort!.on("message", (job: WorkerJob) => {
         queue = queue.then(async () => {
             const engine = await next;
+            const started = performance.now();
             const { exitCode, stdout, stderr, killed, truncated } = runCommand(engine, job.request, limits);
             parentPort!.postMessage({ id: job.id, result: { exitCode, stdout, stderr, killed, truncated } });
-            drop(engine);
+            drop(engine, performance.now() - started);
             next = loadEngine(limits);
         });
     });

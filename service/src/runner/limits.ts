@@ -34,11 +34,8 @@ export const EXIT_MEMORY = 137;
 /** Sandboxes (worker threads) of one runner process unless RUNNER_CONCURRENCY says otherwise. */
 export const DEFAULT_CONCURRENCY = 2;
 
-/**
- * A worker collects garbage once the memory its dropped engines grew beyond their initial 16 MiB adds
- * up to this many MiB (V8 alone would let many dropped engine memories pile up; engine.ts).
- */
-export const COLLECT_AFTER_MB = 32;
+/** Dropped engine memory a sandbox may hold before it is collected, MiB (engine.ts collects after memory-hungry runs). */
+const DROPPED_ENGINE_MIB = 32;
 
 /**
  * The runner's memory budget (RSS, MiB) with `concurrency` sandboxes: the process itself (HTTP
@@ -51,5 +48,5 @@ export const COLLECT_AFTER_MB = 32;
 export function runnerMemoryBudgetMib(concurrency: number = DEFAULT_CONCURRENCY, limits: SandboxLimits = SANDBOX_DEFAULTS): number {
     const PROCESS_MIB = 64;
     const SANDBOX_HOST_MIB = 48;
-    return PROCESS_MIB + concurrency * (SANDBOX_HOST_MIB + limits.maxMemoryMb + COLLECT_AFTER_MB);
+    return PROCESS_MIB + concurrency * (SANDBOX_HOST_MIB + limits.maxMemoryMb + DROPPED_ENGINE_MIB);
 }
