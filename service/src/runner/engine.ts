@@ -69,14 +69,14 @@ export interface Engine {
     outOfMemory: boolean;
 }
 
-/** The module's minimum memory, pages (its import declares 16 MiB). */
+/** The module's minimum memory, pages (its import declares 16 MiB): the smallest limit that loads. */
 const MIN_PAGES = 256;
 
 /**
  * Instantiates the compiled engine with a new zeroed memory. Nothing survives from an earlier run: a
- * memory-safety bug in QuickJS reaches only this run's memory. The engine grows its memory through
- * one import (emscripten's resize-heap); the host wraps it to learn, from the engine itself, that
- * the guest ran out of memory (so no guest-made error can claim it).
+ * memory-safety bug in QuickJS reaches only this run's memory. The engine asks for more memory through
+ * one import (emscripten's resize-heap; it always fails, the memory being fixed); the host wraps it to
+ * learn, from the engine itself, that the guest ran out of memory (so no guest-made error can claim it).
  */
 export async function loadEngine(limits: SandboxLimits): Promise<Engine> {
     // Fixed size (initial = maximum): quickjs-emscripten-core keeps typed-array views of the memory

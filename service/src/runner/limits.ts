@@ -40,10 +40,10 @@ const DROPPED_ENGINE_MIB = 32;
 /**
  * The runner's memory budget (RSS, MiB) with `concurrency` sandboxes: the process itself (HTTP
  * server, metrics: measured about 60), and per sandbox its host side (V8 isolate, compiled engine,
- * the next engine being prepared, dropped engines that never grew: measured about 30 idle) plus its
- * engine's whole memory plus the grown, dropped engine memory it may hold before collecting.
+ * the next engine being prepared: measured about 25 idle) plus its engine's whole memory plus
+ * dropped engine memory not yet collected.
  * The pod's memory limit for the runner must be at least this (config/rules.ts checks it). Measured
- * worst case with 2 sandboxes (service/README.md "Runner memory budget"): 299 MiB against 352.
+ * worst case with 2 sandboxes (service/README.md "Runner memory budget"): 291 MiB against 352.
  */
 export function runnerMemoryBudgetMib(concurrency: number = DEFAULT_CONCURRENCY, limits: SandboxLimits = SANDBOX_DEFAULTS): number {
     const PROCESS_MIB = 64;
