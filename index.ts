@@ -145,7 +145,7 @@ function localLayer(cfg: LocalPlatformConfig): { target: Target; aws: undefined;
     };
 }
 
-/** dev/prod: VPC, EKS and the autoscaler. Resolves AZs before declaring anything. */
+/** dev/staging/prod: VPC, EKS and the autoscaler. Resolves AZs before declaring anything. */
 async function awsLayer(cfg: AwsPlatformConfig) {
     const { network, cluster: clusterCfg, awsRegion: region } = cfg;
     const tags = awsTags(cfg.stack);

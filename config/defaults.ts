@@ -69,6 +69,28 @@ export const DEFAULTS: Record<Environment, Defaults> = {
         logging: { sink: "cloudwatch", retentionDays: 14, ...opensearch },
         protectStatefulResources: false,
     },
+    // prod's shape at a smaller size: 3 AZs behind one NAT gateway, one on-demand group, managed
+    // data single-AZ on small classes, OpenSearch, 14 days of metrics and logs, everything protected.
+    staging: {
+        network: { azCount: 3, natGateways: "single", flowLogs: true, flowLogRetentionDays: 14 },
+        cluster: {
+            ...cluster,
+            logTypes: [...EKS_LOG_TYPES],
+            logRetentionDays: 14,
+            nodeGroups: [{ name: "general", instanceTypes: ["m6i.large"], minSize: 2, desiredSize: 2, maxSize: 6 }],
+        },
+        postgres: { mode: "rds", ...database, storageGiB: 20, instanceClass: "db.t4g.medium", multiAz: false, backupRetentionDays: 7 },
+        redis: { mode: "elasticache", storageGiB: 5, nodeType: "cache.t4g.small", nodeCount: 1, multiAz: false },
+        service: {
+            api: { minReplicas: 2, maxReplicas: 6, ...apiResources, targetGenerationRate },
+            runner: { minReplicas: 2, maxReplicas: 4, ...runnerResources },
+            ...serviceDefaults,
+        },
+        ingress: { enabled: true, tls: true, controllerReplicas: 2 },
+        monitoring: { enabled: true, retention: "14d", storageGiB: 20, prometheusReplicas: 1, alertReceiver: "none" },
+        logging: { sink: "opensearch", retentionDays: 14, opensearchInstanceType: "m6g.large.search", opensearchVolumeGiB: 20 },
+        protectStatefulResources: true,
+    },
     prod: {
         network: { azCount: 3, natGateways: "perAz", flowLogs: true, flowLogRetentionDays: 90 },
         cluster: {

@@ -82,12 +82,12 @@ export function crossFieldProblems(cfg: PlatformConfig): string[] {
                 ),
             );
         }
-        if (environment === "prod" && cluster.publicAccessCidrs.some((c) => cidr(c).prefix === 0)) {
+        if ((environment === "prod" || environment === "staging") && cluster.publicAccessCidrs.some((c) => cidr(c).prefix === 0)) {
             out.push(
                 problem(
                     ["cluster", "publicAccessCidrs"],
                     cluster.publicAccessCidrs,
-                    "prod may not open the API endpoint to 0.0.0.0/0; list your office/VPN CIDRs",
+                    `${environment} may not open the API endpoint to 0.0.0.0/0; list your office/VPN CIDRs`,
                 ),
             );
         }

@@ -10,7 +10,7 @@ import { SUPPORTED_EKS_VERSIONS } from "../components/versions";
 
 export const PROJECT = "cli-platform";
 
-export const ENVIRONMENTS = ["dev", "prod", "local"] as const;
+export const ENVIRONMENTS = ["dev", "staging", "prod", "local"] as const;
 export type Environment = (typeof ENVIRONMENTS)[number];
 
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -79,7 +79,7 @@ const clusterSchema = z.strictObject({
     kubernetesVersion: z.enum(SUPPORTED_EKS_VERSIONS),
     /** Public API endpoint on (restricted to `publicAccessCidrs`). Private access is always on. */
     endpointPublicAccess: z.boolean(),
-    /** CIDRs allowed to reach the public endpoint. prod may not contain 0.0.0.0/0. */
+    /** CIDRs allowed to reach the public endpoint. staging and prod may not contain 0.0.0.0/0. */
     publicAccessCidrs: z.array(cidrString),
     /** IAM role/user ARNs granted cluster admin through EKS access entries. */
     adminPrincipalArns: z.array(
@@ -313,7 +313,7 @@ interface CommonPlatformConfig {
     };
 }
 
-/** dev, prod: a VPC and an EKS cluster of our own. */
+/** dev, staging, prod: a VPC and an EKS cluster of our own. */
 export interface AwsPlatformConfig extends CommonPlatformConfig {
     target: "aws";
     /** AWS region (`aws:region`). */

@@ -46,7 +46,7 @@ function network(stack: StackName, change: Record<string, unknown>): Record<stri
 
 const close = (actual: number, expected: number, what: string) => assert.ok(Math.abs(actual - expected) < 1e-9, `${what}: expected ${expected}, got ${actual}`);
 
-describe("cost: dev and prod totals", () => {
+describe("cost: dev, staging and prod totals", () => {
     it("dev: control plane, 2 x t3.large, roots, one NAT, the ingress NLB, IPv4s, KMS and the claimed volumes: complete", async () => {
         const e = await estimateStack("dev");
         const expected =
@@ -122,6 +122,31 @@ describe("cost: dev and prod totals", () => {
             e.usage.some((u) => u.service === "LLM" && /openai gpt-4/.test(u.description)),
             "LLM calls are listed as usage",
         );
+    });
+
+    it("staging: control plane, 2 x 50 GiB roots, one NAT, IPv4s, single-AZ RDS storage, KMS, claimed volumes; unpriced nodes and data services named", async () => {
+        const e = await estimateStack("staging");
+        const expected =
+            H * p("eks:cluster-hour") + // one EKS control plane
+            0 + // node group general: 2 x m6i.large, no eu-west-1 price in the table (warned below)
+            2 * 50 * p("ebs:gp3") + // its root volumes: 2 x 50 GiB gp3
+            1 * H * p("nat:hour") + // natGateways: single
+            1 * H * p("ipv4:hour") + // the NAT gateway's Elastic IP
+            1 * H * p("elb:network-hour") + // the ingress NLB
+            3 * H * p("ipv4:hour") + // its public IPv4s (3 public subnets)
+            1 * 20 * p("rds:storage:gp3") + // RDS storage: 20 GiB gp3, Single-AZ
+            4 * p("kms:key-month") + // cluster, postgres, redis, OpenSearch keys
+            10 * p("ebs:gp3") + // grafana persistence
+            1 * 20 * p("ebs:gp3"); // prometheus: 1 replica x 20Gi
+        close(e.monthly, expected, "staging monthly");
+        for (const key of ["ec2:m6i.large", "rds:postgres:db.t4g.medium", "elasticache:cache.t4g.small", "opensearch:m6g.large.search"]) {
+            assert.ok(
+                e.warnings.some((w) => w.includes(`no price for ${key} in eu-west-1`)),
+                `warning names ${key}`,
+            );
+        }
+        const general = e.lines.find((l) => l.id === "ec2:cluster-general")!;
+        assert.equal(general.monthly, null, "the node group is listed, unpriced");
     });
 
     it("local: no AWS resources, nothing priced and nothing to warn about", async () => {
@@ -344,7 +369,7 @@ describe("cost: report", () => {
 describe("cost: README", () => {
     it("states the current monthly figure and range of every AWS stack", async () => {
         const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
-        for (const stack of ["dev", "prod"] as const) {
+        for (const stack of ["dev", "staging", "prod"] as const) {
             const e = await estimateStack(stack);
             const row = readme.split("\n").find((l) => l.startsWith(`| ${stack} `));
             assert.ok(row, `README Cost table has a row for ${stack}`);

@@ -21,7 +21,7 @@ import {
 export { ROOT, SECRET } from "../tools/harness";
 export type { RecordedResource, StackRender } from "../tools/harness";
 
-export const STACKS = ["dev", "prod", "local"] as const;
+export const STACKS = ["dev", "staging", "prod", "local"] as const;
 export type StackName = (typeof STACKS)[number];
 
 const cache = new Map<string, Promise<StackRender>>();

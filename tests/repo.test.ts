@@ -9,12 +9,19 @@ import { ROOT } from "./harness";
 
 const WORKFLOWS = path.join(ROOT, ".github", "workflows");
 const workflowFiles = fs.readdirSync(WORKFLOWS).filter((f) => /\.ya?ml$/.test(f));
-type Step = { uses?: string; run?: string; with?: Record<string, unknown> };
-type Workflow = {
-    name: string;
-    on: unknown;
-    jobs: Record<string, { steps: Step[]; strategy?: { matrix?: { include?: { stack: string }[] } }; concurrency?: unknown; environment?: string }>;
+type Step = { uses?: string; run?: string; with?: Record<string, unknown>; if?: string; id?: string; env?: Record<string, string> };
+type Job = {
+    steps: Step[];
+    /** A job that calls a reusable workflow has `uses` (and `with`) instead of steps. */
+    uses?: string;
+    with?: Record<string, unknown>;
+    needs?: string;
+    strategy?: { matrix?: { include?: { stack: string; role?: string }[] } };
+    concurrency?: unknown;
+    environment?: string;
+    env?: Record<string, string>;
 };
+type Workflow = { name: string; on: Record<string, unknown>; permissions?: Record<string, string>; env?: Record<string, string>; jobs: Record<string, Job> };
 const load = (f: string) => YAML.parse(fs.readFileSync(path.join(WORKFLOWS, f), "utf8"), { strict: true, uniqueKeys: true }) as Workflow;
 
 function tool(cmd: string, args: string[]): string {
@@ -28,17 +35,26 @@ function tool(cmd: string, args: string[]): string {
 }
 
 describe("repository checks", () => {
-    it("the three workflows exist and parse", () => {
-        assert.deepEqual(workflowFiles.sort(), ["ci.yml", "deploy.yml", "preview.yml"]);
+    it("the workflows exist and parse", () => {
+        assert.deepEqual(workflowFiles.sort(), ["ci.yml", "deploy-stack.yml", "deploy.yml", "drift.yml", "e2e.yml", "preview.yml"]);
         for (const f of workflowFiles) {
             const wf = load(f);
             assert.ok(wf.name && wf.on && Object.keys(wf.jobs).length > 0, f);
-            for (const [job, spec] of Object.entries(wf.jobs)) assert.ok(Array.isArray(spec.steps) && spec.steps.length > 0, `${f}: job ${job} has no steps`);
+            for (const [job, spec] of Object.entries(wf.jobs)) {
+                if (spec.uses !== undefined) {
+                    // A local reusable workflow that exists and can be called.
+                    const called = /^\.\/\.github\/workflows\/([\w.-]+\.yml)$/.exec(spec.uses);
+                    assert.ok(called && workflowFiles.includes(called[1]), `${f}: job ${job} calls ${spec.uses}, which is not a workflow here`);
+                    assert.ok("workflow_call" in load(called[1]).on, `${f}: job ${job} calls ${called[1]}, which has no workflow_call trigger`);
+                } else assert.ok(Array.isArray(spec.steps) && spec.steps.length > 0, `${f}: job ${job} has no steps`);
+            }
         }
+        // Prettier writes one space before a trailing comment (`uses: a/b@<sha> # v1.2.3`).
         tool("yamllint", [
             "-d",
-            "{extends: default, rules: {line-length: disable, document-start: disable, truthy: {check-keys: false}}}",
+            "{extends: default, rules: {line-length: disable, document-start: disable, truthy: {check-keys: false}, comments: {min-spaces-from-content: 1}}}",
             ...workflowFiles.map((f) => path.join(WORKFLOWS, f)),
+            ...["tools/e2e/kind-config.yaml", "tools/e2e/fake-llm/kustomization.yaml", "tools/e2e/fake-llm/fake-llm.yaml"].map((f) => path.join(ROOT, f)),
         ]);
     });
 
@@ -46,8 +62,9 @@ describe("repository checks", () => {
         let pins = 0;
         for (const f of workflowFiles) {
             const text = fs.readFileSync(path.join(WORKFLOWS, f), "utf8");
-            const uses = text.split("\n").filter((l) => /^\s*(-\s+)?uses:/.test(l));
-            assert.equal(uses.length, Object.values(load(f).jobs).flatMap((j) => j.steps.filter((s) => s.uses)).length, `${f}: one uses: per line`);
+            // Steps' actions; a job calling a local reusable workflow (`uses: ./.github/...`) pins nothing.
+            const uses = text.split("\n").filter((l) => /^\s*(-\s+)?uses:/.test(l) && !/uses: \.\//.test(l));
+            assert.equal(uses.length, Object.values(load(f).jobs).flatMap((j) => (j.steps ?? []).filter((s) => s.uses)).length, `${f}: one uses: per line`);
             for (const line of uses) {
                 assert.match(
                     line,
@@ -67,14 +84,27 @@ describe("repository checks", () => {
             const text = fs.readFileSync(path.join(WORKFLOWS, f), "utf8");
             for (const m of text.matchAll(/cli-platform\/(\w+)\b/g)) named.push(m[1]);
             for (const m of text.matchAll(/render -- (\w+)/g)) named.push(m[1]);
-            for (const job of Object.values(load(f).jobs)) for (const inc of job.strategy?.matrix?.include ?? []) named.push(inc.stack);
+            for (const job of Object.values(load(f).jobs)) {
+                for (const inc of job.strategy?.matrix?.include ?? []) named.push(inc.stack);
+                if (typeof job.with?.stack === "string") named.push(job.with.stack);
+            }
         }
         const real = named.filter((n) => !n.startsWith("$"));
         assert.ok(real.length >= 4);
         for (const s of real) assert.ok(stacks.has(s), `a workflow names stack "${s}", which has no Pulumi.${s}.yaml`);
     });
 
-    it("previews apply the policy pack and comment per stack; deploys run dev, then prod behind an environment, one run per stack", () => {
+    it("every Pulumi CLI the workflows install is the version in .pulumi-version", () => {
+        assert.match(fs.readFileSync(path.join(ROOT, ".pulumi-version"), "utf8"), /^\d+\.\d+\.\d+\n$/);
+        const using = workflowFiles.filter((f) => Object.values(load(f).jobs).some((j) => (j.steps ?? []).some((s) => s.uses?.startsWith("pulumi/actions@"))));
+        assert.deepEqual(using.sort(), ["deploy-stack.yml", "drift.yml", "e2e.yml", "preview.yml"]);
+        for (const f of using) {
+            for (const s of Object.values(load(f).jobs).flatMap((j) => (j.steps ?? []).filter((x) => x.uses?.startsWith("pulumi/actions@"))))
+                assert.equal(s.with?.["pulumi-version-file"], ".pulumi-version", f);
+        }
+    });
+
+    it("previews apply the policy pack and comment per stack, for every AWS stack", () => {
         const preview = load("preview.yml");
         const step = preview.jobs.preview.steps.find((s) => s.uses?.startsWith("pulumi/actions@"))!;
         assert.deepEqual(
@@ -82,11 +112,147 @@ describe("repository checks", () => {
             ["preview", "policy", true, true],
         );
         assert.ok(preview.jobs.preview.steps.some((s) => s.uses?.startsWith("aws-actions/configure-aws-credentials@")));
-        const deploy = load("deploy.yml") as Workflow & { jobs: Record<string, { needs?: string }> };
-        assert.equal(deploy.jobs.prod.needs, "dev");
-        assert.equal(deploy.jobs.prod.environment, "production");
-        assert.deepEqual(deploy.jobs.dev.concurrency, { group: "pulumi-dev", "cancel-in-progress": false });
-        assert.deepEqual(deploy.jobs.prod.concurrency, { group: "pulumi-prod", "cancel-in-progress": false });
+        assert.deepEqual(
+            preview.jobs.preview.strategy!.matrix!.include!.map((i) => [i.stack, i.role]),
+            [
+                ["dev", "AWS_ROLE_ARN_DEV"],
+                ["staging", "AWS_ROLE_ARN_STAGING"],
+                ["prod", "AWS_ROLE_ARN_PROD"],
+            ],
+        );
+    });
+
+    it("deploys promote dev -> staging -> prod (prod behind the production environment), one never-cancelled run per stack, each smoke-tested", () => {
+        const deploy = load("deploy.yml");
+        assert.deepEqual(deploy.on, { push: { branches: ["main"] } });
+        const stages = Object.entries(deploy.jobs).map(([name, j]) => [
+            name,
+            j.needs,
+            j.uses,
+            j.with?.stack,
+            j.with?.environment,
+            j.with?.["role-variable"],
+            j.concurrency,
+        ]);
+        assert.deepEqual(stages, [
+            [
+                "dev",
+                undefined,
+                "./.github/workflows/deploy-stack.yml",
+                "dev",
+                "development",
+                "AWS_ROLE_ARN_DEV",
+                { group: "pulumi-dev", "cancel-in-progress": false },
+            ],
+            [
+                "staging",
+                "dev",
+                "./.github/workflows/deploy-stack.yml",
+                "staging",
+                "staging",
+                "AWS_ROLE_ARN_STAGING",
+                { group: "pulumi-staging", "cancel-in-progress": false },
+            ],
+            [
+                "prod",
+                "staging",
+                "./.github/workflows/deploy-stack.yml",
+                "prod",
+                "production",
+                "AWS_ROLE_ARN_PROD",
+                { group: "pulumi-prod", "cancel-in-progress": false },
+            ],
+        ]);
+        assert.ok(!("concurrency" in deploy), "no workflow-level concurrency that could cancel a deploy");
+
+        const stage = load("deploy-stack.yml");
+        const job = stage.jobs.deploy;
+        assert.equal(job.environment, "${{ inputs.environment }}");
+        const names = job.steps.map((s) => s.uses?.split("@")[0] ?? s.run!.split(" ")[0]);
+        const up = job.steps.findIndex((s) => s.uses?.startsWith("pulumi/actions@"));
+        assert.deepEqual([job.steps[up].with!.command, job.steps[up].with!.policyPacks], ["up", "policy"]);
+        const smoke = job.steps.findIndex((s) => s.run?.includes("tools/e2e/check.ts smoke"));
+        assert.ok(up >= 0 && smoke > up, `the smoke test runs after pulumi up: ${names.join(", ")}`);
+        assert.equal(job.steps[smoke].if, undefined, "the smoke test runs only when up succeeded");
+        assert.match(job.steps[smoke].run!, /pulumi stack output apiUrl --stack "\$PULUMI_STACK"/);
+        assert.match(job.steps[smoke].run!, /echo "::add-mask::\$CLI_PLATFORM_TOKEN"/);
+        assert.ok(!job.steps[smoke].run!.includes("set -x"));
+    });
+
+    it("e2e on kind: kind cluster from tools/e2e, local backend, image loaded into kind, up, check through the Gateway, destroy always, nothing left", () => {
+        const e2e = load("e2e.yml");
+        assert.deepEqual(Object.keys(e2e.on).sort(), ["pull_request", "push"]);
+        assert.deepEqual(e2e.permissions, { contents: "read" }, "no cloud credentials, no write access");
+        const job = e2e.jobs.kind;
+        const kind = job.steps.find((s) => s.uses?.startsWith("helm/kind-action@"))!;
+        assert.equal(kind.with!.config, "tools/e2e/kind-config.yaml");
+        assert.equal(`kind-${kind.with!.cluster_name}`, job.env!.KUBE_CONTEXT);
+        const run = job.steps.map((s) => s.run ?? "").join("\n");
+        const order = [
+            "kind load docker-image",
+            "pulumi login --local",
+            'pulumi stack select --create "$STACK"',
+            "pulumi up --yes",
+            "rollout status deployment/cli-api",
+            "apply -k tools/e2e/fake-llm",
+            "bash tools/e2e/e2e.sh",
+            "pulumi destroy --yes",
+            "tools/e2e/leftovers.ts",
+        ].map((needle) => [needle, run.indexOf(needle)] as const);
+        for (const [needle, at] of order) assert.ok(at >= 0, `e2e.yml never runs ${needle}`);
+        assert.deepEqual(
+            order.map(([n]) => n),
+            [...order].sort((a, b) => a[1] - b[1]).map(([n]) => n),
+            "in this order",
+        );
+        assert.equal(job.env!.STACK, "local");
+        const destroy = job.steps.find((s) => s.run?.includes("pulumi destroy --yes"))!;
+        assert.equal(destroy.if, "always() && steps.stack.outcome == 'success'");
+        for (const f of [
+            "tools/e2e/kind-config.yaml",
+            "tools/e2e/fake-llm/kustomization.yaml",
+            "tools/e2e/e2e.sh",
+            "tools/e2e/check.ts",
+            "tools/e2e/leftovers.ts",
+        ])
+            assert.ok(fs.existsSync(path.join(ROOT, f)), f);
+    });
+
+    it("drift: nightly, every AWS stack, tools/drift.sh with issues: write, never in a deploy's concurrency group", () => {
+        const drift = load("drift.yml");
+        const on = drift.on as { schedule: { cron: string }[] };
+        assert.equal(on.schedule.length, 1);
+        assert.match(on.schedule[0].cron, /^\d+ \d+ \* \* \*$/);
+        assert.equal(drift.permissions!.issues, "write");
+        const job = drift.jobs.drift;
+        const aws = knownStacks().filter((s) => s !== "local");
+        assert.deepEqual(job.strategy!.matrix!.include!.map((i) => i.stack).sort(), [...aws].sort());
+        assert.deepEqual(job.concurrency, { group: "drift-${{ matrix.stack }}", "cancel-in-progress": false });
+        const step = job.steps.find((s) => s.run?.includes("tools/drift.sh"))!;
+        assert.equal(step.run, 'bash tools/drift.sh "$STACK" "$PULUMI_STACK"');
+        assert.equal(step.env!.GH_TOKEN, "${{ github.token }}");
+    });
+
+    it("shellcheck passes on every run: block of every workflow", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "run-blocks-"));
+        try {
+            const files: string[] = [];
+            for (const f of workflowFiles) {
+                Object.entries(load(f).jobs).forEach(([job, spec]) =>
+                    (spec.steps ?? []).forEach((step, i) => {
+                        if (!step.run) return;
+                        // GitHub substitutes ${{ }} before the shell runs; stand in a plain word.
+                        const file = path.join(dir, `${f}.${job}.${i}.sh`);
+                        fs.writeFileSync(file, `#!/usr/bin/env bash\nset -eo pipefail\n${step.run.replace(/\$\{\{[^}]*\}\}/g, "GHA_EXPRESSION")}`);
+                        files.push(file);
+                    }),
+                );
+            }
+            assert.ok(files.length >= 15, String(files.length));
+            tool("shellcheck", files);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 
     it("shellcheck passes on every shell script", () => {
@@ -134,9 +300,9 @@ describe("repository checks", () => {
         });
 
         it("setup.sh installs each tool the tests run when it is missing", () => {
-            const all = ["redis-server", "promtool", "shellcheck", "yamllint", "python3"];
+            const all = ["redis-server", "promtool", "shellcheck", "yamllint", "python3", "jq"];
             const asked = packagesRequested("tools/setup.sh", []);
-            for (const pkg of ["redis-server", "prometheus", "shellcheck", "yamllint", "python3"])
+            for (const pkg of ["redis-server", "prometheus", "shellcheck", "yamllint", "python3", "jq"])
                 assert.ok(asked.includes(pkg), `${pkg} not requested: ${asked.join(" ")}`);
             assert.ok(
                 !packagesRequested(

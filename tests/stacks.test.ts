@@ -1,5 +1,5 @@
 import * as assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -7,6 +7,44 @@ import * as YAML from "yaml";
 import * as mocks from "../tools/mocks";
 import { manifestsYaml, parseArgs } from "../tools/render";
 import { render, ROOT, SECRET, STACKS } from "./harness";
+
+// `npm run render`: the script exactly as package.json defines it, without npm's own start-up. The
+// three runs are separate processes, started in a root-level hook (before any test of any file), so
+// they run on the other core while the rest of the suite does; their tests await them.
+const script = (JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts.render;
+const exec = (command: string, args: string[], cwd = ROOT) =>
+    new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn(command, args, { cwd });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d) => (stdout += d));
+        child.stderr.on("data", (d) => (stderr += d));
+        child.on("close", (status) => resolve({ status, stdout, stderr }));
+    });
+const run = (args: string[], cwd = ROOT) => exec("sh", ["-c", `${script} "$@"`, "render", ...args], cwd);
+/** What Pulumi's nodejs runtime does with `typescript: false`: require the project directory, no hook preloaded. */
+const PULUMI_LOAD = `const program = require(process.argv[1] + "/");
+console.log(JSON.stringify({ type: typeof program, tsNode: Object.keys(require.cache).some((f) => f.includes("/node_modules/ts-node/")) }));`;
+let runs: Record<"dev" | "unknown" | "broken" | "pulumi", ReturnType<typeof run>> & { out: string };
+before(() => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), "render-"));
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "render-broken-"));
+    // A copy of the project whose dev stack has a bad value.
+    for (const f of fs.readdirSync(ROOT)) {
+        if (!["node_modules", ".git", "out", "service"].includes(f)) fs.cpSync(path.join(ROOT, f), path.join(dir, f), { recursive: true });
+    }
+    fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
+    fs.symlinkSync(path.join(ROOT, "service"), path.join(dir, "service"));
+    const file = path.join(dir, "Pulumi.dev.yaml");
+    fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace("cidr: 10.10.0.0/16", "cidr: 10.10.0.0/16\n        azCount: 0"));
+    runs = {
+        out,
+        dev: run(["dev", "--out", out]),
+        unknown: run(["nope"]),
+        broken: run(["dev"], dir),
+        pulumi: exec(process.execPath, ["-e", PULUMI_LOAD, ROOT]),
+    };
+});
 
 describe("stacks evaluate offline", () => {
     for (const stack of STACKS) {
@@ -83,12 +121,9 @@ describe("stacks evaluate offline", () => {
 });
 
 describe("npm run render", () => {
-    const tsNode = path.join(ROOT, "node_modules", ".bin", "ts-node");
-    const run = (args: string[]) => spawnSync(tsNode, ["--transpile-only", path.join(ROOT, "tools", "render.ts"), ...args], { cwd: ROOT, encoding: "utf8" });
-
-    it("writes manifests.yaml, resources.json and cost.json and prints a summary with the cost table", () => {
-        const out = fs.mkdtempSync(path.join(os.tmpdir(), "render-"));
-        const res = run(["dev", "--out", out]);
+    it("writes manifests.yaml, resources.json and cost.json and prints a summary with the cost table", async () => {
+        const { out } = runs;
+        const res = await runs.dev;
         assert.equal(res.status, 0, res.stderr);
         assert.match(res.stdout, /Stack dev: \d+ resources/);
         assert.match(res.stdout, /aws:eks\/cluster:Cluster\s+1/);
@@ -114,25 +149,25 @@ describe("npm run render", () => {
         }
     });
 
-    it("an unknown stack is one line on stderr and exit code 1", () => {
-        const res = run(["nope"]);
+    it("an unknown stack is one line on stderr and exit code 1", async () => {
+        const res = await runs.unknown;
         assert.equal(res.status, 1);
-        assert.equal(res.stderr, `render: unknown stack "nope": no Pulumi.nope.yaml (known stacks: dev, local, prod)\n`);
+        assert.equal(res.stderr, `render: unknown stack "nope": no Pulumi.nope.yaml (known stacks: dev, local, prod, staging)\n`);
     });
 
-    it("broken config is one line on stderr and exit code 1", () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "render-broken-"));
-        // A copy of the project whose dev stack has a bad value.
-        for (const f of fs.readdirSync(ROOT)) {
-            if (!["node_modules", ".git", "out", "service"].includes(f)) fs.cpSync(path.join(ROOT, f), path.join(dir, f), { recursive: true });
-        }
-        fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
-        fs.symlinkSync(path.join(ROOT, "service"), path.join(dir, "service"));
-        const file = path.join(dir, "Pulumi.dev.yaml");
-        fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace("cidr: 10.10.0.0/16", "cidr: 10.10.0.0/16\n        azCount: 0"));
-        const res = spawnSync(tsNode, ["--transpile-only", path.join(dir, "tools", "render.ts"), "dev"], { cwd: dir, encoding: "utf8" });
+    it("broken config is one line on stderr and exit code 1", async () => {
+        const res = await runs.broken;
         assert.equal(res.status, 1);
         assert.equal(res.stderr, `render: Invalid configuration for stack "dev": cli-platform:network.azCount = 0: must be >= 1\n`);
+    });
+
+    it("pulumi up loads the same program as plain JavaScript: Pulumi.yaml turns ts-node off, package.json main compiles it", async () => {
+        const project = YAML.parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as { main?: string; runtime: { options: { typescript: boolean } } };
+        assert.equal(project.runtime.options.typescript, false);
+        assert.equal(project.main, undefined, "Pulumi runs the program from, and finds provider plugins under, the directory main names");
+        const res = await runs.pulumi;
+        assert.equal(res.status, 0, res.stderr);
+        assert.deepEqual(JSON.parse(res.stdout), { type: "function", tsNode: false });
     });
 
     it("parses its arguments strictly", () => {

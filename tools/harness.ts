@@ -246,9 +246,10 @@ export async function evaluateStack(stack: string, options: EvaluateOptions = {}
         pulumi.runtime.setAllConfig(config, [...secretKeys, ...(options.secretKeys ?? [])]);
         instrument(pulumi.runtime.getMonitor(), resources, stackOutputs);
 
-        // The program's module exports a function (Pulumi calls it for `pulumi up`); call it the same way.
+        // The project directory, required as Pulumi's runtime requires it (package.json main), exports
+        // the program function (Pulumi calls it for `pulumi up`); call it the same way.
         // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const program = require(path.join(ROOT, "index.ts")) as () => Promise<Record<string, unknown>>;
+        const program = require(`${ROOT}/`) as () => Promise<Record<string, unknown>>;
         try {
             await pulumi.runtime.runInPulumiStack(program);
             await pulumi.runtime.waitForRPCs();

@@ -32,5 +32,5 @@ for file in Pulumi.*.yaml; do
         echo '```'
     fi
     echo
-    node_modules/.bin/ts-node --transpile-only tools/cost/report.ts diff "$stack" "$work/base-out/$stack/cost.json" "$work/pr-out/$stack/cost.json"
+    node -r ./tools/register.js tools/cost/report.ts diff "$stack" "$work/base-out/$stack/cost.json" "$work/pr-out/$stack/cost.json"
 done

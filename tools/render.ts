@@ -95,6 +95,9 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module) {
+    // The render prints one line per error, never a stack; Pulumi's SDK captures a stack trace for
+    // every promise it tracks (about a tenth of a render's CPU). So none are captured here.
+    Error.stackTraceLimit = 0;
     main().then(
         () => process.exit(0),
         (err: unknown) => {

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the tests need on a fresh Debian machine: the system packages (real
 # PostgreSQL and Redis servers for the service tests, promtool for the alert rules, shellcheck and
-# yamllint for the repository checks, python3 for the OpenSearch bootstrap script's syntax
-# check) when missing and we may install them, and both npm packages.
+# yamllint for the repository checks, python3 for the OpenSearch bootstrap script's syntax check,
+# jq for the drift script's test) when missing and we may install them, and both npm packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +14,7 @@ command -v promtool >/dev/null || need+=(prometheus)
 command -v shellcheck >/dev/null || need+=(shellcheck)
 command -v yamllint >/dev/null || need+=(yamllint)
 command -v python3 >/dev/null || need+=(python3)
+command -v jq >/dev/null || need+=(jq)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
         echo "setup: installing ${need[*]}"

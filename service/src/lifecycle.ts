@@ -1,11 +1,11 @@
 /**
  * Process lifecycle shared by the api and the runner: a metrics endpoint on its own port, and
  * graceful shutdown on SIGTERM/SIGINT (report not ready, stop accepting, let in-flight requests
- * finish within a bound, close pools, exit 0).
+ * finish within a bound, close pools, flush the buffered logs, exit 0).
  */
 import * as http from "node:http";
 import type { Registry } from "prom-client";
-import type { Logger } from "./logger";
+import { flushLogs, type Logger } from "./logger";
 
 /** GET /metrics on its own port (8080), so scraping never competes with the API's auth or limits. */
 export function createMetricsServer(registry: Registry): http.Server {
@@ -35,9 +35,13 @@ export interface Drainable {
     close(): Promise<void>;
 }
 
+/** How long the exit path waits for buffered log lines to reach stdout before exiting anyway. */
+export const LOG_FLUSH_BOUND_MS = 5000;
+
 /**
  * Installs SIGTERM/SIGINT handlers. `closeResources` runs after the servers drained (pools, clients).
- * Exits 0 on a clean drain, 1 when the bound ran out.
+ * Exits 0 on a clean drain, 1 when the bound ran out; either way only after the buffered log lines
+ * (the request lines of the drained requests included) are written.
  */
 export function handleShutdown(opts: {
     log: Logger;
@@ -46,7 +50,17 @@ export function handleShutdown(opts: {
     closeResources: () => Promise<void>;
     exit?: (code: number) => void;
 }): void {
-    const exit = opts.exit ?? ((code: number) => process.exit(code));
+    const processExit = opts.exit ?? ((code: number) => process.exit(code));
+    let exiting = false;
+    const exit = (code: number) => {
+        if (exiting) return;
+        exiting = true;
+        const bound = setTimeout(() => processExit(code), LOG_FLUSH_BOUND_MS);
+        void flushLogs(opts.log).then(() => {
+            clearTimeout(bound);
+            processExit(code);
+        });
+    };
     let stopping = false;
     const stop = async (signal: string) => {
         if (stopping) return;

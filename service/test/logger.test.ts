@@ -1,6 +1,9 @@
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { Writable } from "node:stream";
-import { createLogger, stripCredentials } from "../src/logger";
+import { asyncDestination, createLogger, flushLogs, stripCredentials } from "../src/logger";
 
 describe("logger", () => {
     it("never writes a secret: headers, tokens, passwords, keys and connection URLs are redacted", () => {
@@ -22,6 +25,38 @@ describe("logger", () => {
             assert.ok(!out.includes(secret), `${secret} was logged: ${out}`);
         assert.match(out, /\[redacted\]/);
         assert.equal(JSON.parse(out).msg, "test");
+    });
+
+    describe("the default destination: asynchronous and buffered", () => {
+        let file: string;
+        let dest: ReturnType<typeof asyncDestination>;
+        const lines = () => fs.readFileSync(file, "utf8").split("\n").filter(Boolean);
+        beforeEach(() => {
+            file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "logger-")), "out.log");
+            dest = asyncDestination(fs.openSync(file, "w"));
+        });
+        afterEach(() => new Promise((resolve) => (dest.once("close", resolve), dest.end())));
+
+        it("logging calls do not wait for their writes; flushLogs resolves once every line is out, in order", async () => {
+            const log = createLogger("info", dest);
+            for (let i = 0; i < 1000; i++) log.info({ i }, "request");
+            // One write may already be in flight on libuv's thread pool; the rest waits for the event loop.
+            assert.ok(lines().length < 1000, `all ${lines().length} lines were written synchronously`);
+            await flushLogs(log);
+            assert.deepEqual(
+                lines().map((l) => (JSON.parse(l) as { i: number }).i),
+                Array.from({ length: 1000 }, (_, i) => i),
+            );
+        });
+
+        it("a lone line at low traffic is written within a second, without a flush", async () => {
+            const log = createLogger("info", dest);
+            log.info("one quiet line");
+            const until = Date.now() + 1000;
+            while (lines().length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
+            assert.equal(lines().length, 1);
+            assert.equal((JSON.parse(lines()[0]) as { msg: string }).msg, "one quiet line");
+        });
     });
 
     it("strips credentials from URLs", () => {

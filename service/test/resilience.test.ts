@@ -81,12 +81,27 @@ describe("the api process (src/server.ts)", function () {
             stdio: ["ignore", "pipe", "pipe"],
         });
     const exited = (child: ReturnType<typeof start>) =>
-        new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+            let stdout = "";
             let stderr = "";
             child.stderr!.on("data", (d) => (stderr += d));
-            child.stdout!.on("data", (d) => (stderr += d));
-            child.on("exit", (code) => resolve({ code, stderr }));
+            child.stdout!.on("data", (d) => (stdout += d));
+            // "close", not "exit": every byte the process wrote to its pipes has been read by then.
+            child.on("close", (code) => resolve({ code, stdout, stderr }));
         });
+    const up = async (url: string) => {
+        for (let i = 0; i < 100; i++) {
+            if (
+                await fetch(`${url}/health`).then(
+                    (r) => r.ok,
+                    () => false,
+                )
+            )
+                return;
+            await new Promise((r) => setTimeout(r, 100));
+        }
+        throw new Error(`${url} did not come up`);
+    };
 
     it("exits 1 with one line on stderr for bad configuration", async () => {
         const child = start({ POSTGRES_URL: "mysql://nope", API_TOKENS: "x" });
@@ -114,16 +129,7 @@ describe("the api process (src/server.ts)", function () {
             });
             const done = exited(child);
             const url = `http://127.0.0.1:${port}`;
-            for (let i = 0; i < 100; i++) {
-                if (
-                    await fetch(`${url}/health`).then(
-                        (r) => r.ok,
-                        () => false,
-                    )
-                )
-                    break;
-                await new Promise((r) => setTimeout(r, 100));
-            }
+            await up(url);
             const inFlight = fetch(`${url}/evolve`, {
                 method: "POST",
                 headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
@@ -139,8 +145,78 @@ describe("the api process (src/server.ts)", function () {
             const res = await inFlight;
             assert.equal(res.status, 201, "the in-flight request completed");
             assert.ok(late === "refused" || late === 503, `a new request after SIGTERM got ${late}`);
-            const { code } = await done;
-            assert.equal(code, 0, "exit code; output: " + (await done).stderr);
+            const { code, stdout, stderr } = await done;
+            assert.equal(code, 0, `exit code; output: ${stdout}${stderr}`);
+        } finally {
+            await p.close();
+        }
+    });
+
+    it("at LOG_LEVEL=info, SIGTERM under load loses no log line: one request line per answered request, then the shutdown lines", async () => {
+        const p = await startPlatform();
+        try {
+            const port = await freePort();
+            const child = start({
+                LOG_LEVEL: "info",
+                POSTGRES_URL: p.pg.url,
+                REDIS_URL: p.redisServer.url,
+                OPENAI_API_KEY: "sk-test",
+                OPENAI_BASE_URL: p.llm.url,
+                API_TOKENS: TOKEN,
+                PORT: String(port),
+                METRICS_PORT: String(await freePort()),
+                SHUTDOWN_TIMEOUT: "10",
+            });
+            const done = exited(child);
+            const url = `http://127.0.0.1:${port}`;
+            await up(url);
+            const auth = { authorization: `Bearer ${TOKEN}` };
+            const created = await fetch(`${url}/evolve`, {
+                method: "POST",
+                headers: { ...auth, "content-type": "application/json" },
+                body: JSON.stringify({ description: "greet someone", name: "greet" }),
+            });
+            assert.equal(created.status, 201);
+
+            // 20 keep-alive clients read in a loop until the server stops answering.
+            const answered: number[] = [];
+            const client = async () => {
+                for (;;) {
+                    const status = await fetch(`${url}/commands/greet`, { headers: auth }).then(
+                        async (r) => (await r.arrayBuffer(), r.status),
+                        () => undefined,
+                    );
+                    if (status === undefined || status === 503) return;
+                    answered.push(status);
+                }
+            };
+            const clients = Array.from({ length: 20 }, client);
+            while (answered.length < 300) await new Promise((r) => setTimeout(r, 20));
+            child.kill("SIGTERM");
+            await Promise.all(clients);
+            const { code, stdout, stderr } = await done;
+            assert.equal(code, 0, `exit code; stderr: ${stderr}`);
+
+            const lines = stdout
+                .trim()
+                .split("\n")
+                .map((l) => JSON.parse(l) as { msg: string; level: string; route?: string; status?: number });
+            const requestLines = lines.filter((l) => l.msg === "request" && l.route === "/commands/:name");
+            assert.ok(answered.length >= 300, `only ${answered.length} answers`);
+            assert.deepEqual(
+                answered.filter((s) => s !== 200),
+                [],
+                "every read before the shutdown was a 200",
+            );
+            assert.equal(requestLines.length, answered.length, "one request line per answered GET /commands/:name");
+            assert.ok(
+                requestLines.every((l) => l.level === "info" && l.status === 200),
+                "request lines are info lines with the status",
+            );
+            assert.equal(lines.filter((l) => l.msg === "request" && l.route === "/evolve").length, 1, "the POST /evolve line");
+            // Requests in flight at SIGTERM log after the "shutting down" line; nothing logs after "shutdown complete".
+            assert.equal(lines.filter((l) => l.msg === "shutting down: draining in-flight requests").length, 1);
+            assert.equal(lines.at(-1)?.msg, "shutdown complete");
         } finally {
             await p.close();
         }

@@ -7,7 +7,7 @@ import { byType, json, one, render, renderWith, patchSection } from "../harness"
 const RELEASE = "kubernetes:helm.sh/v3:Release";
 
 describe("ClusterAutoscaler", () => {
-    for (const stack of ["dev", "prod"] as const) {
+    for (const stack of ["dev", "staging", "prod"] as const) {
         it(`${stack}: the pinned official chart in kube-system with the deployment guide's flags`, async () => {
             const release = one(await render(stack), RELEASE, "autoscaler-release");
             assert.equal(release.inputs.chart, "cluster-autoscaler");

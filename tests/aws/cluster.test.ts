@@ -26,7 +26,7 @@ function irsaSubjects(r: StackRender): Map<string, string> {
 }
 
 describe("EksCluster", () => {
-    for (const stack of ["dev", "prod"] as const) {
+    for (const stack of ["dev", "staging", "prod"] as const) {
         describe(stack, () => {
             const cfg = awsConfig(rawConfig(stack)).cluster;
 
@@ -57,8 +57,8 @@ describe("EksCluster", () => {
                 assert.equal(vpc.endpointPrivateAccess, true);
                 assert.equal(vpc.endpointPublicAccess, cfg.endpointPublicAccess);
                 assert.deepEqual(vpc.publicAccessCidrs, cfg.publicAccessCidrs);
-                assert.equal((vpc.subnetIds as string[]).length, stack === "prod" ? 3 : 2);
-                if (stack === "prod") assert.ok(!(vpc.publicAccessCidrs as string[]).includes("0.0.0.0/0"));
+                assert.equal((vpc.subnetIds as string[]).length, stack === "dev" ? 2 : 3);
+                if (stack !== "dev") assert.ok(!(vpc.publicAccessCidrs as string[]).includes("0.0.0.0/0"));
             });
 
             it("authenticates through the EKS API with access entries for the configured admins (no aws-auth ConfigMap)", async () => {
@@ -140,7 +140,7 @@ describe("EksCluster", () => {
                     "cluster-aws-ebs-csi-driver-role": "system:serviceaccount:kube-system:ebs-csi-controller-sa",
                     "cluster-vpc-cni-role": "system:serviceaccount:kube-system:aws-node",
                     "logging-fluent-bit-role": "system:serviceaccount:logging:fluent-bit",
-                    ...(stack === "prod" ? { "logging-os-bootstrap-role": "system:serviceaccount:logging:opensearch-bootstrap" } : {}),
+                    ...(stack !== "dev" ? { "logging-os-bootstrap-role": "system:serviceaccount:logging:opensearch-bootstrap" } : {}),
                 });
                 const ebs = byType(r, "aws:eks/addon:Addon").find((a) => a.inputs.addonName === "aws-ebs-csi-driver")!;
                 assert.match(String(ebs.inputs.serviceAccountRoleArn), /role\/cluster-aws-ebs-csi-driver-role-/);
@@ -182,14 +182,16 @@ describe("EksCluster", () => {
         });
     }
 
-    it("dev and prod clusters differ: 3 node-group AZs, all five log types and longer retention in prod", async () => {
+    it("dev, staging and prod clusters differ: 3 node-group AZs, all five log types and longer retention in staging and prod", async () => {
         const devRender = await render("dev");
+        const stagingRender = await render("staging");
         const prodRender = await render("prod");
         const logs = (r: StackRender) => [
             one(r, CLUSTER).inputs.enabledClusterLogTypes,
             one(r, "aws:cloudwatch/logGroup:LogGroup", "cluster-control-plane").inputs.retentionInDays,
         ];
         assert.deepEqual(logs(devRender), [["api", "audit", "authenticator"], 7]);
+        assert.deepEqual(logs(stagingRender), [["api", "audit", "authenticator", "controllerManager", "scheduler"], 14]);
         assert.deepEqual(logs(prodRender), [["api", "audit", "authenticator", "controllerManager", "scheduler"], 90]);
         // Nodes and control-plane ENIs sit in the private subnets, one per AZ: 2 in dev, 3 in prod.
         const azs = (r: StackRender) =>
@@ -197,9 +199,11 @@ describe("EksCluster", () => {
                 .filter((s) => s.name.startsWith("network-private-"))
                 .map((s) => s.inputs.availabilityZone);
         assert.deepEqual(azs(devRender), ["eu-west-1a", "eu-west-1b"]);
+        assert.deepEqual(azs(stagingRender), ["eu-west-1a", "eu-west-1b", "eu-west-1c"]);
         assert.deepEqual(azs(prodRender), ["eu-west-1a", "eu-west-1b", "eu-west-1c"]);
         for (const [r, count] of [
             [devRender, 2],
+            [stagingRender, 3],
             [prodRender, 3],
         ] as const) {
             const subnetIds = one(r, CLUSTER).inputs.vpcConfig as { subnetIds: string[] };
@@ -209,6 +213,10 @@ describe("EksCluster", () => {
         assert.deepEqual(
             byType(prodRender, NODE_GROUP).map((n) => n.name),
             ["cluster-general", "cluster-burst"],
+        );
+        assert.deepEqual(
+            byType(stagingRender, NODE_GROUP).map((g) => [g.name, g.inputs.capacityType, g.inputs.instanceTypes, g.inputs.scalingConfig]),
+            [["cluster-general", "ON_DEMAND", ["m6i.large"], { minSize: 2, desiredSize: 2, maxSize: 6 }]],
         );
     });
 

@@ -9,6 +9,7 @@ const tagged = (tier: string) => (r: { inputs: Record<string, unknown> }) => (r.
 describe("Network", () => {
     for (const [stack, azCount, nats] of [
         ["dev", 2, 1],
+        ["staging", 3, 1],
         ["prod", 3, 3],
     ] as const) {
         it(`${stack}: public and private subnets in ${azCount} distinct AZs, ${nats} NAT gateway(s)`, async () => {
@@ -70,8 +71,9 @@ describe("Network", () => {
         assert.equal(sg.inputs.egress, undefined);
     });
 
-    it("flow logs exist in prod only, delivered by a role that can write only to their log group", async () => {
+    it("flow logs exist in staging and prod (not dev), delivered by a role that can write only to their log group", async () => {
         assert.equal(byType(await render("dev"), "aws:ec2/flowLog:FlowLog").length, 0);
+        assert.equal(one(await render("staging"), "aws:cloudwatch/logGroup:LogGroup", "network-flow-logs").inputs.retentionInDays, 14);
         const r = await render("prod");
         const flow = one(r, "aws:ec2/flowLog:FlowLog");
         assert.equal(flow.inputs.trafficType, "ALL");

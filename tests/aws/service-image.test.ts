@@ -6,7 +6,7 @@ const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
 
 describe("ServiceImage", () => {
     it("EKS stacks run the pushed digest, never a mutable tag", async () => {
-        for (const stack of ["dev", "prod"] as const) {
+        for (const stack of ["dev", "staging", "prod"] as const) {
             const r = await render(stack);
             for (const name of ["cli-api", "cli-runner"]) {
                 const image = String(podSpec(named(r, DEPLOYMENT, name)).containers[0].image);

@@ -26,6 +26,31 @@ describe("config: the stack files", () => {
         assert.deepEqual([dev.network.flowLogs, prod.network.flowLogs], [false, true]);
     });
 
+    it("staging is prod's shape at a smaller size", () => {
+        const s = awsConfig(rawConfig("staging"));
+        assert.deepEqual([s.network.cidr, s.network.azCount, s.network.natGateways, s.network.flowLogs], ["10.30.0.0/16", 3, "single", true]);
+        assert.deepEqual(
+            s.cluster.nodeGroups.map((g) => [g.name, g.capacityType, g.minSize, g.desiredSize, g.maxSize]),
+            [["general", "ON_DEMAND", 2, 2, 6]],
+        );
+        assert.deepEqual([s.cluster.logTypes.length, s.cluster.logRetentionDays, s.cluster.publicAccessCidrs], [5, 14, ["198.51.100.0/24"]]);
+        assert.deepEqual([s.postgres.mode, s.redis.mode, s.logging.sink], ["rds", "elasticache", "opensearch"]);
+        assert.ok(s.postgres.mode === "rds" && s.redis.mode === "elasticache" && s.logging.sink === "opensearch");
+        assert.ok(s.monitoring.enabled && s.ingress.enabled);
+        assert.deepEqual([s.postgres.instanceClass, s.postgres.multiAz], ["db.t4g.medium", false]);
+        assert.deepEqual([s.redis.nodeType, s.redis.nodeCount, s.redis.multiAz], ["cache.t4g.small", 1, false]);
+        assert.deepEqual([s.service.api.minReplicas, s.service.api.maxReplicas, s.service.runner.minReplicas, s.service.runner.maxReplicas], [2, 6, 2, 4]);
+        assert.deepEqual([s.monitoring.retention, s.monitoring.prometheusReplicas, s.logging.retentionDays], ["14d", 1, 14]);
+        assert.deepEqual([s.ingress.tls, s.protectStatefulResources], [true, true]);
+        assert.deepEqual(Object.keys(stackFile("staging")).sort(), [
+            "aws:region",
+            "cli-platform:cluster",
+            "cli-platform:environment",
+            "cli-platform:ingress",
+            "cli-platform:network",
+        ]);
+    });
+
     it("defaults fill what a stack file leaves out, per environment", () => {
         const cfg = awsConfig({
             stack: "minimal",

@@ -43,8 +43,8 @@ describe("config: validation messages", () => {
         {
             title: "unknown environment",
             stack: "dev",
-            changes: () => ({ "cli-platform:environment": "staging" }),
-            message: `cli-platform:environment = "staging": must be one of "dev", "prod", "local"`,
+            changes: () => ({ "cli-platform:environment": "qa" }),
+            message: `cli-platform:environment = "qa": must be one of "dev", "staging", "prod", "local"`,
         },
         {
             title: "missing aws:region",
@@ -209,6 +209,18 @@ describe("config: validation messages", () => {
             stack: "dev",
             changes: () => section("dev", "cluster", { publicAccessCidrs: [] }),
             message: `cli-platform:cluster.publicAccessCidrs = []: must list at least one CIDR when cluster.endpointPublicAccess is true (or turn public access off)`,
+        },
+        {
+            title: "staging open to 0.0.0.0/0",
+            stack: "staging",
+            changes: () => section("staging", "cluster", { publicAccessCidrs: ["0.0.0.0/0"] }),
+            message: `cli-platform:cluster.publicAccessCidrs = ["0.0.0.0/0"]: staging may not open the API endpoint to 0.0.0.0/0; list your office/VPN CIDRs`,
+        },
+        {
+            title: "staging without its ACME e-mail (TLS is on by default)",
+            stack: "staging",
+            changes: () => ({ "cli-platform:ingress": { apiHost: "cli.staging.example.com" } }),
+            message: `cli-platform:ingress.acmeEmail = (unset): required when ingress.tls is true (the Let's Encrypt account e-mail)`,
         },
         {
             title: "prod open to 0.0.0.0/0",

@@ -109,97 +109,97 @@ describe("data layer", () => {
         });
     });
 
-    describe("managed PostgreSQL and Redis (prod)", () => {
-        it("RDS: Multi-AZ, KMS-encrypted, private, backups >= 7 days, deletion protection, final snapshot, Performance Insights, TLS forced", async () => {
-            const r = await render("prod");
-            const db = one(r, "aws:rds/instance:Instance").inputs;
-            assert.equal(db.engine, "postgres");
-            assert.equal(db.engineVersion, "16.10");
-            assert.equal(db.instanceClass, "db.r6g.large");
-            assert.equal(db.multiAz, true);
-            assert.equal(db.storageEncrypted, true);
-            assert.match(String(db.kmsKeyId), /^arn:aws:kms:/);
-            assert.equal(db.publiclyAccessible, false);
-            assert.ok(Number(db.backupRetentionPeriod) >= 7);
-            assert.equal(db.deletionProtection, true);
-            assert.equal(db.skipFinalSnapshot, false);
-            assert.ok(db.finalSnapshotIdentifier);
-            assert.equal(db.performanceInsightsEnabled, true);
-            assert.equal(db.password, SECRET);
-            assert.equal(db.allocatedStorage, 50);
-            const params = one(r, "aws:rds/parameterGroup:ParameterGroup").inputs.parameters as { name: string; value: string }[];
-            assert.deepEqual(
-                params.map((p) => [p.name, p.value]),
-                [["rds.force_ssl", "1"]],
-            );
-            const subnetGroup = one(r, "aws:rds/subnetGroup:SubnetGroup").inputs.subnetIds as string[];
-            const privateIds = byType(r, "aws:ec2/subnet:Subnet")
-                .filter((s) => (s.inputs.tags as Record<string, string>).tier === "private")
-                .map((s) => s.id);
-            assert.deepEqual(subnetGroup, privateIds);
-        });
-
-        it("ElastiCache: automatic failover, Multi-AZ, transit and at-rest encryption, AUTH token, private subnets", async () => {
-            const r = await render("prod");
-            const rg = one(r, "aws:elasticache/replicationGroup:ReplicationGroup").inputs;
-            assert.equal(rg.numCacheClusters, 2);
-            assert.equal(rg.automaticFailoverEnabled, true);
-            assert.equal(rg.multiAzEnabled, true);
-            assert.equal(rg.transitEncryptionEnabled, true);
-            assert.equal(rg.atRestEncryptionEnabled, true);
-            assert.equal(rg.authToken, SECRET);
-            assert.equal(rg.authTokenUpdateStrategy, "ROTATE");
-            assert.equal(rg.nodeType, "cache.r7g.large");
-            assert.equal((one(r, "aws:elasticache/subnetGroup:SubnetGroup").inputs.subnetIds as string[]).length, 3);
-        });
-
-        it("security groups admit 5432 and 6379 only from the cluster's security group", async () => {
-            const r = await render("prod");
-            const sources = new Set<string>();
-            for (const [name, port] of [
-                ["postgres-sg", 5432],
-                ["redis-sg", 6379],
-            ] as const) {
-                const sg = one(r, "aws:ec2/securityGroup:SecurityGroup", name).inputs;
-                const ingress = sg.ingress as { fromPort: number; toPort: number; securityGroups?: string[]; cidrBlocks?: string[] }[];
-                assert.equal(ingress.length, 1);
-                assert.deepEqual([ingress[0].fromPort, ingress[0].toPort], [port, port]);
-                assert.equal(ingress[0].cidrBlocks, undefined);
-                assert.match(ingress[0].securityGroups![0], /^sg-[0-9a-f]{17}$/);
-                assert.deepEqual(sg.egress, []);
-                sources.add(ingress[0].securityGroups![0]);
-            }
-            // One source for both: the EKS-managed cluster security group, not a group this program made.
-            assert.equal(sources.size, 1);
-            const own = byType(r, "aws:ec2/securityGroup:SecurityGroup").map((g) => g.id);
-            assert.ok(![...sources].some((s) => own.includes(s)));
-        });
-
-        it("stateful resources are protected and retained; passwords too", async () => {
-            const r = await render("prod");
-            for (const type of ["aws:rds/instance:Instance", "aws:elasticache/replicationGroup:ReplicationGroup"]) {
-                const res = one(r, type);
-                assert.deepEqual([res.protect, res.retainOnDelete], [true, true], type);
-            }
-            for (const name of ["postgres-password", "redis-password"]) assert.equal(one(r, "random:index/randomPassword:RandomPassword", name).protect, true);
-            assert.equal(byType(r, STS).length, 0, "no in-cluster data services in prod");
-        });
-
-        it("a bigger instance class or volume changes no input that forces replacement", async () => {
-            const base = await render("prod");
-            const bigger = await renderWith("prod", {
-                ...patchSection("prod", "cli-platform:postgres", { instanceClass: "db.r6g.xlarge", storageGiB: 100 }),
+    /** What differs between the two managed-data stacks: prod Multi-AZ on large classes, staging single-AZ on small ones. */
+    const MANAGED = {
+        staging: { rds: ["db.t4g.medium", false, 20], cache: ["cache.t4g.small", 1, false, false] },
+        prod: { rds: ["db.r6g.large", true, 50], cache: ["cache.r7g.large", 2, true, true] },
+    } as const;
+    for (const stack of ["staging", "prod"] as const)
+        describe(`managed PostgreSQL and Redis (${stack})`, () => {
+            it("RDS: KMS-encrypted, private, backups >= 7 days, deletion protection, final snapshot, Performance Insights, TLS forced; the stack's class, Multi-AZ and size", async () => {
+                const r = await render(stack);
+                const db = one(r, "aws:rds/instance:Instance").inputs;
+                assert.equal(db.engine, "postgres");
+                assert.equal(db.engineVersion, "16.10");
+                assert.deepEqual([db.instanceClass, db.multiAz, db.allocatedStorage], MANAGED[stack].rds);
+                assert.equal(db.storageEncrypted, true);
+                assert.match(String(db.kmsKeyId), /^arn:aws:kms:/);
+                assert.equal(db.publiclyAccessible, false);
+                assert.ok(Number(db.backupRetentionPeriod) >= 7);
+                assert.equal(db.deletionProtection, true);
+                assert.equal(db.skipFinalSnapshot, false);
+                assert.ok(db.finalSnapshotIdentifier);
+                assert.equal(db.performanceInsightsEnabled, true);
+                assert.equal(db.password, SECRET);
+                const params = one(r, "aws:rds/parameterGroup:ParameterGroup").inputs.parameters as { name: string; value: string }[];
+                assert.deepEqual(
+                    params.map((p) => [p.name, p.value]),
+                    [["rds.force_ssl", "1"]],
+                );
+                const subnetGroup = one(r, "aws:rds/subnetGroup:SubnetGroup").inputs.subnetIds as string[];
+                const privateIds = byType(r, "aws:ec2/subnet:Subnet")
+                    .filter((s) => (s.inputs.tags as Record<string, string>).tier === "private")
+                    .map((s) => s.id);
+                assert.deepEqual(subnetGroup, privateIds);
             });
-            const a = one(base, "aws:rds/instance:Instance").inputs;
-            const b = one(bigger, "aws:rds/instance:Instance").inputs;
-            // RDS replaces on identifier, dbName, username, engine, storageEncrypted, kmsKeyId, dbSubnetGroupName.
-            for (const key of ["dbName", "username", "engine", "storageEncrypted", "kmsKeyId", "dbSubnetGroupName", "identifier", "port"])
-                assert.deepEqual(b[key], a[key], key);
-            assert.deepEqual([b.instanceClass, b.allocatedStorage], ["db.r6g.xlarge", 100]);
-            const pw = (x: StackRender) => byType(x, "random:index/randomPassword:RandomPassword").map((p) => p.inputs);
-            assert.deepEqual(pw(bigger), pw(base), "password inputs never follow config");
+
+            it("ElastiCache: transit and at-rest encryption, AUTH token, private subnets; the stack's node type, count, failover and Multi-AZ", async () => {
+                const r = await render(stack);
+                const rg = one(r, "aws:elasticache/replicationGroup:ReplicationGroup").inputs;
+                assert.deepEqual([rg.nodeType, rg.numCacheClusters, rg.automaticFailoverEnabled, rg.multiAzEnabled], MANAGED[stack].cache);
+                assert.equal(rg.transitEncryptionEnabled, true);
+                assert.equal(rg.atRestEncryptionEnabled, true);
+                assert.equal(rg.authToken, SECRET);
+                assert.equal(rg.authTokenUpdateStrategy, "ROTATE");
+                assert.equal((one(r, "aws:elasticache/subnetGroup:SubnetGroup").inputs.subnetIds as string[]).length, 3);
+            });
+
+            it("security groups admit 5432 and 6379 only from the cluster's security group", async () => {
+                const r = await render(stack);
+                const sources = new Set<string>();
+                for (const [name, port] of [
+                    ["postgres-sg", 5432],
+                    ["redis-sg", 6379],
+                ] as const) {
+                    const sg = one(r, "aws:ec2/securityGroup:SecurityGroup", name).inputs;
+                    const ingress = sg.ingress as { fromPort: number; toPort: number; securityGroups?: string[]; cidrBlocks?: string[] }[];
+                    assert.equal(ingress.length, 1);
+                    assert.deepEqual([ingress[0].fromPort, ingress[0].toPort], [port, port]);
+                    assert.equal(ingress[0].cidrBlocks, undefined);
+                    assert.match(ingress[0].securityGroups![0], /^sg-[0-9a-f]{17}$/);
+                    assert.deepEqual(sg.egress, []);
+                    sources.add(ingress[0].securityGroups![0]);
+                }
+                // One source for both: the EKS-managed cluster security group, not a group this program made.
+                assert.equal(sources.size, 1);
+                const own = byType(r, "aws:ec2/securityGroup:SecurityGroup").map((g) => g.id);
+                assert.ok(![...sources].some((s) => own.includes(s)));
+            });
+
+            it("stateful resources are protected and retained; passwords too", async () => {
+                const r = await render(stack);
+                for (const type of ["aws:rds/instance:Instance", "aws:elasticache/replicationGroup:ReplicationGroup"]) {
+                    const res = one(r, type);
+                    assert.deepEqual([res.protect, res.retainOnDelete], [true, true], type);
+                }
+                for (const name of ["postgres-password", "redis-password"])
+                    assert.equal(one(r, "random:index/randomPassword:RandomPassword", name).protect, true);
+                assert.equal(byType(r, STS).length, 0, `no in-cluster data services in ${stack}`);
+            });
+
+            it("a bigger instance class or volume changes no input that forces replacement", async () => {
+                const base = await render(stack);
+                const bigger = await renderWith(stack, patchSection(stack, "cli-platform:postgres", { instanceClass: "db.r6g.xlarge", storageGiB: 100 }));
+                const a = one(base, "aws:rds/instance:Instance").inputs;
+                const b = one(bigger, "aws:rds/instance:Instance").inputs;
+                // RDS replaces on identifier, dbName, username, engine, storageEncrypted, kmsKeyId, dbSubnetGroupName.
+                for (const key of ["dbName", "username", "engine", "storageEncrypted", "kmsKeyId", "dbSubnetGroupName", "identifier", "port"])
+                    assert.deepEqual(b[key], a[key], key);
+                assert.deepEqual([b.instanceClass, b.allocatedStorage], ["db.r6g.xlarge", 100]);
+                const pw = (x: StackRender) => byType(x, "random:index/randomPassword:RandomPassword").map((p) => p.inputs);
+                assert.deepEqual(pw(bigger), pw(base), "password inputs never follow config");
+            });
         });
-    });
 
     for (const stack of STACKS) {
         it(`${stack}: the service gets the same Secret keys in every mode`, async () => {

@@ -95,6 +95,7 @@ const values = (r: RecordedResource) =>
 describe("Logging", () => {
     for (const [stack, sink] of [
         ["dev", "cloudwatch"],
+        ["staging", "opensearch"],
         ["prod", "opensearch"],
         ["local", "stdout"],
     ] as const) {
@@ -139,77 +140,82 @@ describe("Logging", () => {
         assert.equal(byType(r, "aws:opensearch/domain:Domain").length, 0);
     });
 
-    it("prod: an OpenSearch domain across the AZs, encrypted, HTTPS-only TLS 1.2+, fine-grained access, private, snapshotted, protected", async () => {
-        const r = await render("prod");
-        const domain = one(r, "aws:opensearch/domain:Domain");
-        const d = domain.inputs as Obj & {
-            clusterConfig: Obj;
-            ebsOptions: Obj;
-            encryptAtRest: Obj;
-            nodeToNodeEncryption: Obj;
-            domainEndpointOptions: Obj;
-            advancedSecurityOptions: Obj & { masterUserOptions: Obj };
-            vpcOptions: { subnetIds: string[]; securityGroupIds: string[] };
-            snapshotOptions: Obj;
-        };
-        assert.equal(d.engineVersion, ENGINES.opensearch.version);
-        assert.deepEqual(d.clusterConfig, {
-            instanceType: "r6g.large.search",
-            instanceCount: 3,
-            zoneAwarenessEnabled: true,
-            zoneAwarenessConfig: { availabilityZoneCount: 3 },
+    /** The OpenSearch stacks: data node type and volume, and the index lifecycle's retention. */
+    const OPENSEARCH = { staging: ["m6g.large.search", 20, "14"], prod: ["r6g.large.search", 100, "30"] } as const;
+    for (const stack of ["staging", "prod"] as const) {
+        it(`${stack}: an OpenSearch domain across the AZs, encrypted, HTTPS-only TLS 1.2+, fine-grained access, private, snapshotted, protected`, async () => {
+            const r = await render(stack);
+            const domain = one(r, "aws:opensearch/domain:Domain");
+            const d = domain.inputs as Obj & {
+                clusterConfig: Obj;
+                ebsOptions: Obj;
+                encryptAtRest: Obj;
+                nodeToNodeEncryption: Obj;
+                domainEndpointOptions: Obj;
+                advancedSecurityOptions: Obj & { masterUserOptions: Obj };
+                vpcOptions: { subnetIds: string[]; securityGroupIds: string[] };
+                snapshotOptions: Obj;
+            };
+            assert.equal(d.engineVersion, ENGINES.opensearch.version);
+            assert.deepEqual(d.clusterConfig, {
+                instanceType: OPENSEARCH[stack][0],
+                instanceCount: 3,
+                zoneAwarenessEnabled: true,
+                zoneAwarenessConfig: { availabilityZoneCount: 3 },
+            });
+            assert.equal((d.ebsOptions as { volumeSize: number }).volumeSize, OPENSEARCH[stack][1]);
+            assert.equal(d.encryptAtRest.enabled, true);
+            assert.match(String(d.encryptAtRest.kmsKeyId), /^arn:aws:kms:/);
+            assert.deepEqual(d.nodeToNodeEncryption, { enabled: true });
+            assert.deepEqual(d.domainEndpointOptions, { enforceHttps: true, tlsSecurityPolicy: "Policy-Min-TLS-1-2-PFS-2023-10" });
+            assert.equal(d.advancedSecurityOptions.enabled, true);
+            assert.equal(d.advancedSecurityOptions.internalUserDatabaseEnabled, false);
+            assert.equal(d.vpcOptions.subnetIds.length, 3);
+            assert.deepEqual(d.snapshotOptions, { automatedSnapshotStartHour: 3 });
+            assert.deepEqual([domain.protect, domain.retainOnDelete], [true, true]);
+            const access = json<PolicyDocument>(d.accessPolicies);
+            const principals = access.Statement[0].Principal!.AWS as string[];
+            assert.equal(principals.length, 3);
+            assert.match(principals[0], /role\/logging-fluent-bit-role-/);
+            assert.match(principals[1], /role\/logging-os-bootstrap-role-/);
+            assert.equal(principals[2], "arn:aws:iam::111122223333:role/platform-admin");
+            const sg = one(r, "aws:ec2/securityGroup:SecurityGroup", "logging-os-sg").inputs as {
+                ingress: { fromPort: number; toPort: number; securityGroups: string[]; cidrBlocks?: string[] }[];
+            };
+            assert.deepEqual(
+                sg.ingress.map((i) => [i.fromPort, i.toPort, i.cidrBlocks]),
+                [[443, 443, undefined]],
+            );
+            const writer = json<PolicyDocument>(one(r, "aws:iam/rolePolicy:RolePolicy", "logging-fluent-bit-policy").inputs.policy);
+            assert.deepEqual(writer, opensearchWriterPolicy(`arn:aws:es:eu-west-1:123456789012:domain/cli-platform-${stack}`));
+            assert.match(String(r.outputs.logsUrl), /^https:\/\//);
         });
-        assert.equal(d.encryptAtRest.enabled, true);
-        assert.match(String(d.encryptAtRest.kmsKeyId), /^arn:aws:kms:/);
-        assert.deepEqual(d.nodeToNodeEncryption, { enabled: true });
-        assert.deepEqual(d.domainEndpointOptions, { enforceHttps: true, tlsSecurityPolicy: "Policy-Min-TLS-1-2-PFS-2023-10" });
-        assert.equal(d.advancedSecurityOptions.enabled, true);
-        assert.equal(d.advancedSecurityOptions.internalUserDatabaseEnabled, false);
-        assert.equal(d.vpcOptions.subnetIds.length, 3);
-        assert.deepEqual(d.snapshotOptions, { automatedSnapshotStartHour: 3 });
-        assert.deepEqual([domain.protect, domain.retainOnDelete], [true, true]);
-        const access = json<PolicyDocument>(d.accessPolicies);
-        const principals = access.Statement[0].Principal!.AWS as string[];
-        assert.equal(principals.length, 3);
-        assert.match(principals[0], /role\/logging-fluent-bit-role-/);
-        assert.match(principals[1], /role\/logging-os-bootstrap-role-/);
-        assert.equal(principals[2], "arn:aws:iam::111122223333:role/platform-admin");
-        const sg = one(r, "aws:ec2/securityGroup:SecurityGroup", "logging-os-sg").inputs as {
-            ingress: { fromPort: number; toPort: number; securityGroups: string[]; cidrBlocks?: string[] }[];
-        };
-        assert.deepEqual(
-            sg.ingress.map((i) => [i.fromPort, i.toPort, i.cidrBlocks]),
-            [[443, 443, undefined]],
-        );
-        const writer = json<PolicyDocument>(one(r, "aws:iam/rolePolicy:RolePolicy", "logging-fluent-bit-policy").inputs.policy);
-        assert.deepEqual(writer, opensearchWriterPolicy("arn:aws:es:eu-west-1:123456789012:domain/cli-platform-prod"));
-        assert.match(String(r.outputs.logsUrl), /^https:\/\//);
-    });
 
-    it("prod: a Job applies the index lifecycle (delete after the retention) and the role mappings from inside the VPC", async () => {
-        const r = await render("prod");
-        const job = one(r, "kubernetes:batch/v1:Job");
-        const container = (((job.inputs.spec as Obj).template as Obj).spec as { containers: { env: { name: string; value: string }[] }[] }).containers[0];
-        const env = Object.fromEntries(container.env.map((e) => [e.name, e.value]));
-        assert.equal(env.RETENTION_DAYS, "30");
-        assert.equal(env.INDEX_PREFIX, "cli-platform");
-        const script = (one(r, "kubernetes:core/v1:ConfigMap", "logging-os-bootstrap").inputs.data as Record<string, string>)["bootstrap.py"];
-        assert.match(script, /"delete": \{\}/);
-        assert.match(script, /_plugins\/_ism\/policies/);
-        // The shipped script compiles; the bytecode goes to a temporary directory, never into the tree.
-        const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bootstrap-"));
-        try {
-            fs.writeFileSync(path.join(tmp, "bootstrap.py"), script);
-            execFileSync("python3", [
-                "-c",
-                "import sys, py_compile; py_compile.compile(sys.argv[1], cfile=sys.argv[2], doraise=True)",
-                path.join(tmp, "bootstrap.py"),
-                path.join(tmp, "bootstrap.pyc"),
-            ]);
-        } finally {
-            fs.rmSync(tmp, { recursive: true, force: true });
-        }
-    });
+        it(`${stack}: a Job applies the index lifecycle (delete after the retention) and the role mappings from inside the VPC`, async () => {
+            const r = await render(stack);
+            const job = one(r, "kubernetes:batch/v1:Job");
+            const container = (((job.inputs.spec as Obj).template as Obj).spec as { containers: { env: { name: string; value: string }[] }[] }).containers[0];
+            const env = Object.fromEntries(container.env.map((e) => [e.name, e.value]));
+            assert.equal(env.RETENTION_DAYS, OPENSEARCH[stack][2]);
+            assert.equal(env.INDEX_PREFIX, "cli-platform");
+            const script = (one(r, "kubernetes:core/v1:ConfigMap", "logging-os-bootstrap").inputs.data as Record<string, string>)["bootstrap.py"];
+            assert.match(script, /"delete": \{\}/);
+            assert.match(script, /_plugins\/_ism\/policies/);
+            // The shipped script compiles; the bytecode goes to a temporary directory, never into the tree.
+            const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bootstrap-"));
+            try {
+                fs.writeFileSync(path.join(tmp, "bootstrap.py"), script);
+                execFileSync("python3", [
+                    "-c",
+                    "import sys, py_compile; py_compile.compile(sys.argv[1], cfile=sys.argv[2], doraise=True)",
+                    path.join(tmp, "bootstrap.py"),
+                    path.join(tmp, "bootstrap.pyc"),
+                ]);
+            } finally {
+                fs.rmSync(tmp, { recursive: true, force: true });
+            }
+        });
+    }
 
     it("local: stdout, no AWS; logsUrl is the kubectl command", async () => {
         const r = await render("local");

@@ -54,7 +54,12 @@ const fromKubeStateMetricsOrKubelet = (m: string) => m.startsWith("kube_") || m.
 
 describe("Monitoring", () => {
     describe("kube-prometheus-stack values per stack", () => {
-        const expected = { dev: ["3d", "10Gi", 1, "gp3-encrypted"], prod: ["30d", "100Gi", 2, "gp3-encrypted"], local: ["1d", "2Gi", 1, "standard"] } as const;
+        const expected = {
+            dev: ["3d", "10Gi", 1, "gp3-encrypted"],
+            staging: ["14d", "20Gi", 1, "gp3-encrypted"],
+            prod: ["30d", "100Gi", 2, "gp3-encrypted"],
+            local: ["1d", "2Gi", 1, "standard"],
+        } as const;
         for (const stack of STACKS) {
             it(`${stack}: retention, storage, replicas, selectors that pick up our objects`, async () => {
                 const r = await render(stack);

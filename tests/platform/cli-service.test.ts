@@ -148,6 +148,7 @@ describe("CliService (cli-api, cli-runner)", () => {
     it("HPA per stack: the deployment guide's targets, custom metric and behaviour", async () => {
         const expected: Record<StackName, { api: [number, number]; runner: [number, number] }> = {
             dev: { api: [1, 3], runner: [1, 2] },
+            staging: { api: [2, 6], runner: [2, 4] },
             prod: { api: [3, 20], runner: [2, 10] },
             local: { api: [1, 2], runner: [1, 1] },
         };
@@ -186,11 +187,17 @@ describe("CliService (cli-api, cli-runner)", () => {
 
     it("a PodDisruptionBudget exists only where a workload has more than one replica", async () => {
         assert.deepEqual(byType(await render("dev"), PDB), []);
-        const prod = byType(await render("prod"), PDB).map((p) => [meta(p).name, (p.inputs.spec as Obj).maxUnavailable]);
-        assert.deepEqual(prod, [
-            ["cli-runner", 1],
-            ["cli-api", 1],
-        ]);
+        for (const stack of ["staging", "prod"] as const) {
+            const pdbs = byType(await render(stack), PDB).map((p) => [meta(p).name, (p.inputs.spec as Obj).maxUnavailable]);
+            assert.deepEqual(
+                pdbs,
+                [
+                    ["cli-runner", 1],
+                    ["cli-api", 1],
+                ],
+                stack,
+            );
+        }
     });
 
     describe("NetworkPolicy graph", () => {
@@ -317,6 +324,19 @@ describe("CliService (cli-api, cli-runner)", () => {
                     "HorizontalPodAutoscaler",
                     "Ingress",
                     "NetworkPolicy",
+                    "Secret",
+                    "Service",
+                    "ServiceAccount",
+                    "ServiceMonitor",
+                ],
+                staging: [
+                    "ClusterIssuer",
+                    "ConfigMap",
+                    "Deployment",
+                    "HorizontalPodAutoscaler",
+                    "Ingress",
+                    "NetworkPolicy",
+                    "PodDisruptionBudget",
                     "Secret",
                     "Service",
                     "ServiceAccount",

@@ -1,7 +1,7 @@
 /**
  * Presentation of cost estimates: the table `npm run render` prints, the cost.json it writes, and
  * the Markdown base -> head comparison the PR preview job puts in its summary (`diff` below, also
- * runnable as `ts-node tools/cost/report.ts diff <stack> <base cost.json> <head cost.json>`).
+ * runnable as `node -r ./tools/register.js tools/cost/report.ts diff <stack> <base cost.json> <head cost.json>`).
  */
 import * as fs from "node:fs";
 import type { CostEstimate, CostLine } from "./estimate";
@@ -102,7 +102,7 @@ export function diff(stack: string, base: CostFile | undefined, head: CostFile |
 if (require.main === module) {
     const [command, stack, baseFile, headFile] = process.argv.slice(2);
     if (command !== "diff" || !stack || !baseFile || !headFile) {
-        process.stderr.write("usage: ts-node tools/cost/report.ts diff <stack> <base cost.json> <head cost.json>\n");
+        process.stderr.write("usage: node -r ./tools/register.js tools/cost/report.ts diff <stack> <base cost.json> <head cost.json>\n");
         process.exit(2);
     }
     process.stdout.write(`${diff(stack, readCostFile(baseFile), readCostFile(headFile))}\n`);
