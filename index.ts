@@ -12,9 +12,11 @@ import {
     API,
     availableZones,
     ClusterAutoscaler,
+    CONTROLLER_SERVICE_LABELS,
     EksCluster,
-    INGRESS_NAMESPACE,
-    IngressControllers,
+    GATEWAY_NAMESPACE,
+    gatewayProxyPeer,
+    GatewayRoute,
     Logging,
     type LoggingArgs,
     LOGGING_NAMESPACE,
@@ -24,9 +26,13 @@ import {
     PlatformService,
     Postgres,
     Redis,
+    PROXY_METRICS,
+    PROXY_POD_LABELS,
+    SERVICE_PORT,
     ServiceImage,
+    Traffic,
 } from "./components";
-import { Monitoring } from "./components/observability/monitoring/monitoring";
+import { GRAFANA_SERVICE, Monitoring } from "./components/observability/monitoring/monitoring";
 import { type AwsPlatformConfig, loadConfig, type LocalPlatformConfig, type PlatformConfig } from "./config";
 import { MONITORING_NAMESPACE, PLATFORM_NAMESPACE } from "./lib/k8s";
 import { awsTags, clusterNameFor } from "./lib/naming";
@@ -51,17 +57,7 @@ export = async (): Promise<Outputs> => {
         forceDelete: !cfg.protectStatefulResources,
         tags: infra?.tags,
     });
-    const ingress = cfg.ingress.enabled
-        ? new IngressControllers(
-              "ingress",
-              {
-                  awsLoadBalancer: cfg.target === "aws",
-                  acmeEmail: cfg.ingress.tls ? cfg.ingress.acmeEmail : undefined,
-                  replicas: cfg.ingress.controllerReplicas,
-              },
-              k8sOpts,
-          )
-        : undefined;
+    const traffic = trafficLayer(cfg, infra, k8sOpts);
     const dataEndpoint = (d: Postgres | Redis, inCluster: boolean) => ({
         host: d.host,
         secretName: d.secretName,
@@ -74,23 +70,37 @@ export = async (): Promise<Outputs> => {
             namespace: namespace.name,
             image: image.imageRef,
             openaiApiKey: cfg.secrets.openaiApiKey,
+            apiClients: cfg.service.apiClients,
             settings: cfg.service,
             api: cfg.service.api,
             runner: cfg.service.runner,
             postgres: { ...dataEndpoint(postgres, cfg.postgres.mode === "in-cluster"), database: cfg.postgres.database },
             redis: dataEndpoint(redis, cfg.redis.mode === "in-cluster"),
-            ingress:
-                ingress && cfg.ingress.enabled
-                    ? { host: cfg.ingress.apiHost, className: ingress.ingressClassName, tls: cfg.ingress.tls, clusterIssuer: ingress.clusterIssuer }
-                    : undefined,
-            ingressNamespace: INGRESS_NAMESPACE,
+            gatewayPeer: traffic && gatewayProxyPeer(),
             monitoringNamespace: MONITORING_NAMESPACE,
-            apiDependsOn: [postgres, redis, ...(ingress?.ready ?? [])],
+            apiDependsOn: [postgres, redis],
         },
         k8sOpts,
     );
+    if (traffic && cfg.traffic.enabled) {
+        const limit = cfg.traffic.evolveRateLimitPerMinute;
+        new GatewayRoute(
+            API.name,
+            {
+                namespace: namespace.name,
+                host: cfg.traffic.apiHost,
+                service: { name: service.apiServiceName, port: SERVICE_PORT },
+                gateway: traffic.parentFor("api"),
+                hsts: cfg.traffic.tls,
+                // Every POST /evolve is an LLM call: limited per client IP at the Gateway (429 above it).
+                rateLimits: limit > 0 ? [{ method: "POST", path: "/evolve", requestsPerMinute: limit }] : [],
+                dependsOn: traffic.ready,
+            },
+            k8sOpts,
+        );
+    }
 
-    const monitoring = monitoringLayer(cfg, storageClassName, ingress, service, k8sOpts);
+    const monitoring = monitoringLayer(cfg, storageClassName, traffic, service, k8sOpts);
     const logging = loggingLayer(cfg, base.target.clusterName, infra, k8sOpts);
 
     return {
@@ -105,16 +115,18 @@ export = async (): Promise<Outputs> => {
         postgresUrl: postgres.url,
         /** Redis connection URL (secret). */
         redisUrl: redis.url,
-        /** Where the API answers: the public host through the ingress, else a port-forward. */
-        apiUrl: cfg.ingress.enabled
-            ? `${cfg.ingress.tls ? "https" : "http"}://${cfg.ingress.apiHost}`
+        /** Where the API answers: the public host through the Gateway, else a port-forward. */
+        apiUrl: cfg.traffic.enabled
+            ? `${cfg.traffic.tls ? "https" : "http"}://${cfg.traffic.apiHost}`
             : pulumi.interpolate`http://localhost:${API.port} (kubectl -n ${namespace.name} port-forward svc/${service.apiServiceName} ${API.port}:80)`,
         /** Images the workloads run, by digest on EKS. */
         imageRefs: { service: image.imageRef },
-        /** A bearer token for the API (secret): pulumi stack output apiToken --show-secrets. */
+        /** The first client's bearer token (secret): pulumi stack output apiToken --show-secrets. */
         apiToken: service.apiToken,
+        /** Every client's bearer token by name (secret): pulumi stack output apiTokens --show-secrets. */
+        apiTokens: service.apiTokens,
         ...(monitoring && {
-            /** Grafana: the ingress host, else a port-forward. */
+            /** Grafana: its host on the Gateway, else a port-forward. */
             grafanaUrl: monitoring.grafanaUrl,
             /** Grafana's admin password (secret). */
             grafanaAdminPassword: monitoring.component.grafanaAdminPassword,
@@ -299,19 +311,49 @@ function loggingLayer(cfg: PlatformConfig, clusterName: string, infra: AwsLayer 
     return new Logging("logging", args, opts);
 }
 
+/** The traffic layer (load balancer controller on EKS, Envoy Gateway and the Gateway, cert-manager, external-dns); nothing when disabled. */
+function trafficLayer(cfg: PlatformConfig, infra: AwsLayer | undefined, opts: pulumi.ComponentResourceOptions): Traffic | undefined {
+    const t = cfg.traffic;
+    if (!t.enabled) return undefined;
+    const grafanaHost = cfg.monitoring.enabled ? cfg.monitoring.grafanaHost : undefined;
+    return new Traffic(
+        "traffic",
+        {
+            hosts: [
+                { name: "api", host: t.apiHost, routeNamespace: PLATFORM_NAMESPACE },
+                ...(grafanaHost !== undefined ? [{ name: "grafana", host: grafanaHost, routeNamespace: MONITORING_NAMESPACE }] : []),
+            ],
+            tls: t.tls,
+            acmeEmail: t.acmeEmail,
+            proxyReplicas: t.proxyReplicas,
+            controllerReplicas: t.controllerReplicas,
+            aws: infra && {
+                clusterName: clusterNameFor(cfg.stack),
+                region: infra.cfg.awsRegion,
+                vpcId: infra.vpc.vpcId,
+                oidc: { arn: infra.cluster.oidcProviderArn, issuerUrl: infra.cluster.oidcIssuerUrl },
+                hostedZoneId: infra.cfg.dns.hostedZoneId,
+                dnsPolicy: cfg.environment === "prod" ? "upsert-only" : "sync",
+                tags: infra.tags,
+            },
+        },
+        opts,
+    );
+}
+
 /** kube-prometheus-stack, prometheus-adapter, our ServiceMonitors, rules and dashboards; nothing when disabled. */
 function monitoringLayer(
     cfg: PlatformConfig,
     storageClassName: pulumi.Input<string>,
-    ingress: IngressControllers | undefined,
+    traffic: Traffic | undefined,
     service: PlatformService,
     opts: pulumi.ComponentResourceOptions,
 ) {
     const m = cfg.monitoring;
     if (!m.enabled) return undefined;
     const ns = new PlatformNamespace("monitoring", { namespace: MONITORING_NAMESPACE, podSecurity: "privileged", defaultDeny: false }, opts);
-    const grafanaHost = ingress ? m.grafanaHost : undefined;
-    const tls = cfg.ingress.enabled && cfg.ingress.tls;
+    const grafanaHost = traffic ? m.grafanaHost : undefined;
+    const tls = cfg.traffic.enabled && cfg.traffic.tls;
     const alertWebhookUrl = cfg.secrets.alertWebhookUrl;
     const component = new Monitoring(
         "monitoring",
@@ -322,19 +364,37 @@ function monitoringLayer(
             storageClassName,
             replicas: m.prometheusReplicas,
             alerts: m.alertReceiver === "none" || alertWebhookUrl === undefined ? { receiver: "none" } : { receiver: m.alertReceiver, url: alertWebhookUrl },
-            grafanaHost,
-            clusterIssuer: tls ? ingress?.clusterIssuer : undefined,
             targets: [
                 ...service.workloads.map((s) => ({ service: s.name, namespace: PLATFORM_NAMESPACE, selector: s.selector })),
                 ...(["postgres", "redis"] as const)
                     .filter((d) => cfg[d].mode === "in-cluster")
                     .map((d) => ({ service: d, namespace: PLATFORM_NAMESPACE, selector: { "app.kubernetes.io/name": d } })),
+                ...(traffic
+                    ? [
+                          { service: "envoy-gateway", namespace: GATEWAY_NAMESPACE, selector: { ...CONTROLLER_SERVICE_LABELS } },
+                          { service: "envoy-proxy", namespace: GATEWAY_NAMESPACE, selector: { ...PROXY_POD_LABELS }, kind: "pod" as const, ...PROXY_METRICS },
+                      ]
+                    : []),
             ],
         },
-        { ...opts, dependsOn: ingress?.ready ?? [] },
+        { ...opts, dependsOn: traffic?.ready ?? [] },
     );
+    if (traffic && grafanaHost !== undefined) {
+        new GatewayRoute(
+            "grafana",
+            {
+                namespace: ns.name,
+                host: grafanaHost,
+                service: { ...GRAFANA_SERVICE },
+                gateway: traffic.parentFor("grafana"),
+                hsts: tls,
+                dependsOn: [...traffic.ready, component],
+            },
+            opts,
+        );
+    }
     const grafanaUrl = grafanaHost
         ? `${tls ? "https" : "http"}://${grafanaHost}`
-        : `http://localhost:3000 (kubectl -n ${MONITORING_NAMESPACE} port-forward svc/kube-prometheus-stack-grafana 3000:80)`;
+        : `http://localhost:3000 (kubectl -n ${MONITORING_NAMESPACE} port-forward svc/${GRAFANA_SERVICE.name} 3000:80)`;
     return { component, grafanaUrl };
 }

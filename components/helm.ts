@@ -1,12 +1,14 @@
 import * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
+
 import type { CHARTS } from "./versions";
 
 export type ChartPin = (typeof CHARTS)[keyof typeof CHARTS];
 
 /**
  * A pinned third-party chart as one `helm.v3.Release` (a plain resource, so its values are visible
- * to previews and tests). Chart, version and repository come only from `CHARTS` in versions.ts.
+ * to previews and tests). Chart, version and repository come only from `CHARTS` in versions.ts; an
+ * OCI chart has no repository (its `chart` is the `oci://` reference).
  */
 export function chartRelease(
     name: string,
@@ -14,5 +16,9 @@ export function chartRelease(
     args: Omit<k8s.helm.v3.ReleaseArgs, "chart" | "version" | "repositoryOpts">,
     opts: pulumi.CustomResourceOptions,
 ): k8s.helm.v3.Release {
-    return new k8s.helm.v3.Release(name, { ...args, chart: pin.chart, version: pin.version, repositoryOpts: { repo: pin.repo } }, opts);
+    return new k8s.helm.v3.Release(
+        name,
+        { ...args, chart: pin.chart, version: pin.version, ...("repo" in pin ? { repositoryOpts: { repo: pin.repo } } : {}) },
+        opts,
+    );
 }

@@ -3,7 +3,7 @@ export * from "./platform/cli-service";
 export * from "./aws/cluster";
 export * from "./data/data-service";
 export * from "./aws/iam";
-export * from "./traffic/ingress";
+export * from "./traffic";
 export * from "./observability/logging";
 export * from "./platform/namespace";
 export * from "./platform/platform-service";

@@ -55,11 +55,19 @@ export const EKS_VERSIONS: Record<"1.33" | "1.34" | "1.35", EksVersionPins> = {
 export type EksVersion = keyof typeof EKS_VERSIONS;
 export const SUPPORTED_EKS_VERSIONS = Object.keys(EKS_VERSIONS) as EksVersion[];
 
-/** Helm charts of third-party software: repository, chart name and exact version. */
+/**
+ * Helm charts of third-party software: repository (absent for an OCI chart, whose `chart` is the
+ * full `oci://` reference), chart name and exact version. Each has a committed values key list in
+ * tools/chart-keys/ (`npm run chart-keys`), which tests check every value the program sets against.
+ */
 export const CHARTS = {
     clusterAutoscaler: { repo: "https://kubernetes.github.io/autoscaler", chart: "cluster-autoscaler", version: "9.59.0" },
-    ingressNginx: { repo: "https://kubernetes.github.io/ingress-nginx", chart: "ingress-nginx", version: "4.12.1" },
-    certManager: { repo: "https://charts.jetstack.io", chart: "cert-manager", version: "v1.18.2" },
+    /** AWS Load Balancer Controller: provisions the Gateway's NLB (`aws-load-balancer-type: external`). */
+    awsLoadBalancerController: { repo: "https://aws.github.io/eks-charts", chart: "aws-load-balancer-controller", version: "1.17.1" },
+    /** Envoy Gateway v1.9 (Gateway API v1.6.1; Kubernetes 1.33-1.36 in its compatibility matrix). */
+    envoyGateway: { chart: "oci://docker.io/envoyproxy/gateway-helm", version: "v1.9.0" },
+    certManager: { repo: "https://charts.jetstack.io", chart: "cert-manager", version: "v1.21.1" },
+    externalDns: { repo: "https://kubernetes-sigs.github.io/external-dns", chart: "external-dns", version: "1.21.1" },
     kubePrometheusStack: { repo: "https://prometheus-community.github.io/helm-charts", chart: "kube-prometheus-stack", version: "79.12.0" },
     prometheusAdapter: { repo: "https://prometheus-community.github.io/helm-charts", chart: "prometheus-adapter", version: "5.3.0" },
     fluentBit: { repo: "https://fluent.github.io/helm-charts", chart: "fluent-bit", version: "0.58.1" },

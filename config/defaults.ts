@@ -1,7 +1,7 @@
 /**
  * Every default, in one place, per environment. A stack file holds only what differs from its
- * environment's defaults, plus what has none: `aws:region`, host names (`ingress.apiHost`,
- * `monitoring.grafanaHost`, `ingress.acmeEmail`), CIDRs (`network.cidr`,
+ * environment's defaults, plus what has none: `aws:region`, host names (`traffic.apiHost`,
+ * `monitoring.grafanaHost`, `traffic.acmeEmail`), CIDRs (`network.cidr`,
  * `cluster.publicAccessCidrs`) and `cluster.adminPrincipalArns`.
  *
  * A stack file overrides field by field (node groups as a whole list, each group completed from
@@ -41,6 +41,7 @@ const serviceDefaults = {
     },
     validation: { enabled: file.validation.enabled, strictMode: file.validation.strict_mode },
     security: { sandboxEnabled: file.security.sandbox_enabled, maxExecutionTimeSeconds: file.security.max_execution_time },
+    apiClients: ["admin"],
 };
 /** The api's HPA target: code generations per second per pod. */
 const targetGenerationRate = 10;
@@ -64,7 +65,8 @@ export const DEFAULTS: Record<Environment, Defaults> = {
             runner: { minReplicas: 1, maxReplicas: 2, ...runnerResources },
             ...serviceDefaults,
         },
-        ingress: { enabled: true, tls: false, controllerReplicas: 1 },
+        traffic: { enabled: true, tls: true, controllerReplicas: 1, proxyReplicas: 1, evolveRateLimitPerMinute: 30 },
+        dns: {},
         monitoring: { enabled: true, retention: "3d", storageGiB: 10, prometheusReplicas: 1, alertReceiver: "none" },
         logging: { sink: "cloudwatch", retentionDays: 14, ...opensearch },
         protectStatefulResources: false,
@@ -86,7 +88,8 @@ export const DEFAULTS: Record<Environment, Defaults> = {
             runner: { minReplicas: 2, maxReplicas: 4, ...runnerResources },
             ...serviceDefaults,
         },
-        ingress: { enabled: true, tls: true, controllerReplicas: 2 },
+        traffic: { enabled: true, tls: true, controllerReplicas: 2, proxyReplicas: 2, evolveRateLimitPerMinute: 60 },
+        dns: {},
         monitoring: { enabled: true, retention: "14d", storageGiB: 20, prometheusReplicas: 1, alertReceiver: "none" },
         logging: { sink: "opensearch", retentionDays: 14, opensearchInstanceType: "m6g.large.search", opensearchVolumeGiB: 20 },
         protectStatefulResources: true,
@@ -106,7 +109,8 @@ export const DEFAULTS: Record<Environment, Defaults> = {
             runner: { minReplicas: 2, maxReplicas: 10, ...runnerResources },
             ...serviceDefaults,
         },
-        ingress: { enabled: true, tls: true, controllerReplicas: 2 },
+        traffic: { enabled: true, tls: true, controllerReplicas: 2, proxyReplicas: 2, evolveRateLimitPerMinute: 60 },
+        dns: {},
         monitoring: { enabled: true, retention: "30d", storageGiB: 100, prometheusReplicas: 2, alertReceiver: "none" },
         logging: { sink: "opensearch", retentionDays: 30, ...opensearch },
         protectStatefulResources: true,
@@ -120,7 +124,7 @@ export const DEFAULTS: Record<Environment, Defaults> = {
             runner: { minReplicas: 1, maxReplicas: 1, ...runnerResources },
             ...serviceDefaults,
         },
-        ingress: { enabled: false, tls: false, controllerReplicas: 1 },
+        traffic: { enabled: false, tls: false, controllerReplicas: 1, proxyReplicas: 1, evolveRateLimitPerMinute: 0 },
         monitoring: { enabled: true, retention: "1d", storageGiB: 2, prometheusReplicas: 1, alertReceiver: "none" },
         logging: { sink: "stdout" },
         protectStatefulResources: false,
@@ -128,7 +132,7 @@ export const DEFAULTS: Record<Environment, Defaults> = {
 };
 
 /** Sections that exist only where the stack runs on AWS, and only on an existing cluster. */
-export const AWS_ONLY: SectionName[] = ["network", "cluster"];
+export const AWS_ONLY: SectionName[] = ["network", "cluster", "dns"];
 export const LOCAL_ONLY: SectionName[] = ["kubernetes"];
 /** The modes the local environment (no AWS) can run. */
 export const LOCAL_MODES: Partial<Record<ModalSection, readonly unknown[]>> = { postgres: ["in-cluster"], redis: ["in-cluster"], logging: ["stdout", "none"] };

@@ -7,6 +7,7 @@ import {
     AWS_REGION,
     DEPENDENT_KEYS,
     type ClusterConfig,
+    type DnsConfig,
     type Environment,
     ENVIRONMENTS,
     type KubernetesConfig,
@@ -32,6 +33,8 @@ export interface RawConfig {
 const SCALAR_KEYS = ["environment", "protectStatefulResources"] as const;
 export const SECRET_KEYS = ["openaiApiKey", "alertWebhookUrl"] as const;
 export const KNOWN_KEYS: readonly string[] = [...SCALAR_KEYS, ...SECRET_KEYS, ...Object.keys(SECTIONS)];
+/** Keys of older versions of this program and where their fields live now. */
+const RENAMED_KEYS: Record<string, string> = { ingress: "traffic" };
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
     return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -46,7 +49,8 @@ export function parseConfig(raw: RawConfig): PlatformConfig {
     const problems: string[] = [];
 
     for (const key of Object.keys(values)) {
-        if (!KNOWN_KEYS.includes(key)) problems.push(problem([key], values[key], `unknown key; allowed keys: ${KNOWN_KEYS.join(", ")}`));
+        if (key in RENAMED_KEYS) problems.push(problem([key], values[key], `renamed to ${PROJECT}:${RENAMED_KEYS[key]}; move its fields there`));
+        else if (!KNOWN_KEYS.includes(key)) problems.push(problem([key], values[key], `unknown key; allowed keys: ${KNOWN_KEYS.join(", ")}`));
     }
 
     const environmentRaw = values.environment;
@@ -102,7 +106,7 @@ export function parseConfig(raw: RawConfig): PlatformConfig {
         postgres: sections.postgres as PlatformConfig["postgres"],
         redis: sections.redis as PlatformConfig["redis"],
         service: sections.service as PlatformConfig["service"],
-        ingress: sections.ingress as PlatformConfig["ingress"],
+        traffic: sections.traffic as PlatformConfig["traffic"],
         monitoring: sections.monitoring as PlatformConfig["monitoring"],
         logging: sections.logging as PlatformConfig["logging"],
         protectStatefulResources,
@@ -116,6 +120,7 @@ export function parseConfig(raw: RawConfig): PlatformConfig {
                   awsRegion: raw.awsRegion,
                   network: sections.network as NetworkConfig,
                   cluster: sections.cluster as ClusterConfig,
+                  dns: sections.dns as DnsConfig,
               }
             : { ...common, target: "local", kubernetes: sections.kubernetes as KubernetesConfig };
 

@@ -116,18 +116,28 @@ export function crossFieldProblems(cfg: PlatformConfig): string[] {
     if (cfg.redis.mode === "elasticache" && cfg.redis.multiAz && cfg.redis.nodeCount < 2) {
         out.push(problem(["redis", "nodeCount"], cfg.redis.nodeCount, "must be >= 2 when redis.multiAz is true (a replica in another AZ)"));
     }
-    if (cfg.ingress.enabled && cfg.ingress.tls && cfg.ingress.acmeEmail === undefined) {
-        out.push(problem(["ingress", "acmeEmail"], undefined, "required when ingress.tls is true (the Let's Encrypt account e-mail)"));
+    const { traffic } = cfg;
+    if (traffic.enabled && traffic.tls && traffic.acmeEmail === undefined) {
+        out.push(problem(["traffic", "acmeEmail"], undefined, "required when traffic.tls is true (the Let's Encrypt account e-mail)"));
     }
-    if (cfg.ingress.enabled && !cfg.ingress.tls && cfg.ingress.acmeEmail !== undefined) {
-        out.push(problem(["ingress", "acmeEmail"], cfg.ingress.acmeEmail, "used only when ingress.tls is true; remove it or turn tls on"));
+    if (traffic.enabled && !traffic.tls && traffic.acmeEmail !== undefined) {
+        out.push(problem(["traffic", "acmeEmail"], traffic.acmeEmail, "used only when traffic.tls is true; remove it or turn tls on"));
     }
-    if (cfg.monitoring.enabled && cfg.monitoring.grafanaHost !== undefined && !cfg.ingress.enabled) {
+    if (cfg.target === "aws" && traffic.enabled && !traffic.tls) {
+        out.push(problem(["traffic", "tls"], traffic.tls, "must be true on AWS: every internet-facing listener is HTTPS (plain HTTP only on local)"));
+    }
+    if (cfg.target === "local" && traffic.enabled && traffic.tls) {
+        out.push(problem(["traffic", "tls"], traffic.tls, "must be false on local: Let's Encrypt cannot reach a local cluster for the HTTP-01 challenge"));
+    }
+    if (cfg.target === "aws" && cfg.dns.hostedZoneId !== undefined && !traffic.enabled) {
+        out.push(problem(["dns", "hostedZoneId"], cfg.dns.hostedZoneId, "needs traffic.enabled (external-dns publishes the Gateway's hosts)"));
+    }
+    if (cfg.monitoring.enabled && cfg.monitoring.grafanaHost !== undefined && !traffic.enabled) {
         out.push(
             problem(
                 ["monitoring", "grafanaHost"],
                 cfg.monitoring.grafanaHost,
-                "needs ingress.enabled (Grafana is exposed through the ingress); remove it or enable the ingress",
+                "needs traffic.enabled (Grafana is exposed through the Gateway); remove it or enable the traffic layer",
             ),
         );
     }

@@ -7,6 +7,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { parseCidr } from "../lib/cidr";
 import { SUPPORTED_EKS_VERSIONS } from "../components/versions";
+import { CLIENT_NAME_PATTERN, CLIENT_NAME_RULE } from "../service/src/clients";
 
 export const PROJECT = "cli-platform";
 
@@ -194,23 +195,40 @@ const serviceSchema = z.strictObject({
         /** Sandbox hard timeout in seconds, 1..600. */
         maxExecutionTimeSeconds: z.int().min(1).max(600),
     }),
+    /** The API's named clients: one generated bearer token each (stack output apiTokens). @default ["admin"] */
+    apiClients: z
+        .array(z.string().regex(CLIENT_NAME_PATTERN, `must be a client name: ${CLIENT_NAME_RULE}`))
+        .min(1)
+        .refine((names) => new Set(names).size === names.length, "must not name a client twice"),
 });
 
-/** ingress-nginx + cert-manager exposing the api, or nothing (port-forward). */
-const ingressSchema = z.discriminatedUnion("enabled", [
+/** The traffic layer (Envoy Gateway and the Gateway, cert-manager, external-dns) exposing the api, or nothing (port-forward). */
+const trafficSchema = z.discriminatedUnion("enabled", [
     z.strictObject({ enabled: z.literal(false) }),
     z.strictObject({
         enabled: z.literal(true),
-        /** Public host name of the api. */
+        /** Public host name of the api (an HTTPS listener of the Gateway). */
         apiHost: z.string().regex(HOSTNAME, { message: 'must be a fully qualified host name such as "cli.example.com"' }),
-        /** Let's Encrypt (letsencrypt-prod ClusterIssuer) TLS. */
+        /** HTTPS listeners with Let's Encrypt (letsencrypt-prod) certificates and an HTTP-to-HTTPS redirect. Must be true on AWS. */
         tls: z.boolean(),
         /** ACME account e-mail for Let's Encrypt. Required when tls is on, allowed only then. */
         acmeEmail: z.email({ message: "must be an e-mail address" }).optional(),
-        /** Replicas of the ingress controller (and of cert-manager). */
+        /** Replicas of the controllers (Envoy Gateway, cert-manager's three, the load balancer controller); PDBs when > 1. */
         controllerReplicas: z.int().min(1).max(10),
+        /** Envoy proxy replicas (the data plane); a PodDisruptionBudget when more than one. */
+        proxyReplicas: z.int().min(1).max(20),
+        /** POST /evolve requests per minute per client IP at the Gateway (429 above it); 0 = no limit. */
+        evolveRateLimitPerMinute: z.int().min(0).max(100000),
     }),
 ]);
+
+/** Route 53: set = external-dns keeps the Gateway's host records in that zone; unset = records by hand. AWS only. */
+const dnsSchema = z.strictObject({
+    hostedZoneId: z
+        .string()
+        .regex(/^Z[A-Z0-9]{1,32}$/, { message: 'must be a Route 53 hosted zone id such as "Z0123456789ABCDEFGHIJ"' })
+        .optional(),
+});
 
 /** kube-prometheus-stack, prometheus-adapter, rules and dashboards, or nothing. */
 const monitoringSchema = z.discriminatedUnion("enabled", [
@@ -223,7 +241,7 @@ const monitoringSchema = z.discriminatedUnion("enabled", [
         storageGiB: z.int().min(1).max(16384),
         /** Prometheus replicas. */
         prometheusReplicas: z.int().min(1).max(5),
-        /** Grafana host through the ingress (needs ingress.enabled); unset = port-forward only. */
+        /** Grafana host on its own HTTPS listener of the Gateway (needs traffic.enabled); unset = port-forward only. */
         grafanaHost: z.string().regex(HOSTNAME, { message: 'must be a fully qualified host name such as "grafana.example.com"' }).optional(),
         /** Alertmanager receiver kind; its URL is the secret `alertWebhookUrl`. */
         alertReceiver: z.enum(["none", "webhook", "slack"]),
@@ -260,14 +278,15 @@ export const SECTIONS = {
     postgres: postgresSchema,
     redis: redisSchema,
     service: serviceSchema,
-    ingress: ingressSchema,
+    traffic: trafficSchema,
+    dns: dnsSchema,
     monitoring: monitoringSchema,
     logging: loggingSchema,
 } as const;
 export type SectionName = keyof typeof SECTIONS;
 
 /** The sections with one shape per mode: the key that picks the shape, and the shapes. */
-export const MODE_KEYS = { postgres: "mode", redis: "mode", ingress: "enabled", monitoring: "enabled", logging: "sink" } as const;
+export const MODE_KEYS = { postgres: "mode", redis: "mode", traffic: "enabled", monitoring: "enabled", logging: "sink" } as const;
 export type ModalSection = keyof typeof MODE_KEYS;
 
 /** Keys that mean something only while another key of their section has one value: `[key, value]`. */
@@ -289,7 +308,8 @@ export type PostgresConfig = z.infer<typeof postgresSchema>;
 export type RedisConfig = z.infer<typeof redisSchema>;
 export type WorkloadConfig = z.infer<typeof workloadSchema>;
 export type ServiceConfig = z.infer<typeof serviceSchema>;
-export type IngressConfig = z.infer<typeof ingressSchema>;
+export type TrafficConfig = z.infer<typeof trafficSchema>;
+export type DnsConfig = z.infer<typeof dnsSchema>;
 export type MonitoringConfig = z.infer<typeof monitoringSchema>;
 export type LoggingConfig = z.infer<typeof loggingSchema>;
 
@@ -299,7 +319,7 @@ interface CommonPlatformConfig {
     postgres: PostgresConfig;
     redis: RedisConfig;
     service: ServiceConfig;
-    ingress: IngressConfig;
+    traffic: TrafficConfig;
     monitoring: MonitoringConfig;
     logging: LoggingConfig;
     /** `protect` + retain-on-delete on stateful resources. */
@@ -320,6 +340,8 @@ export interface AwsPlatformConfig extends CommonPlatformConfig {
     awsRegion: string;
     network: NetworkConfig;
     cluster: ClusterConfig;
+    /** Route 53 (external-dns); `{}` when unset. */
+    dns: DnsConfig;
 }
 
 /** local: an existing cluster, no AWS. */

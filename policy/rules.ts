@@ -69,18 +69,28 @@ export const containerHardening: Rule = {
     },
 };
 
-/** The only namespace allowed to own a LoadBalancer Service: the ingress controller's. */
-export const LOAD_BALANCER_NAMESPACE = "ingress-nginx";
+/** The only namespace allowed to own a LoadBalancer Service: the Gateway's (Envoy Gateway creates it for its proxies). */
+export const LOAD_BALANCER_NAMESPACE = "envoy-gateway-system";
 
 export const noLoadBalancerServices: Rule = {
     name: "no-loadbalancer-services",
-    description: `Services of type LoadBalancer exist only for the ingress controller (namespace ${LOAD_BALANCER_NAMESPACE}).`,
+    description: `Services of type LoadBalancer exist only for the Gateway (namespace ${LOAD_BALANCER_NAMESPACE}).`,
     check(r) {
         if (r.type !== "kubernetes:core/v1:Service") return [];
         const type = (r.props.spec as Obj | undefined)?.type;
         const ns = (r.props.metadata as Obj | undefined)?.namespace;
         return type === "LoadBalancer" && ns !== LOAD_BALANCER_NAMESPACE
-            ? [`Service ${r.name} in namespace ${String(ns)} is of type LoadBalancer; only the ingress controller may be`]
+            ? [`Service ${r.name} in namespace ${String(ns)} is of type LoadBalancer; only the Gateway may be`]
+            : [];
+    },
+};
+
+export const noIngressObjects: Rule = {
+    name: "no-ingress-objects",
+    description: "Traffic enters through the Gateway (Gateway API HTTPRoutes); networking.k8s.io/v1 Ingress objects are not used.",
+    check(r) {
+        return r.type === "kubernetes:networking.k8s.io/v1:Ingress"
+            ? [`Ingress ${r.name} is a networking.k8s.io/v1 Ingress; expose it with an HTTPRoute on the platform's Gateway instead`]
             : [];
     },
 };
@@ -183,6 +193,7 @@ export const RULES: Rule[] = [
     containerLimits,
     containerHardening,
     noLoadBalancerServices,
+    noIngressObjects,
     noOpenSecurityGroups,
     managedDataEncryptedPrivate,
     ecrScanOnPush,

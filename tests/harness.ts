@@ -6,8 +6,10 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import Ajv, { type ValidateFunction } from "ajv";
 import * as YAML from "yaml";
 import { type AwsPlatformConfig, parseConfig, type RawConfig } from "../config";
+import { schemaPath } from "../tools/crd-schemas";
 import {
     type ConfigOverrides,
     evaluateStack,
@@ -126,18 +128,39 @@ export function json<T = Record<string, unknown>>(value: unknown): T {
     return JSON.parse(value as string) as T;
 }
 
+const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
+const crdValidators = new Map<string, ValidateFunction>();
+
+/** A validator from a committed CRD schema (tools/crd-schemas.ts), for kinds no @kubernetes-models package has. */
+function crdSchemaValidator(kind: string): ValidateFunction | undefined {
+    if (!crdValidators.has(kind)) {
+        const file = schemaPath(kind);
+        if (!fs.existsSync(file)) return undefined;
+        crdValidators.set(kind, ajv.compile((JSON.parse(fs.readFileSync(file, "utf8")) as { schema: object }).schema));
+    }
+    return crdValidators.get(kind);
+}
+
 /**
- * Validates a Kubernetes object against the API schema (kubernetes-models; prometheus-operator and
- * cert-manager kinds through their @kubernetes-models packages). Throws on a schema error or an
- * unknown kind.
+ * Validates a Kubernetes object against the API schema (kubernetes-models; prometheus-operator,
+ * cert-manager and Gateway API kinds through their @kubernetes-models packages; Envoy Gateway kinds
+ * against the CRD schemas committed in tools/schemas). Throws on a schema error or an unknown kind.
  */
 export function validateK8sObject(obj: Record<string, unknown>): void {
     const apiVersion = String(obj.apiVersion);
     const kind = String(obj.kind);
     const [group, version] = apiVersion.includes("/") ? apiVersion.split("/") : [undefined, apiVersion];
+    if (group === "gateway.envoyproxy.io") {
+        const validate = crdSchemaValidator(kind);
+        if (!validate) throw new Error(`no schema for ${apiVersion} ${kind} (run tools/crd-schemas.ts)`);
+        const name = JSON.stringify((obj.metadata as Record<string, unknown> | undefined)?.name);
+        if (!validate(obj)) throw new Error(`${kind} ${name}: ${ajv.errorsText(validate.errors, { dataVar: kind })}`);
+        return;
+    }
     const crdModels: Record<string, string> = {
         "monitoring.coreos.com": "@kubernetes-models/prometheus-operator",
         "cert-manager.io": "@kubernetes-models/cert-manager",
+        "gateway.networking.k8s.io": "@kubernetes-models/gateway-api",
     };
     const base = (group && crdModels[group]) ?? "kubernetes-models";
     const modulePath = `${base}/${group ? `${group}/` : ""}${version}/${kind}`;

@@ -30,7 +30,11 @@ const BROKEN: Record<string, { fixture: ResourceUnderTest; messages: string[] }>
     },
     "no-loadbalancer-services": {
         fixture: { type: "kubernetes:core/v1:Service", name: "exposed", props: { metadata: { namespace: "cli-platform" }, spec: { type: "LoadBalancer" } } },
-        messages: ["Service exposed in namespace cli-platform is of type LoadBalancer; only the ingress controller may be"],
+        messages: ["Service exposed in namespace cli-platform is of type LoadBalancer; only the Gateway may be"],
+    },
+    "no-ingress-objects": {
+        fixture: { type: "kubernetes:networking.k8s.io/v1:Ingress", name: "cli-api", props: { metadata: { namespace: "cli-platform" }, spec: {} } },
+        messages: ["Ingress cli-api is a networking.k8s.io/v1 Ingress; expose it with an HTTPRoute on the platform's Gateway instead"],
     },
     "no-world-open-security-groups": {
         fixture: {

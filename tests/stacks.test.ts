@@ -85,6 +85,7 @@ describe("stacks evaluate offline", () => {
         const local = await render("local");
         assert.deepEqual(Object.keys(local.outputs).sort(), [
             "apiToken",
+            "apiTokens",
             "apiUrl",
             "environment",
             "grafanaAdminPassword",

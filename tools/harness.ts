@@ -40,6 +40,8 @@ export interface RecordedResource {
     ignoreChanges: string[];
     replaceOnChanges: string[];
     additionalSecretOutputs: string[];
+    /** URNs this resource had before (aliases): the engine adopts it instead of replacing it. */
+    aliases: string[];
     /** Inputs as the engine would receive them; secret values are "[secret]". */
     inputs: Record<string, unknown>;
 }
@@ -165,6 +167,10 @@ function record(req: any, resources: RecordedResource[], urnOf: (req: any) => st
         ignoreChanges: typeof req.getIgnorechangesList === "function" ? [...req.getIgnorechangesList()] : [],
         replaceOnChanges: typeof req.getReplaceonchangesList === "function" ? [...req.getReplaceonchangesList()] : [],
         additionalSecretOutputs: typeof req.getAdditionalsecretoutputsList === "function" ? [...req.getAdditionalsecretoutputsList()] : [],
+        // Alias specs (or, from older SDKs, URN strings), recorded as the URNs they name.
+        aliases: (typeof req.getAliasesList === "function" ? [...req.getAliasesList()] : []).map((a: unknown) =>
+            typeof a === "string" ? a : (a as { getUrn(): string }).getUrn(),
+        ),
         inputs: redact((req.getObject?.() ?? req.getProperties?.())?.toJavaScript() ?? {}) as Record<string, unknown>,
     };
     resources.push(rec);

@@ -18,15 +18,6 @@ export interface Autoscaling {
     podsMetric?: { name: string; averageValue: string };
 }
 
-export interface IngressSpec {
-    host: string;
-    /** IngressClass. @default "nginx" */
-    className?: string;
-    /** TLS through cert-manager's ClusterIssuer `clusterIssuer`; off = plain HTTP. */
-    tls: boolean;
-    clusterIssuer?: string;
-}
-
 export interface CliServiceArgs {
     /** Kubernetes namespace (PSA restricted). */
     namespace: pulumi.Input<string>;
@@ -58,8 +49,6 @@ export interface CliServiceArgs {
     drainSeconds?: number;
     /** This workload's NetworkPolicy (ingress and egress). */
     networkPolicy: Omit<NetworkPolicySpec, "podSelector">;
-    /** Expose through an Ingress. @default none */
-    ingress?: IngressSpec;
     /** uid/gid the container runs as. @default 1000 */
     uid?: number;
     /** The pod's RuntimeClass (e.g. "gvisor": a user-space kernel between the pod and the node). Default none (the node's runc). */
@@ -108,7 +97,7 @@ export function topologySpread(labels: Record<string, string>): k8s.types.input.
  * emptyDir /tmp), probes, requests and limits, zone and node spread, surge-only rolling updates, a
  * grace period longer than the drain, a rollout on config or secret change; a ClusterIP Service
  * with named ports; a PodDisruptionBudget when it has more than one replica; an HPA; its
- * NetworkPolicy; and optionally an Ingress with TLS.
+ * NetworkPolicy. Public exposure is a `GatewayRoute` (components/traffic) to its Service.
  */
 export class CliService extends pulumi.ComponentResource {
     public readonly serviceName: pulumi.Output<string>;
@@ -126,7 +115,6 @@ export class CliService extends pulumi.ComponentResource {
                 `CliService ${name}: autoscaling needs 1 <= minReplicas <= maxReplicas, got ${a.autoscaling.minReplicas}..${a.autoscaling.maxReplicas}`,
             );
         }
-        if (a.ingress?.tls && !a.ingress.clusterIssuer) throw new Error(`CliService ${name}: ingress.tls needs a clusterIssuer`);
         super("cli-platform:service:CliService", name, {}, opts);
         const k8sOpts = { parent: this };
         const selector = selectorLabels(name);
@@ -246,36 +234,6 @@ export class CliService extends pulumi.ComponentResource {
             { metadata: metadata(), spec: { podSelector: { matchLabels: selector }, ...a.networkPolicy } },
             k8sOpts,
         );
-
-        if (a.ingress) {
-            const tls = a.ingress.tls;
-            new k8s.networking.v1.Ingress(
-                `${name}-ingress`,
-                {
-                    metadata: {
-                        ...metadata(),
-                        annotations: {
-                            "nginx.ingress.kubernetes.io/ssl-redirect": String(tls),
-                            "nginx.ingress.kubernetes.io/proxy-body-size": "64k",
-                            ...(tls ? { "cert-manager.io/cluster-issuer": a.ingress.clusterIssuer! } : {}),
-                        },
-                    },
-                    spec: {
-                        ingressClassName: a.ingress.className ?? "nginx",
-                        tls: tls ? [{ hosts: [a.ingress.host], secretName: `${name}-tls` }] : undefined,
-                        rules: [
-                            {
-                                host: a.ingress.host,
-                                http: {
-                                    paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: service.metadata.name, port: { name: "http" } } } }],
-                                },
-                            },
-                        ],
-                    },
-                },
-                k8sOpts,
-            );
-        }
 
         this.serviceName = service.metadata.name;
         this.deploymentName = deployment.metadata.name;

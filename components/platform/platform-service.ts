@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Resources } from "../../lib/k8s";
 import { GENERATION_RATE_METRIC } from "../observability/monitoring/monitoring";
-import { CliService, type IngressSpec } from "./cli-service";
+import type * as k8s from "@pulumi/kubernetes";
+import { CliService } from "./cli-service";
 import { ServiceSecrets } from "./secrets";
 import { API, apiNetworkPolicy, apiProbes, RUNNER, runnerNetworkPolicy, runnerProbes, serviceConfigYaml, type ServiceSettings } from "./workloads";
 
@@ -29,6 +30,8 @@ export interface PlatformServiceArgs {
     image: pulumi.Input<string>;
     /** The LLM key (a secret); absent = the api answers /evolve with 503. */
     openaiApiKey?: pulumi.Output<string>;
+    /** The API's client names; one bearer token is generated per name. */
+    apiClients: string[];
     /** What config.yaml carries. */
     settings: ServiceSettings;
     api: WorkloadScaling & {
@@ -44,13 +47,11 @@ export interface PlatformServiceArgs {
         database: string;
     };
     redis: DataEndpoint;
-    /** Expose the api through an Ingress. @default none (port-forward) */
-    ingress?: IngressSpec;
-    /** Namespace of the ingress controller (allowed to the api's http port). */
-    ingressNamespace: string;
+    /** Where public traffic to the api's http port comes from: the Gateway's proxy pods. @default none (port-forward only) */
+    gatewayPeer?: k8s.types.input.networking.v1.NetworkPolicyPeer;
     /** Namespace of Prometheus (allowed to both workloads' metrics port). */
     monitoringNamespace: string;
-    /** What the api waits for: the data services and the ingress controller. @default [] */
+    /** What the api waits for: the data services. @default [] */
     apiDependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
@@ -63,8 +64,10 @@ export interface PlatformServiceArgs {
 export class PlatformService extends pulumi.ComponentResource {
     /** The api's Service. */
     public readonly apiServiceName: pulumi.Output<string>;
-    /** A bearer token for the API (secret). */
+    /** The first client's bearer token (secret). */
     public readonly apiToken: pulumi.Output<string>;
+    /** Every client's bearer token by name (each secret). */
+    public readonly apiTokens: Record<string, pulumi.Output<string>>;
     /** The two workloads, for scrape targets. */
     public readonly workloads: CliService[];
 
@@ -73,7 +76,11 @@ export class PlatformService extends pulumi.ComponentResource {
         // Children moved under this component in place: their previous parent was the stack.
         const moved = { parent: this, aliases: [{ parent: pulumi.rootStackResource }] };
 
-        const secrets = new ServiceSecrets("cli-platform-secrets", { namespace: args.namespace, openaiApiKey: args.openaiApiKey }, moved);
+        const secrets = new ServiceSecrets(
+            "cli-platform-secrets",
+            { namespace: args.namespace, apiClients: args.apiClients, openaiApiKey: args.openaiApiKey },
+            moved,
+        );
         const configYaml = pulumi
             .all([args.redis.host, args.postgres.host])
             .apply(([redis, postgres]) => serviceConfigYaml(args.settings, { redis, postgres }, args.postgres.database));
@@ -132,19 +139,19 @@ export class PlatformService extends pulumi.ComponentResource {
                     REDIS_URL: { secret: args.redis.secretName, key: args.redis.secretKey },
                 },
                 networkPolicy: apiNetworkPolicy({
-                    ingressNamespace: args.ingressNamespace,
+                    gatewayPeer: args.gatewayPeer,
                     monitoringNamespace: args.monitoringNamespace,
                     postgres: egressTo(args.postgres),
                     redis: egressTo(args.redis),
                 }),
-                ingress: args.ingress,
             },
             { ...moved, dependsOn: args.apiDependsOn ?? [] },
         );
 
         this.apiServiceName = api.serviceName;
         this.apiToken = secrets.apiToken;
+        this.apiTokens = secrets.apiTokens;
         this.workloads = [api, runner];
-        this.registerOutputs({ apiServiceName: this.apiServiceName, apiToken: this.apiToken });
+        this.registerOutputs({ apiServiceName: this.apiServiceName, apiToken: this.apiToken, apiTokens: this.apiTokens });
     }
 }

@@ -79,14 +79,15 @@ const dns: Egress = {
 };
 
 export interface ApiPolicyArgs {
-    ingressNamespace: string;
+    /** Where public traffic comes from: the Gateway's proxy pods (none = no public traffic). */
+    gatewayPeer?: k8s.types.input.networking.v1.NetworkPolicyPeer;
     monitoringNamespace: string;
     /** Where PostgreSQL and Redis are: in the namespace (pods) or managed in the VPC (CIDR). */
     postgres: { inCluster: true } | { inCluster: false; cidr: string };
     redis: { inCluster: true } | { inCluster: false; cidr: string };
 }
 
-/** api: in from the ingress controller (http) and Prometheus (metrics); out to DNS, PostgreSQL, Redis, the runner and HTTPS. */
+/** api: in from the Gateway's proxies (http) and Prometheus (metrics); out to DNS, PostgreSQL, Redis, the runner and HTTPS. */
 export function apiNetworkPolicy(a: ApiPolicyArgs): { policyTypes: string[]; ingress: Ingress[]; egress: Egress[] } {
     const data = (target: ApiPolicyArgs["postgres"], labels: Record<string, string>, port: number): Egress => ({
         to: [target.inCluster ? { podSelector: { matchLabels: labels } } : { ipBlock: { cidr: target.cidr } }],
@@ -95,7 +96,7 @@ export function apiNetworkPolicy(a: ApiPolicyArgs): { policyTypes: string[]; ing
     return {
         policyTypes: ["Ingress", "Egress"],
         ingress: [
-            { from: [namespacePeer(a.ingressNamespace)], ports: [{ protocol: "TCP", port: API.port }] },
+            ...(a.gatewayPeer ? [{ from: [a.gatewayPeer], ports: [{ protocol: "TCP", port: API.port }] }] : []),
             { from: [namespacePeer(a.monitoringNamespace)], ports: [{ protocol: "TCP", port: METRICS_PORT }] },
         ],
         egress: [

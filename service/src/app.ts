@@ -2,16 +2,49 @@
  * The API (port 8000). Builds the HTTP app from its dependencies; never listens (server.ts does).
  * Handlers are thin: storage is in db.ts, the cache in cache.ts, the LLM in llm.ts.
  */
-import { z } from "zod";
+import fastifySwagger from "@fastify/swagger";
+import type { FastifyReply } from "fastify";
+import { jsonSchemaTransform } from "fastify-type-provider-zod";
 import { cacheKey, type GenerationCache } from "./cache";
 import { type CommandRepository, DatabaseUnavailableError } from "./db";
-import { createHttp, HttpError, parse, pgText, sendError } from "./http";
+import { createHttp, HttpError, sendError } from "./http";
 import { LlmError, LlmTimeoutError, LlmUnavailableError, type LlmClient } from "./llm";
 import type { Logger } from "./logger";
 import type { ApiMetrics } from "./metrics";
-import { argsSchema, secretMatcher } from "./runner/app";
+import { clientMatcher } from "./auth";
+import type { ApiClient } from "./clients";
+import type { RunRecorder } from "./runRecorder";
 import { type RunnerClient, RunnerUnavailableError } from "./runnerClient";
 import { validateCode } from "./validation";
+import {
+    commandListSchema,
+    commandParamsSchema,
+    commandSchema,
+    errorSchema,
+    evolveBodySchema,
+    evolveResponseSchema,
+    healthSchema,
+    NAME_PATTERN,
+    notReadySchema,
+    readySchema,
+    rollbackBodySchema,
+    rollbackResponseSchema,
+    runBodySchema,
+    runResponseSchema,
+    runsQuerySchema,
+    runsResponseSchema,
+    serialize,
+} from "./schemas";
+
+declare module "fastify" {
+    interface FastifyRequest {
+        /** The calling client's name; "none" on public routes and before authentication. */
+        client: string;
+    }
+}
+
+/** The client label and log field of requests no client is known for. */
+export const NO_CLIENT = "none";
 
 export interface ApiDeps {
     log: Logger;
@@ -20,9 +53,12 @@ export interface ApiDeps {
     cache: GenerationCache;
     llm: LlmClient;
     runner: RunnerClient;
+    /** The audit trail of runs (written off the run path). */
+    runs: Pick<RunRecorder, "record" | "flush">;
     /** PINGs Redis; rejects when it does not answer. */
     redisPing: () => Promise<unknown>;
-    apiTokens: string[];
+    /** Who may call the API (name and bearer token each). */
+    apiClients: readonly ApiClient[];
     validation: { enabled: boolean; strictMode: boolean };
     security: { sandboxEnabled: boolean; maxExecutionTimeMs: number };
     version: string;
@@ -31,28 +67,22 @@ export interface ApiDeps {
     readyTimeoutMs?: number;
 }
 
-export const NAME_PATTERN = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
-export const MAX_NAME_LENGTH = 63;
-export const MAX_DESCRIPTION_LENGTH = 2000;
-const PUBLIC_ROUTES = new Set(["/health", "/ready"]);
+const PUBLIC_ROUTES = new Set(["/health", "/ready", "/openapi.json"]);
 
-const nameSchema = z
-    .string()
-    .max(MAX_NAME_LENGTH, `must be at most ${MAX_NAME_LENGTH} characters`)
-    .regex(NAME_PATTERN, "must be a slug: lowercase letters and digits in dash-separated words, starting with a letter");
+/** The error answers a route documents, each `{"error": {...}}`. */
+function errors(...statuses: number[]): Record<number, typeof errorSchema> {
+    return Object.fromEntries(statuses.map((s) => [s, errorSchema]));
+}
 
-const evolveSchema = z.strictObject({
-    description: pgText(z.string().trim().min(1, "must not be empty").max(MAX_DESCRIPTION_LENGTH, `must be at most ${MAX_DESCRIPTION_LENGTH} characters`)),
-    name: nameSchema.optional(),
-});
-const runSchema = z.strictObject({ args: argsSchema().default([]) });
-const paramsSchema = z.object({ name: nameSchema });
+/** Sends JSON that is already text (serialized from the route's schema when it was cached): fastify sends strings as they are. */
+function sendJsonText(reply: FastifyReply, text: string): FastifyReply {
+    return reply.type("application/json; charset=utf-8").send(text);
+}
 
-/** Path parameter check; the common valid case skips zod (this is the hottest read path). */
-function parseName(params: unknown): { name: string } {
-    const name = (params as { name?: unknown }).name;
-    if (typeof name === "string" && name.length <= MAX_NAME_LENGTH && NAME_PATTERN.test(name)) return { name };
-    return parse(paramsSchema, params, "path");
+/** A POST without a body is an empty object (so defaults apply and strict objects name the missing field). */
+function emptyBodyIsObject(request: { body: unknown }, _reply: unknown, done: () => void): void {
+    request.body ??= {};
+    done();
 }
 
 /** A command name from a description: its first words as a slug. */
@@ -99,13 +129,14 @@ export function mapError(err: Error): HttpError | undefined {
     return undefined;
 }
 
-export function buildApiApp(deps: ApiDeps) {
+export async function buildApiApp(deps: ApiDeps) {
     const app = createHttp({ logger: deps.log, bodyLimit: deps.bodyLimit, mapError });
     const { metrics } = deps;
     let draining = false;
     const readyTimeout = deps.readyTimeoutMs ?? 1000;
 
-    const tokenOk = secretMatcher(deps.apiTokens);
+    const clientOf = clientMatcher(deps.apiClients);
+    app.decorateRequest("client", NO_CLIENT);
     // Metric children cached per label set: prom-client hashes label objects on every call otherwise.
     const requestCounters = new Map<string, ReturnType<ApiMetrics["requests"]["labels"]>>();
     const durationHistograms = new Map<string, ReturnType<ApiMetrics["requestDuration"]["labels"]>>();
@@ -117,49 +148,98 @@ export function buildApiApp(deps: ApiDeps) {
         // Auth on every route but health and ready (metrics are on their own port).
         if (PUBLIC_ROUTES.has(request.routeOptions.url ?? "")) return done();
         const header = request.headers.authorization;
-        const token = header?.startsWith("Bearer ") ? header.slice("Bearer ".length) : undefined;
-        done(tokenOk(token) ? undefined : new HttpError(401, "unauthorized", "missing or invalid bearer token"));
+        const client = clientOf(header?.startsWith("Bearer ") ? header.slice("Bearer ".length) : undefined);
+        if (client === undefined) return done(new HttpError(401, "unauthorized", "missing or invalid bearer token"));
+        request.client = client;
+        done();
     });
     app.addHook("onResponse", (request, reply, done) => {
         metrics.activeConnections.dec();
         const endpoint = request.routeOptions.url ?? "unmatched";
         const seconds = Number(process.hrtime.bigint() - ((request as { startedAt?: bigint }).startedAt ?? process.hrtime.bigint())) / 1e9;
         const status = String(reply.statusCode);
-        const counterKey = `${request.method} ${endpoint} ${status}`;
+        const counterKey = `${request.method} ${endpoint} ${status} ${request.client}`;
         let counter = requestCounters.get(counterKey);
-        if (!counter) requestCounters.set(counterKey, (counter = metrics.requests.labels({ method: request.method, endpoint, status })));
+        if (!counter)
+            requestCounters.set(counterKey, (counter = metrics.requests.labels({ method: request.method, endpoint, status, client: request.client })));
         counter.inc();
         const histogramKey = `${request.method} ${endpoint}`;
         let histogram = durationHistograms.get(histogramKey);
         if (!histogram) durationHistograms.set(histogramKey, (histogram = metrics.requestDuration.labels({ method: request.method, endpoint })));
         histogram.observe(seconds);
-        const entry = { reqId: request.id, method: request.method, route: endpoint, status: reply.statusCode, durationMs: Math.round(seconds * 1000) };
+        const entry = {
+            reqId: request.id,
+            client: request.client,
+            method: request.method,
+            route: endpoint,
+            status: reply.statusCode,
+            durationMs: Math.round(seconds * 1000),
+        };
         if (PUBLIC_ROUTES.has(endpoint)) request.log.debug(entry, "request");
         else request.log.info(entry, "request");
         done();
     });
 
-    app.get("/health", async () => ({ status: "ok", version: deps.version }));
-
-    // Ready = can serve: PostgreSQL is required; Redis is only a cache (requests work without it),
-    // so its state is reported (body, cli_cache_up) but never takes the pod out of the Service.
-    app.get("/ready", async (_request, reply) => {
-        if (draining) return reply.code(503).send({ status: "shutting down", failing: [] });
-        const [postgres, redis] = await Promise.allSettled([
-            withTimeout(deps.repo.ping(), readyTimeout, "postgres"),
-            withTimeout(deps.redisPing(), readyTimeout, "redis"),
-        ]);
-        const state = (r: PromiseSettledResult<unknown>) => (r.status === "fulfilled" ? "ok" : (r.reason?.message ?? "failed"));
-        metrics.cacheUp.set(redis.status === "fulfilled" ? 1 : 0);
-        const checks = { postgres: state(postgres), redis: state(redis) };
-        const failing = postgres.status === "rejected" ? ["postgres"] : [];
-        const degraded = redis.status === "rejected" ? ["redis"] : [];
-        if (failing.length > 0) return reply.code(503).send({ status: "not ready", failing, degraded, checks });
-        return { status: degraded.length > 0 ? "degraded" : "ready", failing, degraded, checks };
+    // The OpenAPI document is generated from the route schemas: @fastify/swagger is registered
+    // (awaited) before any route is declared, so that it sees every one of them.
+    await app.register(fastifySwagger, {
+        openapi: {
+            openapi: "3.1.0",
+            info: {
+                title: "cli-platform api",
+                version: deps.version,
+                description: "The Self-Evolving CLI Platform: generate, version, run and audit CLI commands.",
+            },
+            components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "the token of a client in API_TOKENS" } } },
+            security: [{ bearer: [] }],
+        },
+        transform: jsonSchemaTransform,
     });
+    let openapi: string | undefined;
+    app.get("/openapi.json", { schema: { hide: true } }, async (_request, reply) => sendJsonText(reply, (openapi ??= JSON.stringify(app.swagger()))));
 
-    app.post("/evolve", async (request, reply) => {
-        const body = parse(evolveSchema, request.body ?? {}, "body");
+    app.get("/health", { schema: { summary: "liveness; touches no dependency", security: [], response: { 200: healthSchema } } }, async () => ({
+        status: "ok" as const,
+        version: deps.version,
+    }));
+
+    app.get(
+        "/ready",
+        {
+            schema: {
+                summary: "readiness: PostgreSQL answers (Redis down is degraded, not fatal)",
+                security: [],
+                response: { 200: readySchema, 503: notReadySchema },
+            },
+        },
+        // Ready = can serve: PostgreSQL is required; Redis is only a cache (requests work without it),
+        // so its state is reported (body, cli_cache_up) but never takes the pod out of the Service.
+        async (_request, reply) => {
+            if (draining) return reply.code(503).send({ status: "shutting down", failing: [] });
+            const [postgres, redis] = await Promise.allSettled([
+                withTimeout(deps.repo.ping(), readyTimeout, "postgres"),
+                withTimeout(deps.redisPing(), readyTimeout, "redis"),
+            ]);
+            const state = (r: PromiseSettledResult<unknown>) => (r.status === "fulfilled" ? "ok" : (r.reason?.message ?? "failed"));
+            metrics.cacheUp.set(redis.status === "fulfilled" ? 1 : 0);
+            const checks = { postgres: state(postgres), redis: state(redis) };
+            const failing = postgres.status === "rejected" ? ["postgres"] : [];
+            const degraded = redis.status === "rejected" ? ["redis"] : [];
+            if (failing.length > 0) return reply.code(503).send({ status: "not ready", failing, degraded, checks });
+            return reply.code(200).send({ status: degraded.length > 0 ? ("degraded" as const) : ("ready" as const), failing, degraded, checks });
+        },
+    );
+
+    const evolveRoute = {
+        preValidation: emptyBodyIsObject,
+        schema: {
+            summary: "generate a command (or its next version) from a description",
+            body: evolveBodySchema,
+            response: { 200: evolveResponseSchema, 201: evolveResponseSchema, ...errors(400, 401, 413, 415, 422, 502, 503, 504) },
+        },
+    };
+    app.post("/evolve", evolveRoute, async (request, reply) => {
+        const body = request.body;
         const name = body.name ?? slugify(body.description);
         if (!deps.llm.configured) throw new LlmUnavailableError("no LLM API key is configured (OPENAI_API_KEY)");
         metrics.generationAttempts.inc();
@@ -179,7 +259,7 @@ export function buildApiApp(deps: ApiDeps) {
         end();
         if (!report.valid) {
             for (const p of report.problems) metrics.validationRejections.inc({ reason: p.reason });
-            request.log.warn({ name, reasons: report.problems.map((p) => p.reason) }, "generated code rejected");
+            request.log.warn({ reqId: request.id, client: request.client, name, reasons: report.problems.map((p) => p.reason) }, "generated code rejected");
             return sendError(reply, 422, "validation_failed", "the generated code did not pass validation; nothing was stored", {
                 name,
                 validation: report,
@@ -193,42 +273,127 @@ export function buildApiApp(deps: ApiDeps) {
             metrics.generationSuccess.inc();
             return reply.code(200).send({ ...latest, cached: Boolean(cached), created: false });
         }
-        const stored = await deps.repo.addVersion({ name, description: body.description, code, model: deps.llm.model, validation: report });
+        const stored = await deps.repo.addVersion({
+            name,
+            description: body.description,
+            code,
+            model: deps.llm.model,
+            validation: report,
+            createdBy: request.client,
+        });
         await deps.cache.invalidateCommand(name);
         metrics.generationSuccess.inc();
         return reply.code(201).send({ ...stored, cached: Boolean(cached), created: true });
     });
 
-    app.get("/commands", async () => ({ commands: await deps.repo.list() }));
+    app.get(
+        "/commands",
+        { schema: { summary: "every command with its latest version", response: { 200: commandListSchema, ...errors(401, 503) } } },
+        async () => ({ commands: await deps.repo.list() }),
+    );
 
     // Served from Redis when cached (invalidated whenever a version is stored), else PostgreSQL.
-    app.get("/commands/:name", async (request, reply) => {
-        const { name } = parseName(request.params);
+    // The body is cached as text, serialized once from commandSchema.
+    const commandRoute = {
+        schema: {
+            summary: "every version of a command, oldest first",
+            params: commandParamsSchema,
+            response: { 200: commandSchema, ...errors(400, 401, 404, 503) },
+        },
+    };
+    app.get("/commands/:name", commandRoute, async (request, reply) => {
+        const { name } = request.params;
         const cached = await deps.cache.getCommand(name);
-        if (cached !== undefined) return reply.type("application/json; charset=utf-8").send(cached);
+        if (cached !== undefined) return sendJsonText(reply, cached);
         const versions = await deps.repo.versions(name);
         if (versions.length === 0) throw new HttpError(404, "not_found", `no command named "${name}"`);
-        const body = JSON.stringify({ name, versions });
+        const body = serialize(commandSchema, { name, versions });
         await deps.cache.setCommand(name, body);
-        return reply.type("application/json; charset=utf-8").send(body);
+        return sendJsonText(reply, body);
     });
 
-    app.post("/commands/:name/run", async (request) => {
-        const { name } = parseName(request.params);
-        const body = parse(runSchema, request.body ?? {}, "body");
-        const latest = await deps.repo.latest(name);
-        if (!latest) throw new HttpError(404, "not_found", `no command named "${name}"`);
+    const runRoute = {
+        preValidation: emptyBodyIsObject,
+        schema: {
+            summary: "run the latest version (or `version`) in the sandbox; recorded in the audit trail",
+            params: commandParamsSchema,
+            body: runBodySchema,
+            response: { 200: runResponseSchema, ...errors(400, 401, 404, 502, 503) },
+        },
+    };
+    app.post("/commands/:name/run", runRoute, async (request) => {
+        const { name } = request.params;
+        const body = request.body;
+        const target = body.version === undefined ? await deps.repo.latest(name) : await deps.repo.version(name, body.version);
+        if (!target) throw await notFound(name, body.version);
         if (!deps.security.sandboxEnabled) throw new HttpError(503, "sandbox_disabled", "running commands is disabled (security.sandbox_enabled: false)");
-        const result = await deps.runner.run(latest.code, body.args, deps.security.maxExecutionTimeMs);
+        const startedAt = new Date().toISOString();
+        const result = await deps.runner.run(target.code, body.args, deps.security.maxExecutionTimeMs);
         metrics.runs.inc({ outcome: result.killed ?? (result.exitCode === 0 ? "ok" : "error") });
-        return { name, version: latest.version, ...result };
+        deps.runs.record({
+            name,
+            version: target.version,
+            client: request.client,
+            exitCode: result.exitCode,
+            durationMs: result.durationMs,
+            killed: result.killed ?? null,
+            startedAt,
+        });
+        return { name, version: target.version, ...result };
     });
+
+    const runsRoute = {
+        schema: {
+            summary: "recent runs of a command, newest first",
+            params: commandParamsSchema,
+            querystring: runsQuerySchema,
+            response: { 200: runsResponseSchema, ...errors(400, 401, 404, 503) },
+        },
+    };
+    app.get("/commands/:name/runs", runsRoute, async (request) => {
+        const { name } = request.params;
+        const runs = await deps.repo.runs(name, request.query.limit);
+        if (runs.length === 0 && !(await deps.repo.latest(name))) throw await notFound(name);
+        return { name, runs };
+    });
+
+    const rollbackRoute = {
+        preValidation: emptyBodyIsObject,
+        schema: {
+            summary: "make version N the default: stores a copy of it as the next version",
+            params: commandParamsSchema,
+            body: rollbackBodySchema,
+            response: { 200: rollbackResponseSchema, 201: rollbackResponseSchema, ...errors(400, 401, 404, 503) },
+        },
+    };
+    app.post("/commands/:name/rollback", rollbackRoute, async (request, reply) => {
+        const { name } = request.params;
+        const result = await deps.repo.rollback(name, request.body.version, request.client);
+        if (result.outcome === "no_command" || result.outcome === "no_version") throw await notFound(name, request.body.version);
+        if (result.outcome === "already_latest") return reply.code(200).send({ ...result.version, created: false });
+        await deps.cache.invalidateCommand(name);
+        request.log.info(
+            { reqId: request.id, client: request.client, name, version: result.version.version, rolledBackFrom: request.body.version },
+            "rolled back",
+        );
+        return reply.code(201).send({ ...result.version, created: true });
+    });
+
+    /** The 404 for a command (or one of its versions) that does not exist. */
+    async function notFound(name: string, version?: number): Promise<HttpError> {
+        if (version !== undefined && (await deps.repo.latest(name))) return new HttpError(404, "not_found", `command "${name}" has no version ${version}`);
+        return new HttpError(404, "not_found", `no command named "${name}"`);
+    }
 
     return {
         app,
         beginShutdown: () => {
             draining = true;
         },
-        close: () => app.close(),
+        /** Stops the app, then writes the runs still queued for the audit trail. */
+        close: async () => {
+            await app.close();
+            await deps.runs.flush();
+        },
     };
 }

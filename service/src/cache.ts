@@ -18,9 +18,9 @@ export function cacheKey(description: string, model: string, temperature: number
     return `cli-platform:generation:v1:${digest}`;
 }
 
-/** Key of a command's serialised version list (GET /commands/:name). */
+/** Key of a command's serialised version list (GET /commands/:name). v2: bodies carry createdBy and rolledBackFrom (migration 2), so bodies cached by older replicas are never served. */
 export function commandKey(name: string): string {
-    return `cli-platform:command:v1:${name}`;
+    return `cli-platform:command:v2:${name}`;
 }
 
 /** Seconds a replica keeps a command list in memory before asking Redis again (bounded staleness across replicas). */

@@ -5,6 +5,19 @@
  * stderr and a non-zero exit code.
  */
 import { Command, CommanderError } from "commander";
+import type { z } from "zod";
+import {
+    commandListSchema,
+    commandSchema,
+    errorSchema,
+    evolveResponseSchema,
+    MAX_RUNS_LIMIT,
+    notReadySchema,
+    readySchema,
+    rollbackResponseSchema,
+    runResponseSchema,
+    runsResponseSchema,
+} from "./schemas";
 import { PORTS } from "./ports";
 
 export class CliError extends Error {
@@ -41,14 +54,20 @@ function settings(env: NodeJS.ProcessEnv, timeout: string): Settings {
     return { url, token: env.CLI_PLATFORM_TOKEN, timeoutMs };
 }
 
-async function call(
+/**
+ * One request to the api. `expect` maps each status the caller accepts to the schema its body must
+ * match; a body that does not match is an error naming the field. Any other status is a failure
+ * carrying the api's error message.
+ */
+async function call<E extends Record<number, z.ZodType>>(
     io: Io,
     s: Settings,
     method: string,
     path: string,
+    expect: E,
     body?: unknown,
     auth = true,
-): Promise<{ status: number; json: Record<string, unknown> }> {
+): Promise<{ [K in keyof E]: { status: K; body: z.output<E[K]> } }[keyof E]> {
     if (auth && !s.token) throw new CliError("CLI_PLATFORM_TOKEN is not set");
     let response: Response;
     try {
@@ -66,13 +85,18 @@ async function call(
                 : `cannot reach ${s.url}: ${(e.cause as Error | undefined)?.message ?? e.message}`,
         );
     }
-    const json = (await response.json().catch(() => ({}))) as Record<string, unknown>;
-    return { status: response.status, json };
-}
-
-function failure(status: number, json: Record<string, unknown>): CliError {
-    const error = json.error as { message?: string } | undefined;
-    return new CliError(`${status}: ${error?.message ?? "request failed"}`);
+    const json: unknown = await response.json().catch(() => undefined);
+    const schema = expect[response.status];
+    if (schema === undefined) {
+        const error = errorSchema.safeParse(json);
+        throw new CliError(`${response.status}: ${error.success ? error.data.error.message : "request failed"}`);
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        throw new CliError(`unexpected answer from ${method} ${path} (${response.status}): ${issue.path.join(".") || "(root)"}: ${issue.message}`);
+    }
+    return { status: response.status, body: parsed.data } as { [K in keyof E]: { status: K; body: z.output<E[K]> } }[keyof E];
 }
 
 export function buildProgram(io: Io): Command {
@@ -91,10 +115,9 @@ export function buildProgram(io: Io): Command {
         .description("exit 0 when the API is ready (PostgreSQL answers; Redis down is reported, not fatal); the container's probe")
         .action(async () => {
             const { s, json } = ctx();
-            const { status, json: body } = await call(io, s, "GET", "/ready", undefined, false);
-            if (status !== 200) throw new CliError(`not ready: ${((body.failing as string[] | undefined) ?? []).join(", ") || String(body.status ?? status)}`);
-            const degraded = (body.degraded as string[] | undefined) ?? [];
-            print(json, body, degraded.length > 0 ? `ready (degraded: ${degraded.join(", ")})\n` : "ready\n");
+            const r = await call(io, s, "GET", "/ready", { 200: readySchema, 503: notReadySchema }, undefined, false);
+            if (r.status === 503) throw new CliError(`not ready: ${r.body.failing.join(", ") || r.body.status}`);
+            print(json, r.body, r.body.degraded.length > 0 ? `ready (degraded: ${r.body.degraded.join(", ")})\n` : "ready\n");
         });
 
     program
@@ -104,8 +127,17 @@ export function buildProgram(io: Io): Command {
         .option("-n, --name <name>", "command name (default: derived from the description)")
         .action(async (words: string[], opts: { name?: string }) => {
             const { s, json } = ctx();
-            const { status, json: body } = await call(io, s, "POST", "/evolve", { description: words.join(" "), ...(opts.name ? { name: opts.name } : {}) });
-            if (status !== 200 && status !== 201) throw failure(status, body);
+            const { body } = await call(
+                io,
+                s,
+                "POST",
+                "/evolve",
+                { 200: evolveResponseSchema, 201: evolveResponseSchema },
+                {
+                    description: words.join(" "),
+                    ...(opts.name ? { name: opts.name } : {}),
+                },
+            );
             print(json, body, `${body.name} v${body.version}${body.cached ? " (from cache)" : ""}${body.created ? "" : " (unchanged)"}\n`);
         });
 
@@ -114,10 +146,8 @@ export function buildProgram(io: Io): Command {
         .description("list commands and their latest versions")
         .action(async () => {
             const { s, json } = ctx();
-            const { status, json: body } = await call(io, s, "GET", "/commands");
-            if (status !== 200) throw failure(status, body);
-            const commands = body.commands as { name: string; latestVersion: number; description: string }[];
-            print(json, body, commands.map((c) => `${c.name}\tv${c.latestVersion}\t${c.description}\n`).join("") || "no commands yet\n");
+            const { body } = await call(io, s, "GET", "/commands", { 200: commandListSchema });
+            print(json, body, body.commands.map((c) => `${c.name}\tv${c.latestVersion}\t${c.description}\n`).join("") || "no commands yet\n");
         });
 
     program
@@ -126,32 +156,89 @@ export function buildProgram(io: Io): Command {
         .argument("<name>")
         .action(async (name: string) => {
             const { s, json } = ctx();
-            const { status, json: body } = await call(io, s, "GET", `/commands/${encodeURIComponent(name)}`);
-            if (status !== 200) throw failure(status, body);
-            const versions = body.versions as { version: number; createdAt: string; description: string; code: string }[];
-            print(json, body, versions.map((v) => `# ${name} v${v.version} (${v.createdAt}): ${v.description}\n${v.code}\n`).join("\n"));
+            const { body } = await call(io, s, "GET", `/commands/${encodeURIComponent(name)}`, { 200: commandSchema });
+            print(
+                json,
+                body,
+                body.versions
+                    .map(
+                        (v) =>
+                            `# ${name} v${v.version} (${v.createdAt}, by ${v.createdBy}${v.rolledBackFrom === null ? "" : `, rollback to v${v.rolledBackFrom}`}): ${v.description}\n${v.code}\n`,
+                    )
+                    .join("\n"),
+            );
         });
 
     program
         .command("run")
-        .description("run the latest version of a command; exits with its exit code")
+        .description("run the latest version of a command (or --version N); exits with its exit code")
         .argument("<name>")
         .argument("[args...]")
+        .option("--version <n>", "run this version instead of the latest")
         .allowUnknownOption()
-        .action(async (name: string, args: string[]) => {
+        .action(async (name: string, args: string[], opts: { version?: string }) => {
             const { s, json } = ctx();
-            const { status, json: body } = await call(io, s, "POST", `/commands/${encodeURIComponent(name)}/run`, { args });
-            if (status !== 200) throw failure(status, body);
+            const version = opts.version === undefined ? undefined : positiveInt("--version", opts.version);
+            const { body } = await call(io, s, "POST", `/commands/${encodeURIComponent(name)}/run`, { 200: runResponseSchema }, { args, version });
             if (json) io.out(`${JSON.stringify(body, null, 2)}\n`);
             else {
-                if (body.stdout) io.out(String(body.stdout));
-                if (body.stderr) io.err(String(body.stderr));
+                if (body.stdout) io.out(body.stdout);
+                if (body.stderr) io.err(body.stderr);
             }
-            const code = Number(body.exitCode);
-            if (code !== 0) throw new CliError("", Number.isInteger(code) && code > 0 && code < 256 ? code : 1);
+            const code = body.exitCode;
+            if (code !== 0) throw new CliError("", code > 0 && code < 256 ? code : 1);
+        });
+
+    program
+        .command("runs")
+        .description("list the recent runs of a command, newest first")
+        .argument("<name>")
+        .option("--limit <n>", `how many (at most ${MAX_RUNS_LIMIT})`, "20")
+        .action(async (name: string, opts: { limit: string }) => {
+            const { s, json } = ctx();
+            const limit = positiveInt("--limit", opts.limit);
+            const { body } = await call(io, s, "GET", `/commands/${encodeURIComponent(name)}/runs?limit=${limit}`, { 200: runsResponseSchema });
+            print(
+                json,
+                body,
+                body.runs
+                    .map(
+                        (r) =>
+                            `${r.startedAt}\tv${r.version}\t${r.client}\texit ${r.exitCode}${r.killed ? ` (killed: ${r.killed})` : ""}\t${Math.round(r.durationMs)} ms\n`,
+                    )
+                    .join("") || "no runs yet\n",
+            );
+        });
+
+    program
+        .command("rollback")
+        .description("make an earlier version the one that runs by default (stored as a new version copied from it)")
+        .argument("<name>")
+        .argument("<version>")
+        .action(async (name: string, version: string) => {
+            const { s, json } = ctx();
+            const { body } = await call(
+                io,
+                s,
+                "POST",
+                `/commands/${encodeURIComponent(name)}/rollback`,
+                { 200: rollbackResponseSchema, 201: rollbackResponseSchema },
+                { version: positiveInt("version", version) },
+            );
+            print(
+                json,
+                body,
+                body.created ? `${body.name} v${body.version} (copy of v${body.rolledBackFrom})\n` : `${body.name} v${body.version} already is the latest\n`,
+            );
         });
 
     return program;
+}
+
+function positiveInt(what: string, value: string): number {
+    const n = Number(value);
+    if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new CliError(`${what} must be a positive integer, got "${value}"`, 2);
+    return n;
 }
 
 /** Runs the CLI; returns the exit code instead of exiting (tests call this). */

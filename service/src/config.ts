@@ -5,11 +5,40 @@
 import * as fs from "node:fs";
 import * as YAML from "yaml";
 import { z } from "zod";
+import { type ApiClient, CLIENT_NAME_PATTERN, CLIENT_NAME_RULE, MIN_TOKEN_LENGTH } from "./clients";
 import { configFileSchema, DEFAULT_CONFIG_PATH } from "./contract";
 import { PORTS } from "./ports";
 import { DEFAULT_CONCURRENCY } from "./runner/limits";
 
 export { DEFAULT_CONFIG_PATH };
+
+function parseApiClients(value: string, ctx: z.RefinementCtx): ApiClient[] {
+    const clients: ApiClient[] = [];
+    let anonymous = 0;
+    const fail = (message: string) => {
+        ctx.addIssue({ code: "custom", message });
+        return z.NEVER;
+    };
+    const entries = value
+        .split(",")
+        .map((e) => e.trim())
+        .filter((e) => e.length > 0);
+    for (const [i, entry] of entries.entries()) {
+        const eq = entry.indexOf("=");
+        const name = eq < 0 ? `client-${++anonymous}` : entry.slice(0, eq).trim();
+        const token = eq < 0 ? entry : entry.slice(eq + 1).trim();
+        // Never echoed: a bare token containing "=" would otherwise be printed as a "name".
+        if (!CLIENT_NAME_PATTERN.test(name))
+            return fail(`entry ${i + 1}: what stands before "=" is not a client name (${CLIENT_NAME_RULE}); a bare token cannot contain "="`);
+        // Named by position only: with a bare token ending in "=", the "name" would be the secret.
+        if (token.length < MIN_TOKEN_LENGTH) return fail(`entry ${i + 1}: the token must be at least ${MIN_TOKEN_LENGTH} characters`);
+        if (clients.some((c) => c.name === name)) return fail(`client "${name}" is listed twice`);
+        if (clients.some((c) => c.token === token))
+            return fail(`client "${name}" has the same token as client "${clients.find((c) => c.token === token)!.name}"`);
+        clients.push({ name, token });
+    }
+    return clients;
+}
 
 const port = z.coerce.number().int().min(1).max(65535);
 const url = (protocols: RegExp) => z.url({ protocol: protocols });
@@ -28,8 +57,11 @@ const envSchema = z.object({
     POSTGRES_PASSWORD: z.string().optional(),
     OPENAI_API_KEY: z.string().min(1).optional(),
     OPENAI_BASE_URL: url(/^https?$/).optional(),
-    /** Comma-separated bearer tokens accepted by the API. */
-    API_TOKENS: z.string().optional(),
+    /**
+     * The API's clients: `name=token` pairs, comma-separated (`alice=<token>,ci=<token>`). A bare
+     * token is an anonymous client named `client-<n>` (n = its position among the bare ones).
+     */
+    API_TOKENS: z.string().default("").transform(parseApiClients),
     /** Base URL of the runner, e.g. http://cli-runner:8001. */
     RUNNER_URL: url(/^https?$/).default(`http://127.0.0.1:${PORTS.runner}`),
     /** Shared secret between api and runner (sent as x-runner-token). */
@@ -50,80 +82,16 @@ const envSchema = z.object({
         .default(64 * 1024),
 });
 
-export interface ServiceConfig {
-    version: string;
-    host: string;
-    port: number;
-    runnerPort: number;
-    metricsPort: number;
-    logLevel: z.infer<typeof envSchema>["LOG_LEVEL"];
-    llm: { provider: "openai"; model: string; temperature: number; timeoutMs: number; baseUrl: string; apiKey?: string };
-    validation: { enabled: boolean; strictMode: boolean };
-    security: { sandboxEnabled: boolean; maxExecutionTimeMs: number };
-    redis: { url: string; cacheTtlSeconds: number };
-    /** Empty for the runner, which uses no database. */
-    postgres: { url: string };
-    apiTokens: string[];
-    runner: { url: string; token?: string; concurrency: number; queueSize: number; queueWaitMs: number };
-    shutdownTimeoutMs: number;
-    bodyLimit: number;
-}
-
-export class ConfigError extends Error {
-    constructor(message: string) {
-        super(message);
-        this.name = "ConfigError";
-    }
-}
-
-function formatIssues(source: string, error: z.ZodError): string {
-    return error.issues
-        .map((i) => {
-            const key = i.path.length > 0 ? i.path.join(".") : "(root)";
-            const what = i.code === "unrecognized_keys" ? `unknown key(s) ${i.keys.join(", ")}` : i.message;
-            return `${source} ${key}: ${what}`;
-        })
-        .join("; ");
-}
-
 /**
- * Reads config.yaml (optional when CONFIG_PATH is unset and the default path does not exist) and
- * the environment; throws ConfigError naming the key and the problem. The runner needs no database.
+ * The resolved configuration: config.yaml and the environment mapped onto what the service uses.
+ * `ServiceConfig` is this schema's output type.
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: "api" | "runner" = "api"): ServiceConfig {
-    const envResult = envSchema.safeParse(env);
-    if (!envResult.success) throw new ConfigError(formatIssues("environment variable", envResult.error));
-    const e = envResult.data;
-
-    const path = e.CONFIG_PATH ?? DEFAULT_CONFIG_PATH;
-    let raw: unknown = {};
-    if (fs.existsSync(path)) {
-        try {
-            raw = YAML.parse(fs.readFileSync(path, "utf8")) ?? {};
-        } catch (err) {
-            throw new ConfigError(`config file ${path}: not valid YAML (${(err as Error).message.split("\n")[0]})`);
-        }
-    } else if (e.CONFIG_PATH !== undefined) {
-        throw new ConfigError(`config file ${path}: not found (CONFIG_PATH)`);
-    }
-    const fileResult = configFileSchema.safeParse(raw);
-    if (!fileResult.success) throw new ConfigError(formatIssues(`config file ${path}:`, fileResult.error));
-    const f = fileResult.data;
-
+const serviceConfigSchema = z.object({ env: envSchema, file: configFileSchema }).transform(({ env: e, file: f }) => {
     let postgresUrl = e.POSTGRES_URL ?? "";
-    if (e.POSTGRES_URL === undefined && role === "api") {
-        if (e.POSTGRES_USER === undefined)
-            throw new ConfigError("environment variable POSTGRES_URL: required (or POSTGRES_USER and POSTGRES_PASSWORD with postgres.host in config.yaml)");
+    if (e.POSTGRES_URL === undefined && e.POSTGRES_USER !== undefined) {
         const auth = `${encodeURIComponent(e.POSTGRES_USER)}${e.POSTGRES_PASSWORD ? `:${encodeURIComponent(e.POSTGRES_PASSWORD)}` : ""}`;
         postgresUrl = `postgres://${auth}@${f.postgres.host}:${f.postgres.port}/${f.postgres.database}`;
     }
-    const apiTokens = (e.API_TOKENS ?? "")
-        .split(",")
-        .map((t) => t.trim())
-        .filter((t) => t.length > 0);
-    const short = apiTokens.find((t) => t.length < 16);
-    if (short !== undefined) throw new ConfigError("environment variable API_TOKENS: every token must be at least 16 characters");
-
     return {
         version: f.version,
         host: e.HOST,
@@ -142,8 +110,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: "api" | "
         validation: { enabled: f.validation.enabled, strictMode: f.validation.strict_mode },
         security: { sandboxEnabled: f.security.sandbox_enabled, maxExecutionTimeMs: Math.round(f.security.max_execution_time * 1000) },
         redis: { url: e.REDIS_URL ?? `redis://${f.redis.host}:${f.redis.port}`, cacheTtlSeconds: f.redis.cache_ttl },
+        /** Empty when neither POSTGRES_URL nor POSTGRES_USER is set (the runner uses no database). */
         postgres: { url: postgresUrl },
-        apiTokens,
+        /** Who may call the API; empty = every authenticated route answers 401. */
+        apiClients: e.API_TOKENS,
         runner: {
             url: e.RUNNER_URL.replace(/\/+$/, ""),
             token: e.RUNNER_TOKEN,
@@ -154,4 +124,47 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: "api" | "
         shutdownTimeoutMs: Math.round(e.SHUTDOWN_TIMEOUT * 1000),
         bodyLimit: e.BODY_LIMIT,
     };
+});
+export type ServiceConfig = z.output<typeof serviceConfigSchema>;
+
+export class ConfigError extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = "ConfigError";
+    }
+}
+
+/** One line per problem, naming where the key lives: `environment variable KEY: ...` or `config file PATH: key: ...`. */
+function formatIssues(path: string, error: z.ZodError): string {
+    return error.issues
+        .map((i) => {
+            const [source, ...rest] = i.path;
+            const key = rest.length > 0 ? rest.join(".") : "(root)";
+            const what = i.code === "unrecognized_keys" ? `unknown key(s) ${i.keys.join(", ")}` : i.message;
+            return source === "env" ? `environment variable ${key}: ${what}` : `config file ${path}: ${key}: ${what}`;
+        })
+        .join("; ");
+}
+
+/**
+ * Reads config.yaml (optional when CONFIG_PATH is unset and the default path does not exist) and
+ * the environment; throws ConfigError naming the key and the problem. The runner needs no database.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: "api" | "runner" = "api"): ServiceConfig {
+    const path = env.CONFIG_PATH ?? DEFAULT_CONFIG_PATH;
+    let raw: unknown = {};
+    if (fs.existsSync(path)) {
+        try {
+            raw = YAML.parse(fs.readFileSync(path, "utf8")) ?? {};
+        } catch (err) {
+            throw new ConfigError(`config file ${path}: not valid YAML (${(err as Error).message.split("\n")[0]})`);
+        }
+    } else if (env.CONFIG_PATH !== undefined) {
+        throw new ConfigError(`config file ${path}: not found (CONFIG_PATH)`);
+    }
+    const result = serviceConfigSchema.safeParse({ env, file: raw });
+    if (!result.success) throw new ConfigError(formatIssues(path, result.error));
+    if (role === "api" && result.data.postgres.url === "")
+        throw new ConfigError("environment variable POSTGRES_URL: required (or POSTGRES_USER and POSTGRES_PASSWORD with postgres.host in config.yaml)");
+    return result.data;
 }

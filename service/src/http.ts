@@ -1,6 +1,8 @@
 /** HTTP plumbing shared by the api and the runner: JSON errors, body parsing, request metrics. */
 import Fastify, { LogController, type FastifyReply } from "fastify";
+import { hasZodFastifySchemaValidationErrors, serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
+import { fastCheckOf } from "./fastCheck";
 import type { Logger } from "./logger";
 
 /** A 4xx/5xx the handlers raise on purpose: it becomes `{error: {code, message}}`. */
@@ -21,12 +23,14 @@ export function sendError(reply: FastifyReply, status: number, code: string, mes
     return reply.code(status).send({ error: { code, message, ...(details === undefined ? {} : { details }) } });
 }
 
-/**
- * A string PostgreSQL can store: its text type (and jsonb) reject U+0000, so a NUL must be a 400
- * here, not a database error after the LLM was paid for.
- */
-export function pgText(schema: z.ZodString = z.string()) {
-    return schema.refine((s) => !s.includes("\u0000"), "must not contain a NUL character (\\u0000)");
+/** The 400 for a request part that does not match its schema: `<part>: <field>: <problem>`. */
+function invalidRequest(what: string, path: readonly PropertyKey[], code: string, message: string, keys?: readonly string[]): HttpError {
+    const field = path.length > 0 ? path.join(".") : what;
+    return new HttpError(
+        400,
+        "invalid_request",
+        `${what}: ${field}: ${code === "unrecognized_keys" ? `unknown field(s) ${(keys ?? []).join(", ")}` : message}`,
+    );
 }
 
 /** Parses a body/params object with a zod schema; a mismatch is a 400 naming the field. */
@@ -34,10 +38,11 @@ export function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T 
     const result = schema.safeParse(value);
     if (result.success) return result.data;
     const issue = result.error.issues[0];
-    const field = issue.path.length > 0 ? issue.path.join(".") : what;
-    const message = issue.code === "unrecognized_keys" ? `unknown field(s) ${issue.keys.join(", ")}` : issue.message;
-    throw new HttpError(400, "invalid_request", `${what}: ${field}: ${message}`);
+    throw invalidRequest(what, issue.path, issue.code, issue.message, issue.code === "unrecognized_keys" ? issue.keys : undefined);
 }
+
+/** How a route's schema part is named in a 400 (`path: name: ...`). */
+const PART_NAMES: Record<string, string> = { body: "body", params: "path", querystring: "query", headers: "header" };
 
 export interface HttpOptions {
     logger: Logger;
@@ -60,7 +65,24 @@ export function createHttp(options: HttpOptions) {
         requestTimeout: 120_000,
     });
 
-    app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, request, reply) => {
+    // Route schemas are zod (fastify-type-provider-zod): requests are validated and responses
+    // serialized from the schemas declared on each route, which also yield the handlers' types.
+    app.setValidatorCompiler((route) => {
+        const zod = validatorCompiler(route as Parameters<typeof validatorCompiler>[0]);
+        const fast = fastCheckOf(route.schema);
+        return fast ? (data: unknown) => (fast(data) ? { value: data } : zod(data)) : zod;
+    });
+    app.setSerializerCompiler(serializerCompiler);
+
+    app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validationContext?: string }, request, reply) => {
+        if (hasZodFastifySchemaValidationErrors(err)) {
+            const issue = err.validation[0];
+            const what = PART_NAMES[err.validationContext ?? "body"] ?? String(err.validationContext);
+            const path = issue.instancePath.split("/").filter(Boolean);
+            const keys = (issue.params as { keys?: string[] }).keys;
+            const bad = invalidRequest(what, path, issue.keyword, issue.message ?? "invalid", keys);
+            return sendError(reply, bad.statusCode, bad.code, bad.message);
+        }
         const mapped = err instanceof HttpError ? err : options.mapError?.(err);
         if (mapped) {
             if (mapped.headers) reply.headers(mapped.headers);
@@ -88,7 +110,7 @@ export function createHttp(options: HttpOptions) {
         app.server.once("close", () => clearInterval(timer));
     });
     app.setNotFoundHandler((request, reply) => sendError(reply, 404, "not_found", `no route ${request.method} ${request.url.split("?")[0]}`));
-    return app;
+    return app.withTypeProvider<ZodTypeProvider>();
 }
 
 export type HttpApp = ReturnType<typeof createHttp>;

@@ -17,7 +17,7 @@ export const REDACT_PATHS = [
     "token",
     "*.token",
     "config.llm.apiKey",
-    "config.apiTokens",
+    "config.apiClients",
     "config.runner.token",
     "config.postgres.url",
     "config.redis.url",

@@ -6,7 +6,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 
 export interface ApiMetrics {
     registry: Registry;
-    requests: Counter<"method" | "endpoint" | "status">;
+    requests: Counter<"method" | "endpoint" | "status" | "client">;
     requestDuration: Histogram<"method" | "endpoint">;
     activeConnections: Gauge;
     generationAttempts: Counter;
@@ -18,6 +18,7 @@ export interface ApiMetrics {
     cacheUp: Gauge;
     llmErrors: Counter<"kind">;
     runs: Counter<"outcome">;
+    runRecordsDropped: Counter<"reason">;
 }
 
 export const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -28,7 +29,8 @@ export function createApiMetrics(withDefaults = true): ApiMetrics {
     const r = [registry];
     return {
         registry,
-        requests: new Counter({ name: "cli_requests_total", help: "Total requests", labelNames: ["method", "endpoint", "status"], registers: r }),
+        // client: a configured client name, or "none" (public routes, rejected tokens): bounded by API_TOKENS.
+        requests: new Counter({ name: "cli_requests_total", help: "Total requests", labelNames: ["method", "endpoint", "status", "client"], registers: r }),
         requestDuration: new Histogram({
             name: "cli_request_duration_seconds",
             help: "Request latency",
@@ -60,6 +62,12 @@ export function createApiMetrics(withDefaults = true): ApiMetrics {
         cacheUp: new Gauge({ name: "cli_cache_up", help: "1 when the last readiness check reached the Redis cache, 0 when it did not", registers: r }),
         llmErrors: new Counter({ name: "llm_errors_total", help: "LLM calls that failed (timeout, error)", labelNames: ["kind"], registers: r }),
         runs: new Counter({ name: "command_runs_total", help: "Command runs by outcome", labelNames: ["outcome"], registers: r }),
+        runRecordsDropped: new Counter({
+            name: "run_records_dropped_total",
+            help: "Run records not written to the audit trail (queue_full, write_failed)",
+            labelNames: ["reason"],
+            registers: r,
+        }),
     };
 }
 

@@ -1,6 +1,6 @@
-/** The api's client of the runner (POST /run). */
+/** The api's client of the runner (POST /run); what the runner answers is validated before use. */
 import { HttpError } from "./http";
-import type { SandboxResult } from "./runner/limits";
+import { type RunResult, runResultSchema } from "./schemas";
 
 export class RunnerUnavailableError extends Error {}
 
@@ -23,7 +23,7 @@ function retryAfterSeconds(header: string | null): number {
 export class RunnerClient {
     constructor(private readonly options: { url: string; token?: string }) {}
 
-    async run(code: string, args: string[], timeoutMs: number): Promise<SandboxResult> {
+    async run(code: string, args: string[], timeoutMs: number): Promise<RunResult> {
         const controller = new AbortController();
         const timer = setTimeout(() => controller.abort(), timeoutMs + 5000);
         try {
@@ -33,12 +33,17 @@ export class RunnerClient {
                 body: JSON.stringify({ code, args, timeoutMs }),
                 signal: controller.signal,
             });
-            const body = (await response.json().catch(() => ({}))) as SandboxResult & { error?: { message?: string } };
-            if (response.status === 429) {
-                throw new RunnerBusyError(`the runner is busy: ${body.error?.message ?? "no detail"}`, retryAfterSeconds(response.headers.get("retry-after")));
+            const body: unknown = await response.json().catch(() => ({}));
+            const message = (body as { error?: { message?: unknown } }).error?.message;
+            const detail = typeof message === "string" ? message : "no detail";
+            if (response.status === 429) throw new RunnerBusyError(`the runner is busy: ${detail}`, retryAfterSeconds(response.headers.get("retry-after")));
+            if (!response.ok) throw new RunnerUnavailableError(`the runner answered ${response.status}: ${detail}`);
+            const result = runResultSchema.safeParse(body);
+            if (!result.success) {
+                const issue = result.error.issues[0];
+                throw new RunnerUnavailableError(`the runner answered an unexpected body: ${issue.path.join(".") || "(root)"}: ${issue.message}`);
             }
-            if (!response.ok) throw new RunnerUnavailableError(`the runner answered ${response.status}: ${body.error?.message ?? "no detail"}`);
-            return body;
+            return result.data;
         } catch (err) {
             if (err instanceof RunnerUnavailableError || err instanceof RunnerBusyError) throw err;
             throw new RunnerUnavailableError(

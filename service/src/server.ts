@@ -3,7 +3,7 @@
  * PORT, metrics on METRICS_PORT) and drains gracefully on SIGTERM.
  */
 import Redis from "ioredis";
-import { buildApiApp } from "./app";
+import { type ApiDeps, buildApiApp } from "./app";
 import { GenerationCache } from "./cache";
 import { ConfigError, loadConfig, type ServiceConfig } from "./config";
 import { CommandRepository, createPool, migrate } from "./db";
@@ -11,6 +11,7 @@ import { LlmClient } from "./llm";
 import { closeServer, createMetricsServer, handleShutdown, listen } from "./lifecycle";
 import { createLogger, stripCredentials } from "./logger";
 import { createApiMetrics } from "./metrics";
+import { RunRecorder } from "./runRecorder";
 import { RunnerClient } from "./runnerClient";
 
 /** Exits 1 with one line on stderr for a bad config file or variable. */
@@ -41,7 +42,8 @@ async function migrateWithRetry(pool: ReturnType<typeof createPool>, log: Return
     }
 }
 
-export async function main(): Promise<void> {
+/** Starts the api. `overrides` replaces dependencies (the audit benchmark runs one without recording). */
+export async function main(overrides: Partial<Pick<ApiDeps, "runs">> = {}): Promise<void> {
     const config = configOrExit("api");
     const log = createLogger(config.logLevel);
     log.info(
@@ -51,11 +53,11 @@ export async function main(): Promise<void> {
             runner: config.runner.url,
             model: config.llm.model,
             llmConfigured: Boolean(config.llm.apiKey),
-            tokens: config.apiTokens.length,
+            clients: config.apiClients.map((c) => c.name),
         },
         "starting cli-platform api",
     );
-    if (config.apiTokens.length === 0) log.warn("API_TOKENS is empty: every authenticated route answers 401");
+    if (config.apiClients.length === 0) log.warn("API_TOKENS is empty: every authenticated route answers 401");
 
     const pool = createPool(config.postgres.url);
     await migrateWithRetry(pool, log, 60_000);
@@ -69,16 +71,18 @@ export async function main(): Promise<void> {
     });
     redis.on("error", (err) => log.debug({ err: err.message }, "redis connection error"));
     const metrics = createApiMetrics();
+    const repo = new CommandRepository(pool);
 
-    const api = buildApiApp({
+    const api = await buildApiApp({
         log,
         metrics,
-        repo: new CommandRepository(pool),
+        repo,
         cache: new GenerationCache(redis, config.redis.cacheTtlSeconds, log, metrics),
         llm: new LlmClient(config.llm),
         runner: new RunnerClient(config.runner),
+        runs: overrides.runs ?? new RunRecorder(repo, log, metrics),
         redisPing: () => redis.ping(),
-        apiTokens: config.apiTokens,
+        apiClients: config.apiClients,
         validation: config.validation,
         security: config.security,
         version: config.version,

@@ -223,9 +223,9 @@ describe("api (real PostgreSQL, Redis, runner; fake LLM)", function () {
             await p.call("POST", "/evolve", { description: "greet the cache", name: "cached-cmd" });
             const first = await p.call("GET", "/commands/cached-cmd");
             assert.equal((first.body.versions as unknown[]).length, 1);
-            assert.ok(await p.redis.get("cli-platform:command:v1:cached-cmd"), "cached in Redis");
+            assert.ok(await p.redis.get("cli-platform:command:v2:cached-cmd"), "cached in Redis");
             await p.call("POST", "/evolve", { description: "add for the cache", name: "cached-cmd" });
-            assert.equal(await p.redis.get("cli-platform:command:v1:cached-cmd"), null, "invalidated on write");
+            assert.equal(await p.redis.get("cli-platform:command:v2:cached-cmd"), null, "invalidated on write");
             const second = await p.call("GET", "/commands/cached-cmd");
             assert.deepEqual(
                 (second.body.versions as { version: number }[]).map((v) => v.version),
@@ -237,7 +237,9 @@ describe("api (real PostgreSQL, Redis, runner; fake LLM)", function () {
             const missing = await p.call("GET", "/commands/does-not-exist");
             assert.equal(missing.status, 404);
             assert.deepEqual(missing.body.error, { code: "not_found", message: 'no command named "does-not-exist"' });
-            assert.equal((await p.call("GET", "/commands/Not_A_Slug")).status, 400);
+            const bad = await p.call("GET", "/commands/Not_A_Slug");
+            assert.equal(bad.status, 400);
+            assert.match(bad.body.error!.message, /^path: name: must be a slug/);
         });
 
         it("POST /commands/:name/run runs the latest version through the runner", async () => {
@@ -274,8 +276,8 @@ describe("api (real PostgreSQL, Redis, runner; fake LLM)", function () {
     describe("metrics", () => {
         it("counts requests by method, route and status, with the deployment guide's names", async () => {
             const text = await p.metrics.registry.metrics();
-            assert.match(text, /cli_requests_total\{method="POST",endpoint="\/evolve",status="201"\} [1-9]/);
-            assert.match(text, /cli_requests_total\{method="GET",endpoint="\/commands\/:name",status="404"\} [1-9]/);
+            assert.match(text, /cli_requests_total\{method="POST",endpoint="\/evolve",status="201",client="alice"\} [1-9]/);
+            assert.match(text, /cli_requests_total\{method="GET",endpoint="\/commands\/:name",status="404",client="alice"\} [1-9]/);
             assert.match(text, /cli_request_duration_seconds_bucket\{le="0.005",method="GET",endpoint="\/health"\}/);
             assert.match(text, /code_generation_attempts_total [1-9]/);
             assert.match(text, /code_generation_success_total [1-9]/);

@@ -67,6 +67,30 @@ describe("cli-platform CLI (against the real api)", function () {
         assert.deepEqual(await cli(["run", "failing"]), { code: 3, out: "", err: "nope\n" });
     });
 
+    it("run --version, rollback and runs", async () => {
+        await cli(["evolve", "--name", "twice", "greet", "someone"]);
+        await cli(["evolve", "--name", "twice", "add", "numbers"]);
+        assert.deepEqual(await cli(["run", "--version", "1", "twice", "bob"]), { code: 0, out: "hello bob\n", err: "" });
+        assert.deepEqual(await cli(["run", "twice", "2", "2"]), { code: 0, out: "4\n", err: "" });
+        assert.deepEqual(await cli(["rollback", "twice", "1"]), { code: 0, out: "twice v3 (copy of v1)\n", err: "" });
+        assert.deepEqual(await cli(["rollback", "twice", "3"]), { code: 0, out: "twice v3 already is the latest\n", err: "" });
+        assert.deepEqual(await cli(["run", "twice", "ann"]), { code: 0, out: "hello ann\n", err: "" });
+        const show = await cli(["show", "twice"]);
+        assert.match(show.out, /^# twice v3 \(.*, by alice, rollback to v1\): greet someone$/m);
+        await p.recorder.flush();
+        const runs = await cli(["runs", "--limit", "2", "twice"]);
+        assert.equal(runs.code, 0);
+        assert.match(runs.out, /^\S+\tv3\talice\texit 0\t\d+ ms\n\S+\tv2\talice\texit 0\t\d+ ms\n$/);
+        assert.deepEqual(await cli(["runs", "nothing-ran"]), { code: 1, out: "", err: 'cli-platform: 404: no command named "nothing-ran"\n' });
+        assert.deepEqual(await cli(["rollback", "twice", "9"]), { code: 1, out: "", err: 'cli-platform: 404: command "twice" has no version 9\n' });
+        assert.deepEqual(await cli(["rollback", "twice", "v1"]), { code: 2, out: "", err: 'cli-platform: version must be a positive integer, got "v1"\n' });
+        assert.deepEqual(await cli(["run", "--version", "0", "twice"]), {
+            code: 2,
+            out: "",
+            err: 'cli-platform: --version must be a positive integer, got "0"\n',
+        });
+    });
+
     it("errors are one line on stderr with a non-zero exit code", async () => {
         assert.deepEqual(await cli(["show", "missing-command"]), { code: 1, out: "", err: 'cli-platform: 404: no command named "missing-command"\n' });
         assert.deepEqual(await cli(["list"], { CLI_PLATFORM_TOKEN: "wrong-token-0123456789" }), {

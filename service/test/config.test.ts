@@ -2,6 +2,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { formatApiTokens } from "../src/clients";
 import { ConfigError, loadConfig } from "../src/config";
 
 function file(text: string): string {
@@ -60,8 +61,30 @@ describe("service config", () => {
         assert.equal(c.redis.url, "redis://:secret@cache:6380");
         assert.equal(c.llm.apiKey, "sk-abc");
         assert.equal(c.llm.baseUrl, "http://llm.local/v1");
-        assert.deepEqual(c.apiTokens, ["aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"]);
+        assert.deepEqual(c.apiClients, [
+            { name: "client-1", token: "aaaaaaaaaaaaaaaa" },
+            { name: "client-2", token: "bbbbbbbbbbbbbbbb" },
+        ]);
         assert.equal(c.port, 9000);
+    });
+
+    it("API_TOKENS names clients: name=token pairs, bare tokens as client-<n>", () => {
+        const c = loadConfig({ ...base, CONFIG_PATH: file(GUIDE), API_TOKENS: "alice=aaaaaaaaaaaaaaaa, cccccccccccccccc ,ci.bot=bbbbbbbbbbbbbbbb" });
+        assert.deepEqual(c.apiClients, [
+            { name: "alice", token: "aaaaaaaaaaaaaaaa" },
+            { name: "client-1", token: "cccccccccccccccc" },
+            { name: "ci.bot", token: "bbbbbbbbbbbbbbbb" },
+        ]);
+        assert.deepEqual(loadConfig({ ...base, CONFIG_PATH: file(GUIDE) }).apiClients, []);
+    });
+
+    it("reads the API_TOKENS the infrastructure writes (formatApiTokens)", () => {
+        const clients = [
+            { name: "admin", token: "A".repeat(48) },
+            { name: "team-a", token: "b".repeat(48) },
+        ];
+        assert.equal(formatApiTokens(clients), `admin=${"A".repeat(48)},team-a=${"b".repeat(48)}`);
+        assert.deepEqual(loadConfig({ ...base, CONFIG_PATH: file(GUIDE), API_TOKENS: formatApiTokens(clients) }).apiClients, clients);
     });
 
     it("builds the PostgreSQL URL from the file and POSTGRES_USER/PASSWORD", () => {
@@ -94,7 +117,37 @@ describe("service config", () => {
         [
             "a short API token",
             { ...base, CONFIG_PATH: file(GUIDE), API_TOKENS: "short" },
-            /^environment variable API_TOKENS: every token must be at least 16 characters$/,
+            /^environment variable API_TOKENS: entry 1: the token must be at least 16 characters$/,
+        ],
+        [
+            "a client name that is not allowed",
+            { ...base, CONFIG_PATH: file(GUIDE), API_TOKENS: "alice=aaaaaaaaaaaaaaaa,Alice Smith=bbbbbbbbbbbbbbbb" },
+            /^environment variable API_TOKENS: entry 2: what stands before "=" is not a client name \(lowercase letters, digits/,
+        ],
+        [
+            "a bare token with '=' (never echoed)",
+            { ...base, CONFIG_PATH: file(GUIDE), API_TOKENS: "c2VjcmV0LXNlY3JldC1zZWNyZXQ=" },
+            /^environment variable API_TOKENS: entry 1: what stands before "=" is not a client name \(.*\); a bare token cannot contain "="$/,
+        ],
+        [
+            "a named client with a short token",
+            { ...base, CONFIG_PATH: file(GUIDE), API_TOKENS: "alice=aaaaaaaaaaaaaaaa,ci=short" },
+            /^environment variable API_TOKENS: entry 2: the token must be at least 16 characters$/,
+        ],
+        [
+            "a lowercase bare token ending in '=' (never echoed)",
+            { ...base, CONFIG_PATH: file(GUIDE), API_TOKENS: "abcdefghijklmnopqrstuvwx=" },
+            /^environment variable API_TOKENS: entry 1: the token must be at least 16 characters$/,
+        ],
+        [
+            "a client listed twice",
+            { ...base, CONFIG_PATH: file(GUIDE), API_TOKENS: "ci=aaaaaaaaaaaaaaaa,ci=bbbbbbbbbbbbbbbb" },
+            /^environment variable API_TOKENS: client "ci" is listed twice$/,
+        ],
+        [
+            "two clients sharing a token",
+            { ...base, CONFIG_PATH: file(GUIDE), API_TOKENS: "alice=aaaaaaaaaaaaaaaa,bob=aaaaaaaaaaaaaaaa" },
+            /^environment variable API_TOKENS: client "bob" has the same token as client "alice"$/,
         ],
     ];
     for (const [title, env, message] of errors) {

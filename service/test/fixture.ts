@@ -11,10 +11,13 @@ import { LlmClient } from "../src/llm";
 import { createLogger } from "../src/logger";
 import { createApiMetrics, createRunnerMetrics, type ApiMetrics } from "../src/metrics";
 import { buildRunnerApp } from "../src/runner/app";
+import { RunRecorder } from "../src/runRecorder";
 import { RunnerClient } from "../src/runnerClient";
 import { type FakeLlm, PostgresServer, RedisServer, startFakeLlm, stopAll } from "./support";
 
 export const TOKEN = "test-token-0123456789abcdef";
+/** The second configured client (named "ci"). */
+export const CI_TOKEN = "second-token-0123456789";
 export const RUNNER_TOKEN = "runner-token-0123456789abcdef";
 
 export interface Platform {
@@ -26,7 +29,9 @@ export interface Platform {
     metrics: ApiMetrics;
     apiUrl: string;
     runnerUrl: string;
-    api: ReturnType<typeof buildApiApp>;
+    api: Awaited<ReturnType<typeof buildApiApp>>;
+    /** The api's audit-trail writer (flush() to see queued runs in PostgreSQL at once). */
+    recorder: RunRecorder;
     runner: ReturnType<typeof buildRunnerApp>;
     /** fetch against the api with the bearer token. */
     call(
@@ -44,13 +49,15 @@ export interface PlatformOptions {
     maxExecutionTimeMs?: number;
     sandboxEnabled?: boolean;
     validation?: { enabled: boolean; strictMode: boolean };
+    /** Where the api logs (at info); default: nowhere. */
+    logSink?: NodeJS.WritableStream;
     /** The runner's sandboxes and queue. Default 4 sandboxes, a queue of 8 waiting up to 1 s. */
     runner?: { concurrency: number; queueSize: number; queueWaitMs: number };
 }
 
 export async function startPlatform(options: PlatformOptions = {}): Promise<Platform> {
     const [pg, redisServer, llm] = await Promise.all([PostgresServer.start(), RedisServer.start(), startFakeLlm()]);
-    const log = createLogger("silent");
+    const log = options.logSink ? createLogger("info", options.logSink) : createLogger("silent");
     const pool = createPool(pg.url);
     await migrate(pool);
     const redis = new Redis(redisServer.url, {
@@ -63,6 +70,8 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     redis.on("error", () => undefined);
     await new Promise<void>((resolve) => (redis.status === "ready" ? resolve() : redis.once("ready", () => resolve())));
     const metrics = createApiMetrics(false);
+    const repo = new CommandRepository(pool);
+    const recorder = new RunRecorder(repo, log, metrics);
     const maxExecutionTimeMs = options.maxExecutionTimeMs ?? 2000;
 
     const runner = buildRunnerApp({
@@ -77,10 +86,10 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     await runner.app.listen({ port: 0, host: "127.0.0.1" });
     const runnerUrl = `http://127.0.0.1:${(runner.app.server.address() as { port: number }).port}`;
 
-    const api = buildApiApp({
+    const api = await buildApiApp({
         log,
         metrics,
-        repo: new CommandRepository(pool),
+        repo,
         cache: new GenerationCache(redis, 3600, log, metrics),
         llm: new LlmClient({
             baseUrl: llm.url,
@@ -90,8 +99,12 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
             apiKey: options.apiKey === null ? undefined : (options.apiKey ?? "sk-test"),
         }),
         runner: new RunnerClient({ url: runnerUrl, token: RUNNER_TOKEN }),
+        runs: recorder,
         redisPing: () => redis.ping(),
-        apiTokens: [TOKEN, "second-token-0123456789"],
+        apiClients: [
+            { name: "alice", token: TOKEN },
+            { name: "ci", token: CI_TOKEN },
+        ],
         validation: options.validation ?? { enabled: true, strictMode: true },
         security: { sandboxEnabled: options.sandboxEnabled ?? true, maxExecutionTimeMs },
         version: "1.0.0",
@@ -111,6 +124,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
         apiUrl,
         runnerUrl,
         api,
+        recorder,
         runner,
         async call(method, path, body, headers = {}) {
             const res = await fetch(`${apiUrl}${path}`, {

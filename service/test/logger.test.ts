@@ -16,7 +16,7 @@ describe("logger", () => {
                 apiKey: "sk-live-123",
                 password: "hunter2",
                 token: "abc",
-                config: { llm: { apiKey: "sk-x" }, apiTokens: ["t1"], postgres: { url: "postgres://u:pw@h/db" } },
+                config: { llm: { apiKey: "sk-x" }, apiClients: [{ name: "ci", token: "t1" }], postgres: { url: "postgres://u:pw@h/db" } },
             },
             "test",
         );

@@ -132,7 +132,7 @@ describe("EksCluster", () => {
                 for (const g of byType(r, NODE_GROUP)) assert.ok(g.dependsOn.includes(cni.urn));
             });
 
-            it("gives vpc-cni, the EBS CSI driver, the autoscaler and Fluent Bit each an IRSA role naming exactly its service account", async () => {
+            it("gives vpc-cni, the EBS CSI driver, the autoscaler, Fluent Bit, the load balancer controller and external-dns each an IRSA role naming exactly its service account", async () => {
                 const r = await render(stack);
                 const subjects = irsaSubjects(r);
                 assert.deepEqual(Object.fromEntries([...subjects.entries()].sort()), {
@@ -141,6 +141,9 @@ describe("EksCluster", () => {
                     "cluster-vpc-cni-role": "system:serviceaccount:kube-system:aws-node",
                     "logging-fluent-bit-role": "system:serviceaccount:logging:fluent-bit",
                     ...(stack !== "dev" ? { "logging-os-bootstrap-role": "system:serviceaccount:logging:opensearch-bootstrap" } : {}),
+                    "traffic-lbc-irsa-role": "system:serviceaccount:kube-system:aws-load-balancer-controller",
+                    // external-dns only where a hosted zone is configured (prod's stack file).
+                    ...(stack === "prod" ? { "traffic-external-dns-irsa-role": "system:serviceaccount:external-dns:external-dns" } : {}),
                 });
                 const ebs = byType(r, "aws:eks/addon:Addon").find((a) => a.inputs.addonName === "aws-ebs-csi-driver")!;
                 assert.match(String(ebs.inputs.serviceAccountRoleArn), /role\/cluster-aws-ebs-csi-driver-role-/);

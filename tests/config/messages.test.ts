@@ -38,7 +38,7 @@ describe("config: validation messages", () => {
             title: "unknown top-level key",
             stack: "dev",
             changes: () => ({ "cli-platform:netwrok": { cidr: "10.0.0.0/16" } }),
-            message: `cli-platform:netwrok = {"cidr":"10.0.0.0/16"}: unknown key; allowed keys: environment, protectStatefulResources, openaiApiKey, alertWebhookUrl, network, cluster, kubernetes, postgres, redis, service, ingress, monitoring, logging`,
+            message: `cli-platform:netwrok = {"cidr":"10.0.0.0/16"}: unknown key; allowed keys: environment, protectStatefulResources, openaiApiKey, alertWebhookUrl, network, cluster, kubernetes, postgres, redis, service, traffic, dns, monitoring, logging`,
         },
         {
             title: "unknown environment",
@@ -219,8 +219,8 @@ describe("config: validation messages", () => {
         {
             title: "staging without its ACME e-mail (TLS is on by default)",
             stack: "staging",
-            changes: () => ({ "cli-platform:ingress": { apiHost: "cli.staging.example.com" } }),
-            message: `cli-platform:ingress.acmeEmail = (unset): required when ingress.tls is true (the Let's Encrypt account e-mail)`,
+            changes: () => ({ "cli-platform:traffic": { apiHost: "cli.staging.example.com" } }),
+            message: `cli-platform:traffic.acmeEmail = (unset): required when traffic.tls is true (the Let's Encrypt account e-mail)`,
         },
         {
             title: "prod open to 0.0.0.0/0",
@@ -297,8 +297,8 @@ describe("config: validation messages", () => {
         {
             title: "a disabled section with settings",
             stack: "local",
-            changes: () => section("local", "ingress", { apiHost: "cli.localtest.me" }),
-            message: `cli-platform:ingress.apiHost = "cli.localtest.me": applies only when ingress.enabled is true (it is false); remove it`,
+            changes: () => section("local", "traffic", { apiHost: "cli.localtest.me" }),
+            message: `cli-platform:traffic.apiHost = "cli.localtest.me": applies only when traffic.enabled is true (it is false); remove it`,
         },
         {
             title: "flow-log retention with flow logs off",
@@ -309,20 +309,20 @@ describe("config: validation messages", () => {
         {
             title: "a value without a default left out",
             stack: "dev",
-            changes: () => ({ "cli-platform:ingress": undefined }),
-            message: `cli-platform:ingress.apiHost = (unset): required: it has no default (set it in the stack file)`,
+            changes: () => ({ "cli-platform:traffic": undefined }),
+            message: `cli-platform:traffic.apiHost = (unset): required: it has no default (set it in the stack file)`,
         },
         {
             title: "an ACME e-mail without TLS",
-            stack: "dev",
-            changes: () => section("dev", "ingress", { acmeEmail: "ops@example.com" }),
-            message: `cli-platform:ingress.acmeEmail = "ops@example.com": used only when ingress.tls is true; remove it or turn tls on`,
+            stack: "local",
+            changes: () => section("local", "traffic", { enabled: true, apiHost: "cli.localtest.me", acmeEmail: "ops@example.com" }),
+            message: `cli-platform:traffic.acmeEmail = "ops@example.com": used only when traffic.tls is true; remove it or turn tls on`,
         },
         {
-            title: "a Grafana host without an ingress",
+            title: "a Grafana host without the traffic layer",
             stack: "local",
             changes: () => section("local", "monitoring", { grafanaHost: "grafana.example.com" }),
-            message: `cli-platform:monitoring.grafanaHost = "grafana.example.com": needs ingress.enabled (Grafana is exposed through the ingress); remove it or enable the ingress`,
+            message: `cli-platform:monitoring.grafanaHost = "grafana.example.com": needs traffic.enabled (Grafana is exposed through the Gateway); remove it or enable the traffic layer`,
         },
         {
             title: "CPU request above its limit",
@@ -349,6 +349,24 @@ describe("config: validation messages", () => {
             message: `cli-platform:service.api.memoryLimit = "512MB": must be a memory quantity such as "256Mi" or "1Gi"`,
         },
         {
+            title: "an API client name that is not one",
+            stack: "dev",
+            changes: () => section("dev", "service", { apiClients: ["admin", "Team A"] }),
+            message: `cli-platform:service.apiClients[1] = "Team A": must be a client name: lowercase letters, digits, ".", "_" and "-", starting with a letter or digit, at most 63`,
+        },
+        {
+            title: "an API client named twice",
+            stack: "prod",
+            changes: () => section("prod", "service", { apiClients: ["admin", "ci", "admin"] }),
+            message: `cli-platform:service.apiClients = ["admin","ci","admin"]: must not name a client twice`,
+        },
+        {
+            title: "no API client",
+            stack: "local",
+            changes: () => section("local", "service", { apiClients: [] }),
+            message: `cli-platform:service.apiClients = []: must have at least 1 item(s)`,
+        },
+        {
             title: "LLM temperature out of range",
             stack: "dev",
             changes: () =>
@@ -360,14 +378,62 @@ describe("config: validation messages", () => {
         {
             title: "TLS without an ACME e-mail",
             stack: "prod",
-            changes: () => section("prod", "ingress", { acmeEmail: undefined }),
-            message: `cli-platform:ingress.acmeEmail = (unset): required when ingress.tls is true (the Let's Encrypt account e-mail)`,
+            changes: () => section("prod", "traffic", { acmeEmail: undefined }),
+            message: `cli-platform:traffic.acmeEmail = (unset): required when traffic.tls is true (the Let's Encrypt account e-mail)`,
         },
         {
             title: "a host name that is not one",
             stack: "dev",
-            changes: () => section("dev", "ingress", { apiHost: "https://cli.example.com" }),
-            message: `cli-platform:ingress.apiHost = "https://cli.example.com": must be a fully qualified host name such as "cli.example.com"`,
+            changes: () => section("dev", "traffic", { apiHost: "https://cli.example.com" }),
+            message: `cli-platform:traffic.apiHost = "https://cli.example.com": must be a fully qualified host name such as "cli.example.com"`,
+        },
+        {
+            title: "plain HTTP on an internet-facing AWS listener",
+            stack: "dev",
+            changes: () => section("dev", "traffic", { tls: false, acmeEmail: undefined }),
+            message: `cli-platform:traffic.tls = false: must be true on AWS: every internet-facing listener is HTTPS (plain HTTP only on local)`,
+        },
+        {
+            title: "TLS on local",
+            stack: "local",
+            changes: () => section("local", "traffic", { enabled: true, apiHost: "cli.localtest.me", tls: true, acmeEmail: "ops@example.com" }),
+            message: `cli-platform:traffic.tls = true: must be false on local: Let's Encrypt cannot reach a local cluster for the HTTP-01 challenge`,
+        },
+        {
+            title: "a negative rate limit",
+            stack: "prod",
+            changes: () => section("prod", "traffic", { evolveRateLimitPerMinute: -1 }),
+            message: `cli-platform:traffic.evolveRateLimitPerMinute = -1: must be >= 0`,
+        },
+        {
+            title: "a rate limit that is not an integer",
+            stack: "dev",
+            changes: () => section("dev", "traffic", { evolveRateLimitPerMinute: 2.5 }),
+            message: `cli-platform:traffic.evolveRateLimitPerMinute = 2.5: must be an integer`,
+        },
+        {
+            title: "a hosted zone id that is not one",
+            stack: "prod",
+            changes: () => section("prod", "dns", { hostedZoneId: "example.com" }),
+            message: `cli-platform:dns.hostedZoneId = "example.com": must be a Route 53 hosted zone id such as "Z0123456789ABCDEFGHIJ"`,
+        },
+        {
+            title: "a hosted zone without the traffic layer",
+            stack: "prod",
+            changes: () => ({ "cli-platform:traffic": { enabled: false }, "cli-platform:monitoring": {} }),
+            message: `cli-platform:dns.hostedZoneId = "Z0123456789EXAMPLE00": needs traffic.enabled (external-dns publishes the Gateway's hosts)`,
+        },
+        {
+            title: "DNS on local",
+            stack: "local",
+            changes: () => ({ "cli-platform:dns": { hostedZoneId: "Z0123456789EXAMPLE00" } }),
+            message: `cli-platform:dns = {"hostedZoneId":"Z0123456789EXAMPLE00"}: the local environment has no AWS dns; remove it`,
+        },
+        {
+            title: "the section of older versions, renamed",
+            stack: "dev",
+            changes: () => ({ "cli-platform:ingress": { enabled: true } }),
+            message: `cli-platform:ingress = {"enabled":true}: renamed to cli-platform:traffic; move its fields there`,
         },
         {
             title: "an alert receiver without its secret URL",

@@ -135,7 +135,7 @@ describe("Monitoring", () => {
         });
     });
 
-    it("ServiceMonitors scrape the api, the runner and the in-cluster exporters on their metrics ports", async () => {
+    it("ServiceMonitors scrape the api, the runner, the in-cluster exporters and the Envoy Gateway controller on their metrics ports", async () => {
         const monitors = (stack: "dev" | "prod") =>
             render(stack).then((r) =>
                 byType(r, "kubernetes:monitoring.coreos.com/v1:ServiceMonitor")
@@ -145,12 +145,14 @@ describe("Monitoring", () => {
         assert.deepEqual(await monitors("dev"), [
             ["cli-api", "cli-platform", "metrics"],
             ["cli-runner", "cli-platform", "metrics"],
+            ["envoy-gateway", "envoy-gateway-system", "metrics"],
             ["postgres", "cli-platform", "metrics"],
             ["redis", "cli-platform", "metrics"],
         ]);
         assert.deepEqual(await monitors("prod"), [
             ["cli-api", "cli-platform", "metrics"],
             ["cli-runner", "cli-platform", "metrics"],
+            ["envoy-gateway", "envoy-gateway-system", "metrics"],
         ]);
     });
 
@@ -286,19 +288,52 @@ describe("Monitoring", () => {
         );
     });
 
-    it("Grafana: through the ingress with TLS in prod, port-forward in dev", async () => {
+    it("Grafana: an HTTPRoute on the Gateway's grafana listener in prod (no Ingress from the chart), port-forward in dev", async () => {
         const prod = await render("prod");
         assert.equal(prod.outputs.grafanaUrl, "https://grafana.example.com");
-        const grafana = stackValues(one(prod, "kubernetes:helm.sh/v3:Release", "monitoring-stack")).grafana as {
-            ingress: { enabled: boolean; hosts: string[]; tls: Obj[]; annotations: Record<string, string> };
-        };
-        assert.deepEqual([grafana.ingress.enabled, grafana.ingress.hosts], [true, ["grafana.example.com"]]);
-        assert.deepEqual(grafana.ingress.tls, [{ hosts: ["grafana.example.com"], secretName: "grafana-tls" }]);
-        assert.equal(grafana.ingress.annotations["cert-manager.io/cluster-issuer"], "letsencrypt-prod");
+        const grafana = stackValues(one(prod, "kubernetes:helm.sh/v3:Release", "monitoring-stack")).grafana as { ingress: { enabled: boolean } };
+        assert.deepEqual(grafana.ingress, { enabled: false });
+        const route = byType(prod, "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute").find((x) => (x.inputs.metadata as Obj).name === "grafana")!;
+        assert.deepEqual(route.inputs.metadata, {
+            name: "grafana",
+            namespace: "monitoring",
+            labels: { "app.kubernetes.io/name": "grafana", "app.kubernetes.io/part-of": "cli-platform" },
+        });
+        assert.deepEqual(route.inputs.spec, {
+            parentRefs: [
+                { group: "gateway.networking.k8s.io", kind: "Gateway", name: "platform", namespace: "envoy-gateway-system", sectionName: "https-grafana" },
+            ],
+            hostnames: ["grafana.example.com"],
+            rules: [
+                {
+                    matches: [{ path: { type: "PathPrefix", value: "/" } }],
+                    filters: [
+                        { type: "ResponseHeaderModifier", responseHeaderModifier: { set: [{ name: "Strict-Transport-Security", value: "max-age=31536000" }] } },
+                    ],
+                    backendRefs: [{ group: "", kind: "Service", name: "kube-prometheus-stack-grafana", port: 80 }],
+                },
+            ],
+        });
         assert.match(
             String((await render("dev")).outputs.grafanaUrl),
             /^http:\/\/localhost:3000 \(kubectl -n monitoring port-forward svc\/kube-prometheus-stack-grafana 3000:80\)$/,
         );
+    });
+
+    it("scrapes Envoy Gateway: the controller's Service and the proxies' stats port (no Service exposes it)", async () => {
+        const prod = await render("prod");
+        const sm = byType(prod, "kubernetes:monitoring.coreos.com/v1:ServiceMonitor").find((x) => (x.inputs.metadata as Obj).name === "envoy-gateway")!;
+        assert.equal((sm.inputs.metadata as Obj).namespace, "envoy-gateway-system");
+        assert.deepEqual((sm.inputs.spec as Obj).selector, { matchLabels: { "control-plane": "envoy-gateway" } });
+        assert.deepEqual((sm.inputs.spec as Obj).endpoints, [{ port: "metrics", path: "/metrics", interval: "30s" }]);
+        const pm = one(prod, "kubernetes:monitoring.coreos.com/v1:PodMonitor");
+        assert.equal((pm.inputs.metadata as Obj).namespace, "envoy-gateway-system");
+        assert.deepEqual((pm.inputs.spec as Obj).selector, {
+            matchLabels: { "app.kubernetes.io/name": "envoy", "app.kubernetes.io/component": "proxy", "app.kubernetes.io/managed-by": "envoy-gateway" },
+        });
+        assert.deepEqual((pm.inputs.spec as Obj).podMetricsEndpoints, [{ port: "metrics", path: "/stats/prometheus", interval: "30s" }]);
+        const local = await render("local");
+        assert.equal(byType(local, "kubernetes:monitoring.coreos.com/v1:PodMonitor").length, 0);
     });
 
     it("is absent when monitoring.enabled is false", async () => {

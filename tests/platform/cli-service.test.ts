@@ -207,7 +207,11 @@ describe("CliService (cli-api, cli-runner)", () => {
             "cli-runner": { namespace: "cli-platform", labels: { "app.kubernetes.io/name": "cli-runner", "app.kubernetes.io/instance": "cli-runner" } },
             postgres: { namespace: "cli-platform", labels: { "app.kubernetes.io/name": "postgres" } },
             redis: { namespace: "cli-platform", labels: { "app.kubernetes.io/name": "redis" } },
-            "ingress-nginx": { namespace: "ingress-nginx", labels: { "app.kubernetes.io/name": "ingress-nginx" } },
+            envoy: {
+                namespace: "envoy-gateway-system",
+                labels: { "app.kubernetes.io/name": "envoy", "app.kubernetes.io/component": "proxy", "app.kubernetes.io/managed-by": "envoy-gateway" },
+            },
+            "envoy-gateway": { namespace: "envoy-gateway-system", labels: { "control-plane": "envoy-gateway", "app.kubernetes.io/name": "gateway-helm" } },
             prometheus: { namespace: "monitoring", labels: { "app.kubernetes.io/name": "prometheus" } },
             "kube-dns": { namespace: "kube-system", labels: { "k8s-app": "kube-dns" } },
         };
@@ -262,7 +266,8 @@ describe("CliService (cli-api, cli-runner)", () => {
         it("dev (in-cluster data): exactly the intended edges", async () => {
             const policies = policiesOf(await render("dev"));
             const table: [string, string | { ip: string }, number, boolean][] = [
-                ["ingress-nginx", "cli-api", 8000, true],
+                ["envoy", "cli-api", 8000, true],
+                ["envoy-gateway", "cli-api", 8000, false],
                 ["prometheus", "cli-api", 8080, true],
                 ["prometheus", "cli-runner", 8080, true],
                 ["prometheus", "postgres", 9187, true],
@@ -279,8 +284,8 @@ describe("CliService (cli-api, cli-runner)", () => {
                 ["cli-runner", "postgres", 5432, false],
                 ["cli-runner", "redis", 6379, false],
                 ["cli-runner", { ip: "104.18.0.1" }, 443, false],
-                ["ingress-nginx", "cli-runner", 8001, false],
-                ["ingress-nginx", "postgres", 5432, false],
+                ["envoy", "cli-runner", 8001, false],
+                ["envoy", "postgres", 5432, false],
                 ["prometheus", "cli-api", 8000, false],
                 ["prometheus", "postgres", 5432, false],
                 ["postgres", "cli-api", 8000, false],
@@ -301,7 +306,7 @@ describe("CliService (cli-api, cli-runner)", () => {
                 ["cli-api", { ip: "10.99.0.1" }, 5432, false],
                 ["cli-runner", { ip: "10.20.10.20" }, 5432, false],
                 ["cli-api", "cli-runner", 8001, true],
-                ["ingress-nginx", "cli-api", 8000, true],
+                ["envoy", "cli-api", 8000, true],
             ];
             assert.deepEqual(
                 table.map(([from, to, port]) => [from, to, port, allowed(policies, from, to, port)]),
@@ -311,7 +316,7 @@ describe("CliService (cli-api, cli-runner)", () => {
     });
 
     for (const stack of STACKS) {
-        it(`${stack}: every rendered object of the service validates against the API schema (Deployment, HPA, PDB, Ingress, NetworkPolicy, ...)`, async () => {
+        it(`${stack}: every rendered object of the service validates against the API schema (Deployment, HPA, PDB, HTTPRoute, rate limit, NetworkPolicy, ...)`, async () => {
             const objects = kubernetesObjects(await render(stack)).filter((o) => {
                 const name = String((o.metadata as Obj | undefined)?.name ?? "");
                 return name.startsWith("cli-api") || name.startsWith("cli-runner") || name === "cli-platform-secrets" || o.kind === "ClusterIssuer";
@@ -319,10 +324,12 @@ describe("CliService (cli-api, cli-runner)", () => {
             const kinds = [...new Set(objects.map((o) => String(o.kind)))].sort();
             const expected: Record<StackName, string[]> = {
                 dev: [
+                    "BackendTrafficPolicy",
+                    "ClusterIssuer",
                     "ConfigMap",
                     "Deployment",
+                    "HTTPRoute",
                     "HorizontalPodAutoscaler",
-                    "Ingress",
                     "NetworkPolicy",
                     "Secret",
                     "Service",
@@ -330,11 +337,12 @@ describe("CliService (cli-api, cli-runner)", () => {
                     "ServiceMonitor",
                 ],
                 staging: [
+                    "BackendTrafficPolicy",
                     "ClusterIssuer",
                     "ConfigMap",
                     "Deployment",
+                    "HTTPRoute",
                     "HorizontalPodAutoscaler",
-                    "Ingress",
                     "NetworkPolicy",
                     "PodDisruptionBudget",
                     "Secret",
@@ -343,11 +351,12 @@ describe("CliService (cli-api, cli-runner)", () => {
                     "ServiceMonitor",
                 ],
                 prod: [
+                    "BackendTrafficPolicy",
                     "ClusterIssuer",
                     "ConfigMap",
                     "Deployment",
+                    "HTTPRoute",
                     "HorizontalPodAutoscaler",
-                    "Ingress",
                     "NetworkPolicy",
                     "PodDisruptionBudget",
                     "Secret",

@@ -14,8 +14,12 @@ export interface ScrapeTarget {
     namespace: pulumi.Input<string>;
     /** Labels selecting the Service. */
     selector: Record<string, string>;
-    /** Service port name. Default "metrics". */
+    /** Service (or pod) port name. Default "metrics". */
     port?: string;
+    /** Metrics path. Default "/metrics". */
+    path?: string;
+    /** Scrape the Service's endpoints (ServiceMonitor) or the selected pods directly (PodMonitor, for pods no Service exposes). Default "service". */
+    kind?: "service" | "pod";
 }
 
 export interface MonitoringArgs {
@@ -30,10 +34,6 @@ export interface MonitoringArgs {
     replicas: number;
     /** Where Alertmanager sends alerts: nowhere, or a webhook / Slack URL (a secret). */
     alerts: { receiver: "none" } | { receiver: "webhook" | "slack"; url: pulumi.Output<string> };
-    /** Grafana through the ingress on this host; unset = port-forward only. */
-    grafanaHost?: string;
-    /** TLS for the Grafana ingress through this ClusterIssuer. */
-    clusterIssuer?: string;
     /** The services scraped through ServiceMonitors. */
     targets: ScrapeTarget[];
     /** Directory of PrometheusRule bodies (*.yaml) and dashboards (*.json). Default this module's. */
@@ -45,6 +45,8 @@ export interface MonitoringArgs {
 
 export const RELEASE_NAME = "kube-prometheus-stack";
 export const PROMETHEUS_SERVICE = `${RELEASE_NAME}-prometheus`;
+/** Grafana's Service (the chart's `<release>-grafana`, port 80), the backend of its HTTPRoute. */
+export const GRAFANA_SERVICE = { name: `${RELEASE_NAME}-grafana`, port: 80 } as const;
 const DEFAULTS = {
     rulesDir: path.join(__dirname, "rules"),
     dashboardsDir: path.join(__dirname, "dashboards"),
@@ -135,19 +137,8 @@ export function prometheusStackValues(a: Omit<MonitoringArgs, "namespace" | "tar
             admin: { existingSecret: "grafana-admin", userKey: "admin-user", passwordKey: "admin-password" },
             persistence: { enabled: true, type: "pvc", storageClassName: a.storageClassName, size: "10Gi" },
             sidecar: { dashboards: { enabled: true, label: "grafana_dashboard", labelValue: "1", searchNamespace: "ALL" } },
-            ingress: a.grafanaHost
-                ? {
-                      enabled: true,
-                      ingressClassName: "nginx",
-                      hosts: [a.grafanaHost],
-                      ...(a.clusterIssuer
-                          ? {
-                                annotations: { "cert-manager.io/cluster-issuer": a.clusterIssuer, "nginx.ingress.kubernetes.io/ssl-redirect": "true" },
-                                tls: [{ hosts: [a.grafanaHost], secretName: "grafana-tls" }],
-                            }
-                          : {}),
-                  }
-                : { enabled: false },
+            // Exposed (when at all) by an HTTPRoute on the platform's Gateway, never by an Ingress.
+            ingress: { enabled: false },
             resources: { requests: { cpu: "50m", memory: "128Mi" }, limits: { memory: "512Mi" } },
         },
         kubeStateMetrics: { enabled: true },
@@ -267,18 +258,22 @@ export class Monitoring extends pulumi.ComponentResource {
         );
 
         for (const t of a.targets) {
+            const endpoint = { port: t.port ?? "metrics", path: t.path ?? "/metrics", interval: "30s" };
             new k8s.apiextensions.CustomResource(
-                `${name}-sm-${t.service}`,
-                {
-                    apiVersion: "monitoring.coreos.com/v1",
-                    kind: "ServiceMonitor",
-                    metadata: { name: t.service, namespace: t.namespace, labels },
-                    spec: {
-                        jobLabel: "app.kubernetes.io/name",
-                        selector: { matchLabels: t.selector },
-                        endpoints: [{ port: t.port ?? "metrics", path: "/metrics", interval: "30s" }],
-                    },
-                },
+                `${name}-${t.kind === "pod" ? "pm" : "sm"}-${t.service}`,
+                t.kind === "pod"
+                    ? {
+                          apiVersion: "monitoring.coreos.com/v1",
+                          kind: "PodMonitor",
+                          metadata: { name: t.service, namespace: t.namespace, labels },
+                          spec: { jobLabel: "app.kubernetes.io/name", selector: { matchLabels: t.selector }, podMetricsEndpoints: [endpoint] },
+                      }
+                    : {
+                          apiVersion: "monitoring.coreos.com/v1",
+                          kind: "ServiceMonitor",
+                          metadata: { name: t.service, namespace: t.namespace, labels },
+                          spec: { jobLabel: "app.kubernetes.io/name", selector: { matchLabels: t.selector }, endpoints: [endpoint] },
+                      },
                 { ...k8sOpts, dependsOn: [stack] },
             );
         }

@@ -1,9 +1,10 @@
 /** The runner's HTTP app (port 8001): POST /run executes one command in the sandbox. */
 import { timingSafeEqual } from "node:crypto";
 import { z } from "zod";
-import { createHttp, HttpError, parse, pgText, sendError } from "../http";
+import { createHttp, HttpError, parse, sendError } from "../http";
 import type { Logger } from "../logger";
 import type { RunnerMetrics } from "../metrics";
+import { argsSchema } from "../schemas";
 import { MAX_CODE_LENGTH } from "../validation";
 import { SandboxBusyError, SandboxPool, type SandboxLimits } from "./sandbox";
 
@@ -28,14 +29,8 @@ export interface RunnerDeps {
     graceMs?: number;
 }
 
-export const MAX_ARGS = 64;
-export const MAX_ARG_LENGTH = 4096;
-
-export function argsSchema() {
-    return z
-        .array(pgText(z.string().max(MAX_ARG_LENGTH, `each argument must be at most ${MAX_ARG_LENGTH} characters`)))
-        .max(MAX_ARGS, `at most ${MAX_ARGS} arguments`);
-}
+// The args limits are shared with the api's run route (declared in the zod-only schemas module).
+export { argsSchema, MAX_ARG_LENGTH, MAX_ARGS } from "../schemas";
 
 /**
  * A constant-time matcher for the accepted secrets: `timingSafeEqual` against every accepted

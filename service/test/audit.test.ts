@@ -1,0 +1,193 @@
+import * as assert from "node:assert/strict";
+import { Writable } from "node:stream";
+import { FAKE_CODE } from "./support";
+import { CI_TOKEN, type Platform, TOKEN, usePlatform } from "./fixture";
+
+interface Version {
+    version: number;
+    code: string;
+    createdBy: string;
+    rolledBackFrom: number | null;
+}
+
+interface Run {
+    version: number;
+    client: string;
+    exitCode: number;
+    durationMs: number;
+    killed: string | null;
+    startedAt: string;
+}
+
+describe("clients, audit trail, pinned versions and rollback (real PostgreSQL, Redis, runner)", function () {
+    this.timeout(60_000);
+    const logLines: Record<string, unknown>[] = [];
+    const platform = usePlatform({
+        logSink: new Writable({
+            write: (chunk, _enc, cb) => {
+                for (const line of String(chunk).split("\n").filter(Boolean)) logLines.push(JSON.parse(line) as Record<string, unknown>);
+                cb();
+            },
+        }),
+    });
+    let p: Platform;
+    beforeEach(() => {
+        p = platform();
+    });
+    const asCi = { authorization: `Bearer ${CI_TOKEN}` };
+
+    describe("named clients", () => {
+        it("puts the client's name on the request log line and the request counter; 'none' when no client is known", async () => {
+            await p.call("GET", "/commands", undefined, asCi);
+            await fetch(`${p.apiUrl}/commands`, { headers: { authorization: "Bearer not-a-configured-token-000" } });
+            const line = logLines.find((l) => l.msg === "request" && l.route === "/commands" && l.status === 200);
+            assert.equal(line?.client, "ci");
+            const rejected = logLines.find((l) => l.msg === "request" && l.route === "/commands" && l.status === 401);
+            assert.equal(rejected?.client, "none");
+            const metric = await p.metrics.registry.getSingleMetricAsString("cli_requests_total");
+            assert.match(metric, /cli_requests_total\{method="GET",endpoint="\/commands",status="200",client="ci"\} 1/);
+            assert.match(metric, /cli_requests_total\{method="GET",endpoint="\/commands",status="401",client="none"\} 1/);
+        });
+
+        it("never logs a token", () => {
+            const all = JSON.stringify(logLines);
+            assert.ok(!all.includes(TOKEN) && !all.includes(CI_TOKEN));
+        });
+    });
+
+    describe("audit trail", () => {
+        it("each version says which client stored it", async () => {
+            assert.equal((await p.call("POST", "/evolve", { description: "greet someone", name: "hello" })).body.createdBy, "alice");
+            const second = await p.call("POST", "/evolve", { description: "add some numbers", name: "hello" }, asCi);
+            assert.equal(second.status, 201);
+            assert.equal(second.body.createdBy, "ci");
+            const shown = await p.call("GET", "/commands/hello");
+            assert.deepEqual(
+                (shown.body.versions as Version[]).map((v) => [v.version, v.createdBy, v.rolledBackFrom]),
+                [
+                    [1, "alice", null],
+                    [2, "ci", null],
+                ],
+            );
+        });
+
+        it("records every run (client, version, exit code, duration, killed; no output) and lists them newest first", async () => {
+            const before = Date.now();
+            assert.equal((await p.call("POST", "/commands/hello/run", { args: ["1", "2"] })).body.stdout, "3\n");
+            assert.equal((await p.call("POST", "/commands/hello/run", { args: ["5"], version: 1 }, asCi)).body.stdout, "hello 5\n");
+            await p.recorder.flush();
+            const res = await p.call("GET", "/commands/hello/runs");
+            assert.equal(res.status, 200);
+            assert.equal(res.body.name, "hello");
+            const runs = res.body.runs as Run[];
+            assert.deepEqual(
+                runs.map((r) => [r.version, r.client, r.exitCode, r.killed]),
+                [
+                    [1, "ci", 0, null],
+                    [2, "alice", 0, null],
+                ],
+            );
+            for (const r of runs) {
+                assert.ok(r.durationMs >= 0);
+                assert.ok(Date.parse(r.startedAt) >= before - 1000 && Date.parse(r.startedAt) <= Date.now(), r.startedAt);
+            }
+            const { rows } = await p.pool.query<{ column_name: string }>("SELECT column_name FROM information_schema.columns WHERE table_name = 'runs'");
+            assert.deepEqual(rows.map((r) => r.column_name).sort(), ["client", "duration_ms", "exit_code", "id", "killed", "name", "started_at", "version"]);
+        });
+
+        it("records a killed run", async () => {
+            await p.call("POST", "/evolve", { description: "spin forever", name: "spinner" });
+            const run = await p.call("POST", "/commands/spinner/run", { args: [] });
+            assert.equal(run.body.killed, "timeout");
+            await p.recorder.flush();
+            const runs = (await p.call("GET", "/commands/spinner/runs")).body.runs as Run[];
+            assert.deepEqual(
+                runs.map((r) => [r.version, r.client, r.exitCode, r.killed]),
+                [[1, "alice", 124, "timeout"]],
+            );
+        });
+
+        it("?limit= bounds the list (1..100); 404 for an unknown command", async () => {
+            for (let i = 0; i < 3; i++) await p.call("POST", "/commands/hello/run", { args: [] });
+            await p.recorder.flush();
+            assert.equal(((await p.call("GET", "/commands/hello/runs?limit=2")).body.runs as Run[]).length, 2);
+            assert.equal(((await p.call("GET", "/commands/hello/runs?limit=100")).body.runs as Run[]).length, 5);
+            for (const bad of ["0", "101", "two", "1.5"]) {
+                const res = await p.call("GET", `/commands/hello/runs?limit=${bad}`);
+                assert.equal(res.status, 400, bad);
+                assert.equal(res.body.error!.code, "invalid_request");
+                assert.match(res.body.error!.message, /^query: limit: /);
+            }
+            const unknownParam = await p.call("GET", "/commands/hello/runs?limt=2");
+            assert.equal(unknownParam.body.error!.message, "query: query: unknown field(s) limt");
+            const missing = await p.call("GET", "/commands/nobody/runs");
+            assert.equal(missing.status, 404);
+            assert.deepEqual(missing.body.error, { code: "not_found", message: 'no command named "nobody"' });
+        });
+    });
+
+    describe("pinned versions and rollback", () => {
+        it("run --version runs that version; 404 for a version that does not exist, 400 for a bad one", async () => {
+            assert.equal((await p.call("POST", "/commands/hello/run", { args: ["x"], version: 1 })).body.stdout, "hello x\n");
+            const missing = await p.call("POST", "/commands/hello/run", { args: [], version: 9 });
+            assert.equal(missing.status, 404);
+            assert.deepEqual(missing.body.error, { code: "not_found", message: 'command "hello" has no version 9' });
+            for (const version of [0, -1, 1.5, "1"]) {
+                const bad = await p.call("POST", "/commands/hello/run", { args: [], version });
+                assert.equal(bad.status, 400, JSON.stringify(version));
+                assert.match(bad.body.error!.message, /^body: version: /);
+            }
+        });
+
+        it("rollback stores a copy of version N as the next version, which then runs by default", async () => {
+            const res = await p.call("POST", "/commands/hello/rollback", { version: 1 }, asCi);
+            assert.equal(res.status, 201);
+            assert.equal(res.body.version, 3);
+            assert.equal(res.body.rolledBackFrom, 1);
+            assert.equal(res.body.createdBy, "ci");
+            assert.equal(res.body.created, true);
+            assert.equal(res.body.code, FAKE_CODE.greet);
+            const shown = (await p.call("GET", "/commands/hello")).body.versions as Version[];
+            assert.deepEqual(
+                shown.map((v) => [v.version, v.rolledBackFrom, v.createdBy]),
+                [
+                    [1, null, "alice"],
+                    [2, null, "ci"],
+                    [3, 1, "ci"],
+                ],
+                "history only grows, and the cached body was invalidated",
+            );
+            const run = await p.call("POST", "/commands/hello/run", { args: ["again"] });
+            assert.deepEqual([run.body.version, run.body.stdout], [3, "hello again\n"]);
+            const list = (await p.call("GET", "/commands")).body.commands as { name: string; latestVersion: number }[];
+            assert.equal(list.find((c) => c.name === "hello")?.latestVersion, 3);
+        });
+
+        it("rolling back to the latest version stores nothing (200, created: false)", async () => {
+            const res = await p.call("POST", "/commands/hello/rollback", { version: 3 });
+            assert.equal(res.status, 200);
+            assert.deepEqual([res.body.version, res.body.created], [3, false]);
+            assert.equal(((await p.call("GET", "/commands/hello")).body.versions as Version[]).length, 3);
+        });
+
+        it("404 for an unknown command or version, 400 for a bad version", async () => {
+            const noVersion = await p.call("POST", "/commands/hello/rollback", { version: 42 });
+            assert.equal(noVersion.status, 404);
+            assert.deepEqual(noVersion.body.error, { code: "not_found", message: 'command "hello" has no version 42' });
+            const noCommand = await p.call("POST", "/commands/nobody/rollback", { version: 1 });
+            assert.deepEqual([noCommand.status, noCommand.body.error!.message], [404, 'no command named "nobody"']);
+            const cases: [unknown, RegExp][] = [
+                [{}, /^body: version: Invalid input: expected number, received undefined$/],
+                [{ version: "2" }, /^body: version: /],
+                [{ version: 0 }, /^body: version: /],
+                [{ version: 2, force: true }, /^body: body: unknown field\(s\) force$/],
+            ];
+            for (const [body, message] of cases) {
+                const res = await p.call("POST", "/commands/hello/rollback", body);
+                assert.equal(res.status, 400, JSON.stringify(body));
+                assert.equal(res.body.error!.code, "invalid_request");
+                assert.match(res.body.error!.message, message);
+            }
+        });
+    });
+});
