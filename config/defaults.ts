@@ -24,7 +24,11 @@ type Defaults = { [K in SectionName]?: SectionDefaults<K> } & { protectStatefulR
 export const NODE_GROUP_DEFAULTS = { capacityType: "ON_DEMAND", diskSizeGiB: 50, labels: {}, taints: [] } as const;
 
 const apiResources = { cpuRequest: "250m", memoryRequest: "256Mi", cpuLimit: "500m", memoryLimit: "512Mi" };
-const runnerResources = { cpuRequest: "100m", memoryRequest: "128Mi", cpuLimit: "200m", memoryLimit: "256Mi" };
+/**
+ * The runner's memory limit covers its worst-case RSS with the default pool (2 sandboxes, 64 MiB
+ * engines): runnerMemoryBudgetMib() = 352 MiB (service/src/runner/limits.ts); config/rules.ts checks it.
+ */
+const runnerResources = { cpuRequest: "100m", memoryRequest: "128Mi", cpuLimit: "200m", memoryLimit: "384Mi" };
 /** The service's own config.yaml defaults (service/src/contract.ts), so the two never disagree. */
 const file = configFileSchema.parse({});
 const serviceDefaults = {

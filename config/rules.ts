@@ -1,6 +1,7 @@
 /** Rules that span fields or depend on the environment. */
 import { memoryBytes } from "../lib/k8s";
 import { cidrContains, cidrsOverlap, defaultSubnetPlan, parseCidr } from "../lib/cidr";
+import { runnerMemoryBudgetMib } from "../service/src/runner/limits";
 import { keyName, problem } from "./errors";
 import { PROJECT, REQUIRED_LOG_TYPES, type PlatformConfig } from "./schema";
 
@@ -100,6 +101,16 @@ export function crossFieldProblems(cfg: PlatformConfig): string[] {
         if (memoryBytes(w.memoryRequest) > memoryBytes(w.memoryLimit)) {
             out.push(problem([...path, "memoryRequest"], w.memoryRequest, `must be <= memoryLimit (${w.memoryLimit})`));
         }
+    }
+    const runnerBudget = runnerMemoryBudgetMib();
+    if (memoryBytes(cfg.service.runner.memoryLimit) < runnerBudget * 1024 * 1024) {
+        out.push(
+            problem(
+                ["service", "runner", "memoryLimit"],
+                cfg.service.runner.memoryLimit,
+                `must be >= ${runnerBudget}Mi, the runner's worst-case memory with its default 2 sandboxes (service/README.md "Runner memory budget")`,
+            ),
+        );
     }
 
     if (cfg.redis.mode === "elasticache" && cfg.redis.multiAz && cfg.redis.nodeCount < 2) {

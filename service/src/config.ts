@@ -8,6 +8,7 @@ import { z } from "zod";
 import { type ApiClient, CLIENT_NAME_PATTERN, CLIENT_NAME_RULE, MIN_TOKEN_LENGTH } from "./clients";
 import { configFileSchema, DEFAULT_CONFIG_PATH } from "./contract";
 import { PORTS } from "./ports";
+import { DEFAULT_CONCURRENCY } from "./runner/limits";
 
 export { DEFAULT_CONFIG_PATH };
 
@@ -65,8 +66,8 @@ const envSchema = z.object({
     RUNNER_URL: url(/^https?$/).default(`http://127.0.0.1:${PORTS.runner}`),
     /** Shared secret between api and runner (sent as x-runner-token). */
     RUNNER_TOKEN: z.string().min(16).optional(),
-    /** Sandboxes (engine workers) per runner; each may hold up to ~85 MiB (64 MiB engine + its thread). */
-    RUNNER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+    /** Sandboxes (engine workers) per runner; memory budget: runnerMemoryBudgetMib() in runner/limits.ts. */
+    RUNNER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(DEFAULT_CONCURRENCY),
     /** Runs that may wait for a free sandbox before the runner answers 429. */
     RUNNER_QUEUE_SIZE: z.coerce.number().int().min(0).max(1000).default(16),
     /** Milliseconds a run may wait for a free sandbox before the runner answers 429. */

@@ -3,6 +3,7 @@ import { createLogger } from "../src/logger";
 import { createRunnerMetrics } from "../src/metrics";
 import { buildRunnerApp } from "../src/runner/app";
 import { SandboxPool } from "../src/runner/sandbox";
+import { loadEngine, runCommand } from "../src/runner/engine";
 
 const TOKEN = "runner-token-0123456789abcdef";
 
@@ -198,5 +199,24 @@ describe("secretMatcher", () => {
         for (const bad of [undefined, "", "first-token-012345678", "first-token-01234567890", "first-token-0123456788", "FIRST-TOKEN-0123456789"])
             assert.equal(ok(bad), false, String(bad));
         assert.equal(secretMatcher([])("anything-at-all-12345"), false);
+    });
+});
+
+describe("runner engine: a fresh engine per run", () => {
+    const limits = { maxOutputBytes: 64 * 1024, maxMemoryMb: 64, maxStackKb: 1024 };
+    const holds = (memory: { buffer: ArrayBuffer }, text: string) => Buffer.from(memory.buffer).includes(Buffer.from(text));
+
+    it("the memory a run gets holds nothing of an earlier run (its secret stays in the dropped engine's memory)", async () => {
+        const secret = "S3CR3T-of-the-earlier-run-77a1";
+        const first = await loadEngine(limits);
+        const r = runCommand(first, { code: "function main(a) { globalThis.keep = [a[0], a[0] + '!']; return 0 }", args: [secret], timeoutMs: 5000 }, limits);
+        assert.equal(r.exitCode, 0);
+        assert.ok(holds(first.memory, secret), "the earlier run's memory holds its secret");
+        const next = await loadEngine(limits);
+        assert.notEqual(next.memory, first.memory);
+        assert.ok(!holds(next.memory, secret), "the next run's memory holds the earlier run's secret");
+        const later = runCommand(next, { code: "function main(a) { return String(typeof keep) + ' ' + true }", args: [], timeoutMs: 5000 }, limits);
+        assert.deepEqual([later.exitCode, later.stdout], [0, "undefined true\n"]);
+        assert.ok(!holds(next.memory, secret));
     });
 });

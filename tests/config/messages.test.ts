@@ -334,7 +334,13 @@ describe("config: validation messages", () => {
             title: "memory request above its limit",
             stack: "dev",
             changes: () => workload("dev", "runner", { memoryRequest: "1Gi" }),
-            message: `cli-platform:service.runner.memoryRequest = "1Gi": must be <= memoryLimit (256Mi)`,
+            message: `cli-platform:service.runner.memoryRequest = "1Gi": must be <= memoryLimit (384Mi)`,
+        },
+        {
+            title: "a runner memory limit below the runner's worst-case memory",
+            stack: "prod",
+            changes: () => workload("prod", "runner", { memoryLimit: "256Mi" }),
+            message: `cli-platform:service.runner.memoryLimit = "256Mi": must be >= 352Mi, the runner's worst-case memory with its default 2 sandboxes (service/README.md "Runner memory budget")`,
         },
         {
             title: "a malformed memory quantity",

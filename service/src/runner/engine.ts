@@ -9,6 +9,9 @@
  * host's console functions. The exit code is computed here from `main`'s return value; the guest
  * never produces anything the host parses.
  */
+import * as fs from "node:fs";
+import * as v8 from "node:v8";
+import * as vm from "node:vm";
 import { parentPort, workerData } from "node:worker_threads";
 import variant from "@jitl/quickjs-wasmfile-release-sync";
 import { newQuickJSWASMModuleFromVariant, newVariant, type QuickJSContext, type QuickJSHandle, type QuickJSWASMModule } from "quickjs-emscripten-core";
@@ -23,14 +26,6 @@ export interface EngineResult {
     truncated: boolean;
 }
 
-/**
- * The wasm module can no longer be trusted (e.g. the host's own stack overflowed inside the engine,
- * which unwinds wasm mid-operation): the worker answers, then loads a fresh module.
- */
-export interface EngineFault extends EngineResult {
-    fault: true;
-}
-
 const WARM_UP = "function main(a) { console.log(JSON.stringify({ a }), [1, 2].map((x) => x * 2)); return 0 }";
 
 /** What the pool posts to a worker (its limits travel once, in workerData). */
@@ -40,47 +35,117 @@ export interface WorkerJob {
 }
 
 /**
- * The engine's memory for one run: its whole wasm linear memory, fixed at `maxMemoryMb` (allocated
- * up front; it cannot grow). Everything the guest allocates lives there, typed arrays included
- * (QuickJS's own malloc limit does not count ArrayBuffer storage in this version). QuickJS's limit
- * is set a little lower so ordinary allocations fail inside the engine with a clean out-of-memory.
+ * The engine's memory for one run: a wasm linear memory of exactly `maxMemoryMb` (pages are
+ * committed only when touched). Everything the guest allocates lives there, typed arrays
+ * included, and so does the engine itself (static data, C stack, runtime); that one bound is the
+ * memory limit. (QuickJS's own malloc limit is not used: it does not count ArrayBuffer storage in
+ * this version, and a failure at that limit is invisible to the host, so a guest could fake it.)
  */
-export function engineMemory(limits: SandboxLimits): { wasmPages: number; quickjsLimitBytes: number } {
-    return { wasmPages: (limits.maxMemoryMb * 1024 * 1024) / 65536, quickjsLimitBytes: (limits.maxMemoryMb - ENGINE_OVERHEAD_MB) * 1024 * 1024 };
+export function engineMemory(limits: SandboxLimits): { maxPages: number } {
+    return { maxPages: (limits.maxMemoryMb * 1024 * 1024) / 65536 };
 }
 
-/** The engine's own share of its memory (static data, C stack, runtime), MiB. */
-const ENGINE_OVERHEAD_MB = 8;
+/** The WebAssembly API (this project's lib settings do not declare it). */
+interface WasmMemory {
+    readonly buffer: ArrayBuffer;
+    grow(pages: number): number;
+}
+interface WasmApi {
+    Module: new (bytes: Uint8Array) => object;
+    Memory: new (descriptor: { initial: number; maximum: number }) => WasmMemory;
+    Instance: new (module: object, imports: unknown) => { exports: unknown };
+}
+const Wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
-/** The WebAssembly global (this project's lib settings do not declare it). */
-const Wasm = (globalThis as unknown as { WebAssembly: { Memory: new (descriptor: { initial: number; maximum: number }) => unknown } }).WebAssembly;
+/** The engine's wasm, compiled once per worker; every run instantiates it afresh. */
+let compiled: object | undefined;
+const compiledEngine = (): object => (compiled ??= new Wasm.Module(fs.readFileSync(require.resolve("@jitl/quickjs-wasmfile-release-sync/wasm"))));
 
-/** Loads one QuickJS wasm module whose memory is exactly the run's limit. */
-export function loadEngine(limits: SandboxLimits): Promise<QuickJSWASMModule> {
-    const pages = engineMemory(limits).wasmPages;
-    const memory = new Wasm.Memory({ initial: pages, maximum: pages }) as NonNullable<Parameters<typeof newVariant>[1]["wasmMemory"]>;
-    return newQuickJSWASMModuleFromVariant(newVariant(variant, { wasmMemory: memory }));
+/** One fresh engine: its own wasm instance and zeroed memory, used for one run, then dropped. */
+export interface Engine {
+    module: QuickJSWASMModule;
+    memory: WasmMemory;
+    /** Set by the host when the engine asked for more memory than its limit: the run hit the memory limit. */
+    outOfMemory: boolean;
+}
+
+/** The module's minimum memory, pages (its import declares 16 MiB): the smallest limit that loads. */
+const MIN_PAGES = 256;
+
+/**
+ * Instantiates the compiled engine with a new zeroed memory. Nothing survives from an earlier run: a
+ * memory-safety bug in QuickJS reaches only this run's memory. The engine asks for more memory through
+ * one import (emscripten's resize-heap; it always fails, the memory being fixed); the host wraps it to
+ * learn, from the engine itself, that the guest ran out of memory (so no guest-made error can claim it).
+ */
+export async function loadEngine(limits: SandboxLimits): Promise<Engine> {
+    // Fixed size (initial = maximum): quickjs-emscripten-core keeps typed-array views of the memory
+    // made when a context is created, which a growing memory would detach mid-run.
+    const pages = Math.max(MIN_PAGES, engineMemory(limits).maxPages);
+    const memory = new Wasm.Memory({ initial: pages, maximum: pages });
+    const engine = { memory, outOfMemory: false } as Engine;
+    const instantiateWasm = (imports: Record<string, Record<string, unknown>>, ready: (instance: unknown) => void) => {
+        const env = imports.a ?? {};
+        // The resize-heap import is the only one that grows the memory (its name is minified).
+        const resize = Object.entries(env).filter(([, f]) => typeof f === "function" && /\.grow\(/.test(String(f)));
+        if (resize.length !== 1) throw new Error(`the engine's wasm glue changed: ${resize.length} imports grow the memory, expected 1`);
+        const [name, grow] = resize[0] as [string, (bytes: number) => boolean];
+        env[name] = (bytes: number) => {
+            const grown = grow(bytes);
+            if (!grown) engine.outOfMemory = true;
+            return grown;
+        };
+        const instance = new Wasm.Instance(compiledEngine(), imports);
+        ready(instance);
+        return instance.exports;
+    };
+    const options = { wasmMemory: memory, emscriptenModule: { instantiateWasm } } as unknown as Parameters<typeof newVariant>[1];
+    engine.module = await newQuickJSWASMModuleFromVariant(newVariant(variant, options));
+    return engine;
+}
+
+/*
+ * V8 frees a dropped engine's memory only when it collects garbage. It does so on its own (each engine
+ * memory counts as external memory), and a small run touches about 1 MiB of its engine's memory; but
+ * a worker running memory-hungry commands back to back could hold several dropped, fully touched
+ * memories at once. So a worker also collects (a full collection: about 15 ms) after a run that ran
+ * out of memory or ran for COLLECT_AFTER_MS or more (filling tens of MiB takes longer than that).
+ */
+const COLLECT_AFTER_MS = 20;
+
+/** The worker's garbage collector (exposed for this isolate only; see collector()). */
+function collector(): () => void {
+    v8.setFlagsFromString("--expose-gc");
+    const gc = vm.runInNewContext("gc") as () => void;
+    return gc;
 }
 
 /**
  * A pool worker's main loop (sandbox.ts starts the worker with an empty environment and its limits
- * in workerData): one QuickJS wasm module, one run at a time. After an engine fault it answers,
- * then loads a fresh module before taking the next run.
+ * in workerData): every run gets a fresh engine (a new wasm instance with new memory; the compiled
+ * module is shared); the next one is prepared while the worker waits.
  */
 export function serveWorker(): void {
     const limits = (workerData as { limits: SandboxLimits }).limits;
-    const load = () =>
-        loadEngine(limits).then((m) => {
-            runCommand(m, { code: WARM_UP, args: ["warm"], timeoutMs: 5000 }, limits); // compiles the hot wasm paths
-            parentPort!.postMessage({ ready: true });
-            return m;
-        });
-    let module = load();
+    const gc = collector();
+    const drop = (engine: Engine, ms: number) => {
+        if (engine.outOfMemory || ms >= COLLECT_AFTER_MS) gc();
+    };
+    let next = loadEngine(limits).then((engine) => {
+        runCommand(engine, { code: WARM_UP, args: ["warm"], timeoutMs: 5000 }, limits); // compiles the hot wasm paths
+        drop(engine, COLLECT_AFTER_MS);
+        parentPort!.postMessage({ ready: true });
+        return loadEngine(limits);
+    });
+    let queue: Promise<void> = Promise.resolve();
     parentPort!.on("message", (job: WorkerJob) => {
-        void module.then((m) => {
-            const { exitCode, stdout, stderr, killed, truncated, ...rest } = runCommand(m, job.request, limits);
+        queue = queue.then(async () => {
+            const engine = await next;
+            const started = performance.now();
+            const { exitCode, stdout, stderr, killed, truncated } = runCommand(engine, job.request, limits);
             parentPort!.postMessage({ id: job.id, result: { exitCode, stdout, stderr, killed, truncated } });
-            if ("fault" in rest) module = load();
+            drop(engine, performance.now() - started);
+            next = loadEngine(limits);
         });
     });
 }
@@ -124,11 +189,34 @@ class CappedStream {
 }
 
 /**
+ * Intrinsics removed from every guest before the command runs: none is needed by a command, and each
+ * widens the engine's attack surface. SharedArrayBuffer (its growable form overflowed QuickJS's heap:
+ * attack on issue 14, F1) and Atomics; ArrayBuffer's resize and transfer methods (the same resizable-
+ * buffer code paths); WeakRef and FinalizationRegistry (garbage-collector-driven callbacks).
+ * Documented in service/README.md "Runner".
+ */
+export const REMOVED_INTRINSICS = [
+    "SharedArrayBuffer",
+    "Atomics",
+    "WeakRef",
+    "FinalizationRegistry",
+    "ArrayBuffer.prototype.resize",
+    "ArrayBuffer.prototype.transfer",
+    "ArrayBuffer.prototype.transferToFixedLength",
+] as const;
+
+const REMOVE_INTRINSICS = REMOVED_INTRINSICS.map((name) => {
+    const dot = name.lastIndexOf(".");
+    return dot < 0 ? `delete globalThis.${name};` : `delete ${name.slice(0, dot)}.${name.slice(dot + 1)};`;
+}).join(" ");
+
+/**
  * Guest helpers the host calls; written by us, evaluated before the command, reachable only through
  * host handles. They run under the same limits as the command. What they use is captured before the
  * command runs, and the host accepts only a guest string from them.
  */
 const HELPERS = `(() => {
+  ${REMOVE_INTRINSICS}
   const apply = Reflect.apply, slice = String.prototype.slice, stringify = JSON.stringify, toString = String;
   const text = (v) => { try { return toString(v); } catch (e) { return "[unprintable]"; } };
   return {
@@ -164,21 +252,26 @@ const HELPERS = `(() => {
   };
 })()`;
 
-const OUT_OF_MEMORY = "InternalError: out of memory";
-
 /** What the host knows about a run while it goes on; the guest cannot touch it. */
 interface RunState {
     deadline: number;
     timedOut: boolean;
-    /** A host exception happened inside a console call: the guest is stopped, the module replaced. */
+    /** A host exception happened inside a console call: the guest is stopped, its answer not trusted. */
     faulted: boolean;
+    /** The engine asked for memory beyond its limit (set by the host's wrapper of its resize import). */
+    outOfMemory: () => boolean;
 }
 
-/** Runs `req` on a fresh runtime of `module`. Never throws: a host-side failure is an EngineFault. */
-export function runCommand(module: QuickJSWASMModule, req: SandboxRequest, limits: SandboxLimits): EngineResult | EngineFault {
+/**
+ * Runs `req` on `engine` (fresh, used once: the caller drops it afterwards). Never throws. The answer
+ * is decided from the host's own state: past the deadline is a timeout whatever the guest did; a run
+ * that fails after the engine asked for memory beyond its limit is the memory limit (a command that
+ * catches a failed allocation and finishes keeps its own answer); a guest-made error claims neither.
+ */
+export function runCommand(engine: Engine, req: SandboxRequest, limits: SandboxLimits): EngineResult {
     const stdout = new CappedStream(limits.maxOutputBytes);
     const stderr = new CappedStream(limits.maxOutputBytes);
-    const state: RunState = { deadline: Date.now() + req.timeoutMs, timedOut: false, faulted: false };
+    const state: RunState = { deadline: Date.now() + req.timeoutMs, timedOut: false, faulted: false, outOfMemory: () => engine.outOfMemory };
     const finish = (exitCode: number, killed?: "timeout" | "memory"): EngineResult => ({
         exitCode,
         stdout: stdout.toString(),
@@ -187,65 +280,58 @@ export function runCommand(module: QuickJSWASMModule, req: SandboxRequest, limit
         truncated: stdout.truncated || stderr.truncated,
     });
 
-    let runtime: ReturnType<QuickJSWASMModule["newRuntime"]> | undefined;
     let result: EngineResult;
     try {
-        runtime = module.newRuntime();
-        runtime.setMemoryLimit(engineMemory(limits).quickjsLimitBytes);
+        const runtime = engine.module.newRuntime();
         runtime.setMaxStackSize(limits.maxStackKb * 1024);
         runtime.setInterruptHandler(() => {
             if (!state.timedOut && Date.now() >= state.deadline) state.timedOut = true;
             return state.timedOut || state.faulted;
         });
         const context = runtime.newContext();
-        const handles: QuickJSHandle[] = [];
-        try {
-            result = execute(context, runtime, handles, req, { stdout, stderr }, state, finish);
-        } finally {
-            for (const h of handles.reverse()) if (h.alive) h.dispose();
-            context.dispose();
-        }
+        result = execute(context, runtime, req, { stdout, stderr }, state, finish);
+        // Nothing is disposed: the whole engine (instance and memory) is dropped after the run.
     } catch (err) {
-        // Only host code runs here; a throw means the module's state is unknown.
-        const message = err instanceof RangeError ? "the command exhausted the engine's stack" : "the engine failed";
-        stderr.write(`${message}; the sandbox was reset\n`);
-        try {
-            runtime?.dispose();
-        } catch {
-            // The module is discarded anyway.
+        // Only host code runs here (e.g. the host's stack overflowing inside the engine, or the engine
+        // aborting when its memory ran out); the engine is dropped anyway.
+        if (engine.outOfMemory) {
+            stderr.write("killed: exceeded the memory limit\n");
+            return finish(EXIT_MEMORY, "memory");
         }
-        return { ...finish(1), fault: true };
+        if (!(Date.now() >= state.deadline)) {
+            const message = err instanceof RangeError ? "the command exhausted the engine's stack" : "the engine failed";
+            stderr.write(`${message}; the sandbox was reset\n`);
+            return finish(1);
+        }
+        result = finish(1);
+    }
+    if (state.timedOut || Date.now() >= state.deadline) {
+        if (result.killed === "timeout") return result;
+        stderr.write(`killed: exceeded ${req.timeoutMs} ms\n`);
+        return finish(EXIT_TIMEOUT, "timeout");
     }
     if (state.faulted) {
         // A host exception inside a console call (e.g. the host's stack overflowing in the engine):
         // the guest was stopped; its answer is not trusted.
         stderr.write("the engine failed while printing; the sandbox was reset\n");
-        result = finish(1);
+        return finish(1);
     }
-    try {
-        runtime.dispose();
-    } catch {
-        return { ...result, fault: true };
-    }
-    return state.faulted ? { ...result, fault: true } : result;
+    return result;
 }
 
 function execute(
     context: QuickJSContext,
     runtime: NonNullable<ReturnType<QuickJSWASMModule["newRuntime"]>>,
-    handles: QuickJSHandle[],
     req: SandboxRequest,
     streams: { stdout: CappedStream; stderr: CappedStream },
     state: RunState,
     finish: (exitCode: number, killed?: "timeout" | "memory") => EngineResult,
 ): EngineResult {
     const timedOut = () => state.timedOut;
-    const keep = (h: QuickJSHandle) => (handles.push(h), h);
     const helpers = context.evalCode(HELPERS, "host.js", { type: "global", strict: true }).unwrap();
-    keep(helpers);
-    const format = keep(context.getProp(helpers, "format"));
-    const head = keep(context.getProp(helpers, "head"));
-    const describe = keep(context.getProp(helpers, "describe"));
+    const format = context.getProp(helpers, "format");
+    const head = context.getProp(helpers, "head");
+    const describe = context.getProp(helpers, "describe");
 
     /** A guest value as a host string: only a guest string (per the engine's typeof) is read. */
     const readString = (h: QuickJSHandle, maxUnits: number): string | undefined => {
@@ -320,13 +406,12 @@ function execute(
             inConsole = false;
         }
     });
-    keep(write);
-    const makeConsole = keep(context.getProp(helpers, "console"));
+    const makeConsole = context.getProp(helpers, "console");
     const consoleMade = context.callFunction(makeConsole, context.undefined, write);
-    context.setProp(context.global, "console", keep(consoleMade.unwrap()));
+    context.setProp(context.global, "console", consoleMade.unwrap());
 
     // args: a guest array of guest strings, built before any command code runs.
-    const args = keep(context.newArray());
+    const args = context.newArray();
     req.args.forEach((a, i) => {
         const s = context.newString(a);
         context.setProp(args, i, s);
@@ -335,16 +420,14 @@ function execute(
 
     const failed = (error: QuickJSHandle): EngineResult => {
         if (timedOut()) return killedByTimeout();
-        // QuickJS throws null when even its out-of-memory error cannot be allocated: an uncaught null
-        // is reported as the memory limit (a command that throws null itself is reported the same way).
-        const isNull = context.typeof(error) === "object" && context.sameValue(error, context.null);
-        const text = isNull ? OUT_OF_MEMORY : helperString(describe, error, 64 * 1024, "uncaught exception");
-        if (text.startsWith(OUT_OF_MEMORY)) {
-            streams.stderr.write(`killed: exceeded the memory limit\n`);
-            return finish(EXIT_MEMORY, "memory");
-        }
-        streams.stderr.write(`${text}\n`);
+        if (state.outOfMemory()) return killedByMemory();
+        // The guest's exception, described by the guest helper; it can say anything, decide nothing.
+        streams.stderr.write(`${helperString(describe, error, 64 * 1024, "uncaught exception")}\n`);
         return finish(1);
+    };
+    const killedByMemory = (): EngineResult => {
+        streams.stderr.write("killed: exceeded the memory limit\n");
+        return finish(EXIT_MEMORY, "memory");
     };
     const killedByTimeout = (): EngineResult => {
         streams.stderr.write(`killed: exceeded ${req.timeoutMs} ms\n`);
@@ -352,28 +435,30 @@ function execute(
     };
 
     const loaded = context.evalCode(req.code, "command.js", { type: "global" });
-    if (loaded.error) return failed(keep(loaded.error));
-    keep(loaded.value);
+    if (loaded.error) return failed(loaded.error);
 
     const mainLookup = context.evalCode("typeof main === 'function' ? main : undefined", "host.js", { type: "global" });
-    if (mainLookup.error) return failed(keep(mainLookup.error));
-    const main = keep(mainLookup.value);
+    if (mainLookup.error) return failed(mainLookup.error);
+    const main = mainLookup.value;
     if (context.typeof(main) !== "function") {
         streams.stderr.write("the command does not define function main(args)\n");
         return finish(1);
     }
 
     const called = context.callFunction(main, context.undefined, args);
-    if (called.error) return failed(keep(called.error));
-    let value = keep(called.value);
+    if (called.error) return failed(called.error);
+    let value = called.value;
 
     // async main: run pending jobs until its promise settles, the deadline passes or nothing is left to run.
     let promise = context.getPromiseState(value);
     while (promise.type === "pending") {
         const jobs = runtime.executePendingJobs();
         if (jobs.error) {
-            keep(jobs.error);
+            // A job that threw (e.g. a species constructor): nothing to keep; the loop goes on until
+            // the promise settles or the deadline passes.
+            jobs.error.dispose();
             if (timedOut()) return killedByTimeout();
+            if (state.outOfMemory()) return killedByMemory();
         } else if (jobs.value === 0) {
             streams.stderr.write("main returned a promise that can never settle (nothing left to run)\n");
             return finish(1);
@@ -381,8 +466,8 @@ function execute(
         if (timedOut()) return killedByTimeout();
         promise = context.getPromiseState(value);
     }
-    if (promise.type === "rejected") return failed(keep(promise.error));
-    if (!("notAPromise" in promise && promise.notAPromise)) value = keep(promise.value);
+    if (promise.type === "rejected") return failed(promise.error);
+    if (!("notAPromise" in promise && promise.notAPromise)) value = promise.value;
 
     switch (context.typeof(value)) {
         case "number": {

@@ -30,3 +30,23 @@ export const SANDBOX_DEFAULTS: SandboxLimits = { maxOutputBytes: 64 * 1024, maxM
 /** Exit codes of a killed command, as a shell reports them (timeout(1): 124; SIGKILL: 137). */
 export const EXIT_TIMEOUT = 124;
 export const EXIT_MEMORY = 137;
+
+/** Sandboxes (worker threads) of one runner process unless RUNNER_CONCURRENCY says otherwise. */
+export const DEFAULT_CONCURRENCY = 2;
+
+/** Dropped engine memory a sandbox may hold before it is collected, MiB (engine.ts collects after memory-hungry runs). */
+const DROPPED_ENGINE_MIB = 32;
+
+/**
+ * The runner's memory budget (RSS, MiB) with `concurrency` sandboxes: the process itself (HTTP
+ * server, metrics: measured about 60), and per sandbox its host side (V8 isolate, compiled engine,
+ * the next engine being prepared: measured about 25 idle) plus its engine's whole memory plus
+ * dropped engine memory not yet collected.
+ * The pod's memory limit for the runner must be at least this (config/rules.ts checks it). Measured
+ * worst case with 2 sandboxes (service/README.md "Runner memory budget"): 291 MiB against 352.
+ */
+export function runnerMemoryBudgetMib(concurrency: number = DEFAULT_CONCURRENCY, limits: SandboxLimits = SANDBOX_DEFAULTS): number {
+    const PROCESS_MIB = 64;
+    const SANDBOX_HOST_MIB = 48;
+    return PROCESS_MIB + concurrency * (SANDBOX_HOST_MIB + limits.maxMemoryMb + DROPPED_ENGINE_MIB);
+}

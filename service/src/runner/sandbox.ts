@@ -1,6 +1,6 @@
 /**
- * The sandbox pool: one worker thread per slot, each owning a QuickJS wasm module and running one
- * command at a time on a fresh QuickJS runtime (engine.ts enforces the deadline, memory, stack and
+ * The sandbox pool: one worker thread per slot, each running one command at a time on a fresh
+ * QuickJS engine (a new wasm instance with new memory per run) (engine.ts enforces the deadline, memory, stack and
  * output limits). Runs beyond the slots wait in a bounded queue for a bounded time, then get
  * SandboxBusyError (the HTTP layer's 429). Backstop: a worker that has not answered by its
  * deadline plus a grace period is terminated and replaced; a worker that dies is replaced too.
@@ -68,8 +68,12 @@ interface Waiting {
 const ENGINE = path.join(__dirname, `engine${path.extname(__filename)}`);
 const WORKER_SOURCE = `${ENGINE.endsWith(".ts") ? 'require("ts-node").register({ transpileOnly: true });' : ""} require(${JSON.stringify(ENGINE)}).serveWorker();`;
 
-/** V8 limits of a worker's own (host) heap; the guest's memory is the engine's limit, not these. */
-const WORKER_RESOURCES = { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 32, stackSizeMb: 8 };
+/**
+ * V8 limits of a worker's own (host) heap; the guest's memory is the engine's limit, not these. The
+ * host side of a run holds its code, args and at most 2 x 64 KiB of output: a worker past these
+ * limits dies and is replaced. Part of the runner's memory budget (service/README.md).
+ */
+const WORKER_RESOURCES = { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 8, stackSizeMb: 8 };
 
 /** Bound on loading a worker's engine (ts-node in tests takes a few seconds on a busy machine). */
 const STARTUP_MS = 30_000;
