@@ -63,6 +63,11 @@ export function createHttp(options: HttpOptions) {
         return503OnClosing: true,
         forceCloseConnections: "idle",
         requestTimeout: 120_000,
+        // Errors fastify raises before routing (e.g. a malformed percent-encoded path) keep our
+        // JSON error shape too.
+        frameworkErrors: (err, _request, reply) => {
+            sendError(reply, 400, "bad_request", err.message);
+        },
     });
 
     // Route schemas are zod (fastify-type-provider-zod): requests are validated and responses

@@ -89,12 +89,15 @@ export const commandListSchema = z.object({ commands: z.array(commandSummarySche
 export const commandSchema = z.object({ name: z.string(), versions: z.array(commandVersionSchema) });
 
 export const MAX_RUNS_LIMIT = 100;
+/** Versions are PostgreSQL `integer`s: a larger number is a 400 here, never a database error (a 500). */
+export const MAX_VERSION = 2_147_483_647;
+const versionNumber = () => z.int().positive().max(MAX_VERSION, `must be at most ${MAX_VERSION}`);
 export const DEFAULT_RUNS_LIMIT = 20;
 
 export const runBodySchema = z.strictObject({
     args: argsSchema().default([]),
     /** Run this version instead of the latest. */
-    version: z.int().positive().optional(),
+    version: versionNumber().optional(),
 });
 export const runResponseSchema = z.object({ name: z.string(), version: z.int().positive(), ...runResultSchema.shape });
 
@@ -103,7 +106,7 @@ export const runsQuerySchema = z.strictObject({
 });
 export const runsResponseSchema = z.object({ name: z.string(), runs: z.array(runRecordSchema) });
 
-export const rollbackBodySchema = z.strictObject({ version: z.int().positive() });
+export const rollbackBodySchema = z.strictObject({ version: versionNumber() });
 export const rollbackResponseSchema = commandVersionSchema.extend({
     /** A new version was stored (false: that version already is the latest). */
     created: z.boolean(),

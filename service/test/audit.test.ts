@@ -189,5 +189,27 @@ describe("clients, audit trail, pinned versions and rollback (real PostgreSQL, R
                 assert.match(res.body.error!.message, message);
             }
         });
+
+        it("a version beyond PostgreSQL's integer range is a 400 on run and rollback, not a database error", async () => {
+            for (const path of ["/commands/hello/rollback", "/commands/hello/run"]) {
+                for (const version of [2147483648, 9007199254740991]) {
+                    const res = await p.call("POST", path, { version });
+                    assert.equal(res.status, 400, `${path} ${version}`);
+                    assert.equal(res.body.error!.code, "invalid_request");
+                    assert.match(res.body.error!.message, /^body: version: must be at most 2147483647$/);
+                }
+            }
+            // The command is untouched and still serves.
+            assert.equal(((await p.call("GET", "/commands/hello")).body.versions as Version[]).length, 3);
+        });
+
+        it("a malformed percent-encoded path is a 400 in the JSON error shape", async () => {
+            for (const path of ["/commands/%ED%A0%80", "/commands/%E0%A4%A", "/commands/%ff/rollback"]) {
+                const res = await p.call("GET", path);
+                assert.equal(res.status, 400, path);
+                assert.equal(res.body.error!.code, "bad_request", path);
+                assert.equal(typeof res.body.error!.message, "string");
+            }
+        });
     });
 });
