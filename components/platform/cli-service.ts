@@ -2,6 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { checksum, restrictedContainerSecurityContext, restrictedPodSecurityContext, resources, type Resources } from "../../lib/k8s";
 import { k8sLabels, selectorLabels } from "../../lib/naming";
+import { PORTS } from "../../service/src/ports";
 
 type Probe = k8s.types.input.core.v1.Probe;
 type EnvVar = k8s.types.input.core.v1.EnvVar;
@@ -31,7 +32,7 @@ export interface CliServiceArgs {
     component: string;
     /** The container's service port (named "http"). */
     port: number;
-    /** The container's metrics port (named "metrics"). @default METRICS_PORT (8080) */
+    /** The container's metrics port (named "metrics"). @default PORTS.metrics (8080, service/src/ports.ts) */
     metricsPort?: number;
     /** The HPA (autoscaling/v2); its minimum is also the replica count the Deployment is created with. */
     autoscaling: Autoscaling;
@@ -55,7 +56,7 @@ export interface CliServiceArgs {
     runtimeClassName?: string;
 }
 
-const DEFAULTS = { imagePullPolicy: "IfNotPresent" as const, metricsPort: 8080, drainSeconds: 25, uid: 1000 };
+const DEFAULTS = { imagePullPolicy: "IfNotPresent" as const, metricsPort: PORTS.metrics, drainSeconds: 25, uid: 1000 };
 /** Seconds the pod keeps serving after it is marked for deletion, so endpoints and load balancers let go first. */
 export const PRE_STOP_SECONDS = 5;
 /** The Service's port for `http` (the deployment guide's 80). */
