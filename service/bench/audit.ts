@@ -12,7 +12,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import autocannon from "autocannon";
 import { Pool } from "pg";
-import { freePort, PostgresServer, RedisServer, startFakeLlm, stopAll } from "../test/support";
+import { freePort, PostgresServer, RedisServer, startFakeLlm, stopAll, waitForUrl } from "../test/support";
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 4);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -21,20 +21,6 @@ const TOKEN = "bench-token-0123456789abcdef";
 const RUNNER_TOKEN = "bench-runner-token-0123456789";
 const TS_NODE = path.join(__dirname, "..", "node_modules", ".bin", "ts-node");
 const SRC = path.join(__dirname, "..", "src");
-
-async function waitFor(url: string): Promise<void> {
-    for (let i = 0; i < 300; i++) {
-        if (
-            await fetch(url).then(
-                (r) => r.ok,
-                () => false,
-            )
-        )
-            return;
-        await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`${url} did not come up`);
-}
 
 interface Round {
     requests: number;
@@ -75,13 +61,13 @@ async function main(): Promise<void> {
                     },
                 }),
             );
-            await waitFor(`http://127.0.0.1:${port}/health`);
+            await waitForUrl(`http://127.0.0.1:${port}/health`);
             return `http://127.0.0.1:${port}`;
         };
         // One after the other: both migrate the same database.
         const recorded = await api(true);
         const unrecorded = await api(false);
-        await waitFor(`http://127.0.0.1:${runnerPort}/health`);
+        await waitForUrl(`http://127.0.0.1:${runnerPort}/health`);
         const headers = { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" };
         const created = await fetch(`${recorded}/evolve`, { method: "POST", headers, body: JSON.stringify({ description: "add numbers", name: "add" }) });
         if (created.status !== 201) throw new Error(`could not create the benchmark command: ${created.status} ${await created.text()}`);

@@ -26,7 +26,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import autocannon from "autocannon";
-import { freePort, PostgresServer, RedisServer, startFakeLlm, stopAll } from "../test/support";
+import { freePort, PostgresServer, RedisServer, startFakeLlm, stopAll, waitForUrl } from "../test/support";
 import { benchRunner } from "./runner";
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
@@ -78,20 +78,6 @@ const TARGETS: Target[] = [
     },
 ];
 
-async function waitFor(url: string): Promise<void> {
-    for (let i = 0; i < 300; i++) {
-        if (
-            await fetch(url).then(
-                (r) => r.ok,
-                () => false,
-            )
-        )
-            return;
-        await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`${url} did not come up`);
-}
-
 const CLOCK_TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }));
 
 /** CPU time (user + system, every thread) a process has used, from /proc/<pid>/stat. */
@@ -139,7 +125,7 @@ async function startApi(label: string, serviceDir: string, env: NodeJS.ProcessEn
     children.push(sink);
     children.push(child);
     const url = `http://127.0.0.1:${port}`;
-    await waitFor(`${url}/health`);
+    await waitForUrl(`${url}/health`);
     return { label, url, child, logFile, sink, logged: { answered: 0, sent: 0 } };
 }
 
@@ -186,7 +172,7 @@ async function main(): Promise<void> {
             const port = await freePort();
             const child = spawn(process.execPath, ["-e", BARE_SERVER, String(port), body], { stdio: "ignore" });
             children.push(child);
-            await waitFor(`http://127.0.0.1:${port}/`);
+            await waitForUrl(`http://127.0.0.1:${port}/`);
             return { url: `http://127.0.0.1:${port}/`, pid: child.pid! };
         };
         const rows: {

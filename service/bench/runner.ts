@@ -10,7 +10,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import * as path from "node:path";
 import autocannon from "autocannon";
-import { freePort } from "../test/support";
+import { freePort, waitForUrl } from "../test/support";
 
 const TOKEN = "bench-runner-token-0123456789";
 const COMMAND = "function main(args) {\n  const name = args[0] || 'world';\n  console.log('hello ' + name);\n  return 0;\n}";
@@ -23,18 +23,6 @@ interface Row {
     rps: number;
     p50: number;
     p99: number;
-}
-
-async function up(url: string): Promise<void> {
-    for (let i = 0; i < 600; i++) {
-        const ok = await fetch(`${url}/health`).then(
-            (r) => r.ok,
-            () => false,
-        );
-        if (ok) return;
-        await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`${url} did not come up`);
 }
 
 const post = (url: string) => fetch(`${url}/run`, { method: "POST", headers: { "content-type": "application/json", "x-runner-token": TOKEN }, body: BODY });
@@ -95,7 +83,7 @@ export async function benchRunner(seconds: number): Promise<void> {
                 { name: "worker thread + vm per run (previous runner)", url: `http://127.0.0.1:${oldPort}` },
             ];
             for (const t of targets) {
-                await up(t.url);
+                await waitForUrl(`${t.url}/health`, 600);
                 const result = (await (await post(t.url)).json()) as { exitCode?: number; stdout?: string };
                 if (result.exitCode !== 0 || result.stdout !== "hello bench\n") throw new Error(`${t.name} answered ${JSON.stringify(result)}`);
             }

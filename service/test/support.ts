@@ -10,6 +10,19 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 
+/** Resolves once `url` answers 2xx; throws after `tries` × 100 ms. */
+export async function waitForUrl(url: string, tries = 300): Promise<void> {
+    for (let i = 0; i < tries; i++) {
+        const ok = await fetch(url).then(
+            (r) => r.ok,
+            () => false,
+        );
+        if (ok) return;
+        await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`${url} did not come up`);
+}
+
 export async function freePort(): Promise<number> {
     return new Promise((resolve, reject) => {
         const srv = net.createServer();
