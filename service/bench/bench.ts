@@ -158,7 +158,10 @@ async function main(): Promise<void> {
             API_TOKENS: TOKEN,
         };
         const profile = process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(process.env.BENCH_PROFILE)}`] : [];
-        const apis = [await startApi("this checkout", path.join(__dirname, ".."), env, children, profile)];
+        const extra = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
+        const apis = [
+            await startApi(`this checkout${extra.length ? ` (${extra.join(" ")})` : ""}`, path.join(__dirname, ".."), env, children, [...extra, ...profile]),
+        ];
         if (process.env.BENCH_BASELINE)
             apis.push(await startApi(`baseline ${process.env.BENCH_BASELINE}`, path.resolve(process.env.BENCH_BASELINE), env, children));
 
@@ -181,6 +184,7 @@ async function main(): Promise<void> {
             rps: number;
             p99: number;
             bareRps: number;
+            bareP99: number;
             ratio: number;
             perCpuSecond: number;
             barePerCpuSecond: number;
@@ -217,6 +221,7 @@ async function main(): Promise<void> {
                     rps: median(own.map((r) => r.rps)),
                     p99: median(own.map((r) => r.p99)),
                     bareRps: median(runs[0].map((r) => r.rps)),
+                    bareP99: median(runs[0].map((r) => r.p99)),
                     ratio: median(own.map((r, round) => r.rps / runs[0][round].rps)),
                     perCpuSecond: median(own.map((r) => r.perCpuSecond)),
                     barePerCpuSecond: median(runs[0].map((r) => r.perCpuSecond)),
@@ -229,11 +234,11 @@ async function main(): Promise<void> {
                 `medians of ${ROUNDS} interleaved ${DURATION} s rounds after a 2 s warm-up; ratio = median of the per-round ratios; ` +
                 `per CPU-s = requests answered per CPU-second of the server process (steady under a neighbour's load, unlike requests/s)\n`,
         );
-        console.log("| target | api | requests/s | p99 ms | bare: requests/s | ratio | per CPU-s | bare: per CPU-s | CPU ratio |");
-        console.log("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+        console.log("| target | api | requests/s | p99 ms | bare: requests/s | bare: p99 ms | ratio | per CPU-s | bare: per CPU-s | CPU ratio |");
+        console.log("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
         for (const r of rows)
             console.log(
-                `| ${r.target} | ${r.api} | ${Math.round(r.rps)} | ${r.p99} | ${Math.round(r.bareRps)} | ${r.ratio.toFixed(2)} | ` +
+                `| ${r.target} | ${r.api} | ${Math.round(r.rps)} | ${r.p99} | ${Math.round(r.bareRps)} | ${r.bareP99} | ${r.ratio.toFixed(2)} | ` +
                     `${Math.round(r.perCpuSecond)} | ${Math.round(r.barePerCpuSecond)} | ${r.cpuRatio.toFixed(2)} |`,
             );
         console.log("");
