@@ -53,6 +53,33 @@ interface Run {
     sent: number;
     /** Requests answered per CPU-second the server process (all its threads) used meanwhile. */
     perCpuSecond: number;
+    /** The api's own view of the round (its metrics port): event-loop delay and GC pauses. */
+    runtime?: RuntimeStats;
+}
+
+interface RuntimeStats {
+    /** Event-loop delay over the round (perf_hooks.monitorEventLoopDelay, reset at each scrape), ms. */
+    loopP99Ms: number;
+    loopMaxMs: number;
+    /** GC pauses during the round: how many, and their total in ms. */
+    gcPauses: number;
+    gcMs: number;
+}
+
+/** The api's default metrics: event-loop delay since the last scrape, GC pause totals since start. */
+async function scrape(metricsUrl: string): Promise<{ loopP99: number; loopMax: number; gcCount: number; gcSeconds: number }> {
+    const text = await (await fetch(metricsUrl)).text();
+    const sum = (name: string) =>
+        text
+            .split("\n")
+            .filter((l) => l.startsWith(name))
+            .reduce((acc, l) => acc + Number(l.split(" ").pop()), 0);
+    return {
+        loopP99: sum("nodejs_eventloop_lag_p99_seconds "),
+        loopMax: sum("nodejs_eventloop_lag_max_seconds "),
+        gcCount: sum("nodejs_gc_duration_seconds_count"),
+        gcSeconds: sum("nodejs_gc_duration_seconds_sum"),
+    };
 }
 
 interface Target {
@@ -86,12 +113,28 @@ function cpuSeconds(pid: number): number {
     return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS; // utime, stime (fields 14 and 15)
 }
 
-async function load(name: string, server: { url: string; pid: number }, t: Pick<Target, "method" | "headers" | "body">, duration: number): Promise<Run> {
+async function load(
+    name: string,
+    server: { url: string; pid: number; metricsUrl?: string },
+    t: Pick<Target, "method" | "headers" | "body">,
+    duration: number,
+): Promise<Run> {
+    const before = server.metricsUrl ? await scrape(server.metricsUrl) : undefined; // also resets the event-loop histogram
     const cpuBefore = cpuSeconds(server.pid);
     const r = await autocannon({ url: server.url, connections: CONNECTIONS, method: t.method, headers: t.headers, body: t.body, duration });
     const cpu = cpuSeconds(server.pid) - cpuBefore;
+    const after = server.metricsUrl ? await scrape(server.metricsUrl) : undefined;
     if (r.non2xx > 0 || r.errors > 0) throw new Error(`${name}: ${r.non2xx} non-2xx answers and ${r.errors} errors`);
-    return { rps: r.requests.average, p99: r.latency.p99, answered: r.requests.total, sent: r.requests.sent, perCpuSecond: r.requests.total / cpu };
+    const runtime =
+        before && after
+            ? {
+                  loopP99Ms: after.loopP99 * 1000,
+                  loopMaxMs: after.loopMax * 1000,
+                  gcPauses: after.gcCount - before.gcCount,
+                  gcMs: (after.gcSeconds - before.gcSeconds) * 1000,
+              }
+            : undefined;
+    return { rps: r.requests.average, p99: r.latency.p99, answered: r.requests.total, sent: r.requests.sent, perCpuSecond: r.requests.total / cpu, runtime };
 }
 
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
@@ -99,6 +142,7 @@ const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.len
 interface Api {
     label: string;
     url: string;
+    metricsUrl: string;
     child: ChildProcess;
     logFile: string;
     /** Reads the api's stdout (a pipe) into logFile. */
@@ -115,18 +159,19 @@ async function startApi(label: string, serviceDir: string, env: NodeJS.ProcessEn
         stdio: "inherit",
     });
     const port = await freePort();
+    const metricsPort = await freePort();
     const logFile = path.join(work, "api.log");
     const sink = spawn("sh", ["-c", 'exec cat > "$0"', logFile], { stdio: ["pipe", "ignore", "inherit"] });
     const child = spawn(process.execPath, [...nodeArgs, path.join(out, "server.js")], {
         stdio: ["ignore", sink.stdin, "inherit"],
-        env: { ...env, NODE_PATH: path.join(serviceDir, "node_modules"), PORT: String(port), METRICS_PORT: String(await freePort()) },
+        env: { ...env, NODE_PATH: path.join(serviceDir, "node_modules"), PORT: String(port), METRICS_PORT: String(metricsPort) },
     });
     sink.stdin!.destroy(); // the api holds the pipe's write end now
     children.push(sink);
     children.push(child);
     const url = `http://127.0.0.1:${port}`;
     await waitForUrl(`${url}/health`);
-    return { label, url, child, logFile, sink, logged: { answered: 0, sent: 0 } };
+    return { label, url, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`, child, logFile, sink, logged: { answered: 0, sent: 0 } };
 }
 
 /** SIGTERMs the api, waits for it to exit and for its log pipe to be drained, and counts the request lines it wrote. */
@@ -189,6 +234,7 @@ async function main(): Promise<void> {
             perCpuSecond: number;
             barePerCpuSecond: number;
             cpuRatio: number;
+            runtime: RuntimeStats;
         }[] = [];
         for (const t of TARGETS.filter((x) => x.name.includes(process.env.BENCH_TARGET ?? ""))) {
             const sample = await fetch(`${apis[0].url}${t.path}`, { method: t.method, headers: t.headers, body: t.body });
@@ -200,7 +246,7 @@ async function main(): Promise<void> {
             const body = await sample.text();
             const servers = [
                 { label: `bare node:http, same ${Buffer.byteLength(body)}-byte body`, ...(await bare(body)), api: undefined },
-                ...apis.map((api) => ({ label: `${t.name} (${api.label})`, url: `${api.url}${t.path}`, pid: api.child.pid!, api })),
+                ...apis.map((api) => ({ label: `${t.name} (${api.label})`, url: `${api.url}${t.path}`, pid: api.child.pid!, metricsUrl: api.metricsUrl, api })),
             ];
             // Rounds interleave the servers, so a neighbour's load burst hits all of them alike.
             const runs = servers.map((): Run[] => []);
@@ -226,6 +272,12 @@ async function main(): Promise<void> {
                     perCpuSecond: median(own.map((r) => r.perCpuSecond)),
                     barePerCpuSecond: median(runs[0].map((r) => r.perCpuSecond)),
                     cpuRatio: median(own.map((r, round) => r.perCpuSecond / runs[0][round].perCpuSecond)),
+                    runtime: {
+                        loopP99Ms: median(own.map((r) => r.runtime!.loopP99Ms)),
+                        loopMaxMs: median(own.map((r) => r.runtime!.loopMaxMs)),
+                        gcPauses: median(own.map((r) => r.runtime!.gcPauses)),
+                        gcMs: median(own.map((r) => r.runtime!.gcMs)),
+                    },
                 });
             }
         }
@@ -240,6 +292,16 @@ async function main(): Promise<void> {
             console.log(
                 `| ${r.target} | ${r.api} | ${Math.round(r.rps)} | ${r.p99} | ${Math.round(r.bareRps)} | ${r.bareP99} | ${r.ratio.toFixed(2)} | ` +
                     `${Math.round(r.perCpuSecond)} | ${Math.round(r.barePerCpuSecond)} | ${r.cpuRatio.toFixed(2)} |`,
+            );
+        console.log(
+            `\nInside the api during the same rounds (its metrics port; medians per ${DURATION} s round): event-loop delay ` +
+                "(monitorEventLoopDelay, 10 ms resolution) and GC pauses\n",
+        );
+        console.log("| target | api | event-loop delay p99 ms | max ms | GC pauses | GC ms |");
+        console.log("|---|---|---:|---:|---:|---:|");
+        for (const r of rows)
+            console.log(
+                `| ${r.target} | ${r.api} | ${r.runtime.loopP99Ms.toFixed(1)} | ${r.runtime.loopMaxMs.toFixed(1)} | ${r.runtime.gcPauses} | ${r.runtime.gcMs.toFixed(0)} |`,
             );
         console.log("");
         for (const api of apis) {
