@@ -167,7 +167,7 @@ function record(req: any, resources: RecordedResource[], urnOf: (req: any) => st
         ignoreChanges: typeof req.getIgnorechangesList === "function" ? [...req.getIgnorechangesList()] : [],
         replaceOnChanges: typeof req.getReplaceonchangesList === "function" ? [...req.getReplaceonchangesList()] : [],
         additionalSecretOutputs: typeof req.getAdditionalsecretoutputsList === "function" ? [...req.getAdditionalsecretoutputsList()] : [],
-        // The alias URNs the SDK resolved (evaluateStack has it resolve them, see there).
+        // The alias URNs the SDK resolved (instrument has it resolve them: see there).
         aliases: typeof req.getAliasurnsList === "function" ? [...req.getAliasurnsList()] : [],
         inputs: redact((req.getObject?.() ?? req.getProperties?.())?.toJavaScript() ?? {}) as Record<string, unknown>,
     };

@@ -17,7 +17,10 @@
  * same run against the same bare servers (a before/after comparison that the shared machine's noise
  * cannot fake). BENCH_LOG_LEVEL (default info), BENCH_CONNECTIONS (50), BENCH_ROUNDS (3),
  * BENCH_SECONDS (5 per round), BENCH_TARGET=<part of a target's name> (only the api targets it names),
- * BENCH_PROFILE=<dir> (this checkout's api writes a V8 CPU profile there when it exits).
+ * BENCH_PROFILE=<dir> (this checkout's api writes a V8 CPU profile there when it exits),
+ * BENCH_NODE_ARGS="<flags>" (extra node flags for this checkout's api: with BENCH_BASELINE=. an A/B of a
+ * flag in one run). Per round it also reads the api's event-loop delay and GC pauses from its metrics
+ * port, and prints the bare server's p99 beside the api's: what the machine allows at this load.
  * Target on 2 cores: cached reads reach at least 0.6x bare node:http with p99 at most 10 ms at 50
  * connections.
  */
