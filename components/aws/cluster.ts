@@ -1,8 +1,10 @@
+import { LogGroup } from "@pulumi/aws/cloudwatch/logGroup";
+import { OpenIdConnectProvider } from "@pulumi/aws/iam/openIdConnectProvider";
+import { Role } from "@pulumi/aws/iam/role";
+import { RolePolicyAttachment } from "@pulumi/aws/iam/rolePolicyAttachment";
 import * as ec2 from "@pulumi/aws/ec2";
-import * as iam from "@pulumi/aws/iam";
 import * as eks from "@pulumi/aws/eks";
 import * as kms from "@pulumi/aws/kms";
-import * as cloudwatch from "@pulumi/aws/cloudwatch";
 import * as storagev1 from "@pulumi/kubernetes/storage/v1";
 import { Provider } from "@pulumi/kubernetes/provider";
 import * as pulumi from "@pulumi/pulumi";
@@ -157,14 +159,14 @@ export class EksCluster extends pulumi.ComponentResource {
         new kms.Alias(`${name}-secrets`, { name: `alias/${a.clusterName}-secrets`, targetKeyId: kmsKey.keyId }, parent);
 
         // EKS writes to this fixed group; creating it first lets us own its retention.
-        const logGroup = new cloudwatch.LogGroup(
+        const logGroup = new LogGroup(
             `${name}-control-plane`,
             { name: `/aws/eks/${a.clusterName}/cluster`, retentionInDays: a.logRetentionDays, tags },
             parent,
         );
 
-        const clusterRole = new iam.Role(`${name}-cluster`, { assumeRolePolicy: JSON.stringify(serviceTrustPolicy("eks.amazonaws.com")), tags }, parent);
-        const clusterPolicy = new iam.RolePolicyAttachment(`${name}-cluster`, { role: clusterRole.name, policyArn: MANAGED_POLICIES.cluster }, parent);
+        const clusterRole = new Role(`${name}-cluster`, { assumeRolePolicy: JSON.stringify(serviceTrustPolicy("eks.amazonaws.com")), tags }, parent);
+        const clusterPolicy = new RolePolicyAttachment(`${name}-cluster`, { role: clusterRole.name, policyArn: MANAGED_POLICIES.cluster }, parent);
 
         const cluster = new eks.Cluster(
             `${name}-eks`,
@@ -197,7 +199,7 @@ export class EksCluster extends pulumi.ComponentResource {
         });
 
         const issuerUrl = cluster.identities.apply((ids) => ids[0].oidcs![0].issuer!);
-        const oidcProvider = new iam.OpenIdConnectProvider(`${name}-oidc`, { url: issuerUrl, clientIdLists: ["sts.amazonaws.com"], tags }, parent);
+        const oidcProvider = new OpenIdConnectProvider(`${name}-oidc`, { url: issuerUrl, clientIdLists: ["sts.amazonaws.com"], tags }, parent);
         const oidc = { arn: oidcProvider.arn, issuerUrl };
 
         const addonRoles: Partial<Record<EksAddonName, IrsaRole>> = {};
@@ -229,9 +231,9 @@ export class EksCluster extends pulumi.ComponentResource {
         // Networking add-ons first: nodes do not become Ready without a CNI.
         const networking = [addon("vpc-cni", []), addon("kube-proxy", [])];
 
-        const nodeRole = new iam.Role(`${name}-node`, { assumeRolePolicy: JSON.stringify(serviceTrustPolicy("ec2.amazonaws.com")), tags }, parent);
+        const nodeRole = new Role(`${name}-node`, { assumeRolePolicy: JSON.stringify(serviceTrustPolicy("ec2.amazonaws.com")), tags }, parent);
         const nodePolicies = [MANAGED_POLICIES.workerNode, MANAGED_POLICIES.ecrPull, MANAGED_POLICIES.ssm].map(
-            (policyArn, i) => new iam.RolePolicyAttachment(`${name}-node-${i}`, { role: nodeRole.name, policyArn }, parent),
+            (policyArn, i) => new RolePolicyAttachment(`${name}-node-${i}`, { role: nodeRole.name, policyArn }, parent),
         );
 
         const nodeGroups = a.nodeGroups.map((ng) => {

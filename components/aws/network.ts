@@ -1,6 +1,7 @@
+import { LogGroup } from "@pulumi/aws/cloudwatch/logGroup";
+import { Role } from "@pulumi/aws/iam/role";
+import { RolePolicy } from "@pulumi/aws/iam/rolePolicy";
 import * as ec2 from "@pulumi/aws/ec2";
-import * as iam from "@pulumi/aws/iam";
-import * as cloudwatch from "@pulumi/aws/cloudwatch";
 import { getAvailabilityZones } from "@pulumi/aws/getAvailabilityZones";
 import * as pulumi from "@pulumi/pulumi";
 import { logGroupWriterPolicy, serviceTrustPolicy } from "./iam";
@@ -138,13 +139,9 @@ export class Network extends pulumi.ComponentResource {
         });
 
         if (a.flowLogs !== "off") {
-            const logGroup = new cloudwatch.LogGroup(`${name}-flow-logs`, { retentionInDays: a.flowLogs.retentionDays, tags }, parent);
-            const role = new iam.Role(
-                `${name}-flow-logs`,
-                { assumeRolePolicy: JSON.stringify(serviceTrustPolicy("vpc-flow-logs.amazonaws.com")), tags },
-                parent,
-            );
-            new iam.RolePolicy(`${name}-flow-logs`, { role: role.id, policy: logGroup.arn.apply((arn) => JSON.stringify(logGroupWriterPolicy(arn))) }, parent);
+            const logGroup = new LogGroup(`${name}-flow-logs`, { retentionInDays: a.flowLogs.retentionDays, tags }, parent);
+            const role = new Role(`${name}-flow-logs`, { assumeRolePolicy: JSON.stringify(serviceTrustPolicy("vpc-flow-logs.amazonaws.com")), tags }, parent);
+            new RolePolicy(`${name}-flow-logs`, { role: role.id, policy: logGroup.arn.apply((arn) => JSON.stringify(logGroupWriterPolicy(arn))) }, parent);
             new ec2.FlowLog(
                 `${name}-flow-logs`,
                 {

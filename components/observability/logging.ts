@@ -1,5 +1,5 @@
+import { LogGroup } from "@pulumi/aws/cloudwatch/logGroup";
 import * as kms from "@pulumi/aws/kms";
-import * as cloudwatch from "@pulumi/aws/cloudwatch";
 import * as opensearch from "@pulumi/aws/opensearch";
 import { getCallerIdentityOutput } from "@pulumi/aws/getCallerIdentity";
 import * as corev1 from "@pulumi/kubernetes/core/v1";
@@ -233,7 +233,7 @@ export class Logging extends pulumi.ComponentResource {
             },
             { parent: this },
         );
-        const group = new cloudwatch.LogGroup(
+        const group = new LogGroup(
             `${name}-containers`,
             { name: `/aws/eks/${args.clusterName}/containers`, retentionInDays: args.retentionDays, kmsKeyId: key.arn, tags },
             { parent: this, protect },
