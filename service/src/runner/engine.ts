@@ -94,6 +94,10 @@ export function engineMemoryFor(limits: SandboxLimits, previous?: WasmMemory): W
     return new Wasm.Memory({ initial: initialPages, maximum: maxPages });
 }
 
+/** The engine's variant with its glue imported once per worker (the package's loader is a dynamic import at each call). */
+const glue = variant.importModuleLoader();
+const engineVariant = { ...variant, importModuleLoader: () => glue };
+
 /** One engine: a new wasm instance on a zeroed memory, with its runtime, context and helpers made; used for one run. */
 export interface Engine {
     module: QuickJSWASMModule;
@@ -148,25 +152,19 @@ function liveViews(runtime: QuickJSRuntime): void {
  * written afresh), a new emscripten glue and a new quickjs-emscripten-core module around it: nothing
  * of an earlier engine but its zeroed memory. The host wraps two of the glue's imports: the one that
  * grows the memory (to learn from the engine itself that the guest ran out of memory, so no
- * guest-made error can claim it, and to let the memory reach exactly its limit), and the one that
+ * guest-made error can claim it), and the one that
  * starts timers (refused: QuickJS never uses it, and a timer is the only way a dropped instance,
  * which shares the memory, could run again after its run).
  */
 export async function loadEngine(limits: SandboxLimits, memory: WasmMemory = engineMemoryFor(limits)): Promise<Engine> {
-    const maxBytes = engineMemory(limits).maxPages * PAGE;
     const engine = { memory, outOfMemory: false, interrupt: () => false } as Engine;
     const instantiateWasm = (imports: Record<string, Record<string, unknown>>, ready: (instance: unknown) => void) => {
         const env = imports.a ?? {};
         const [resize, grow] = findImport(env, "grow the memory", /\.grow\(/);
+        // The glue grows the memory (and renews its views of it) in steps of up to 20 %; the memory's
+        // maximum stops it at the limit, and a failed growth is the engine running out of memory.
         env[resize] = (bytes: number) => {
-            let grown = grow(bytes) === true;
-            // The glue asks for up to 20 % more than it needs, and fails when that is beyond the limit:
-            // grow to exactly what it needs (then let the glue renew its views with a no-op growth).
-            if (!grown && bytes >>> 0 <= maxBytes) {
-                const pages = Math.ceil((bytes >>> 0) / PAGE) - memory.buffer.byteLength / PAGE;
-                if (pages > 0) memory.grow(pages);
-                grown = grow(bytes) === true;
-            }
+            const grown = grow(bytes);
             if (!grown) engine.outOfMemory = true;
             return grown;
         };
@@ -179,7 +177,7 @@ export async function loadEngine(limits: SandboxLimits, memory: WasmMemory = eng
         return instance.exports;
     };
     const options = { wasmMemory: memory, emscriptenModule: { instantiateWasm } } as unknown as Parameters<typeof newVariant>[1];
-    engine.module = await newQuickJSWASMModuleFromVariant(newVariant(variant, options));
+    engine.module = await newQuickJSWASMModuleFromVariant(newVariant(engineVariant, options));
     engine.runtime = engine.module.newRuntime();
     liveViews(engine.runtime);
     engine.runtime.setMaxStackSize(limits.maxStackKb * 1024);
