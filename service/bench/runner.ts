@@ -69,7 +69,12 @@ async function measure(t: Target, connections: number, seconds: number): Promise
     }
     const elapsed = (performance.now() - start) / 1000;
     times.sort((a, b) => a - b);
-    return { rps: times.length / elapsed, p50: percentile(times, 50), p99: percentile(times, 99), perCpuSecond: times.length / (cpuSeconds(t.pid) - cpuBefore) };
+    return {
+        rps: times.length / elapsed,
+        p50: percentile(times, 50),
+        p99: percentile(times, 99),
+        perCpuSecond: times.length / (cpuSeconds(t.pid) - cpuBefore),
+    };
 }
 
 /** Starts a compiled runner (`<serviceDir>/dist/runner/server.js`, built here) with `sandboxes` workers. */
@@ -108,7 +113,9 @@ export async function benchRunner(seconds: number): Promise<void> {
             const targets: Target[] = [{ name: "this runner (QuickJS/wasm)", ...(await startRunner(here, sandboxes, children)) }];
             if (baseline) targets.push({ name: `baseline ${baseline}`, ...(await startRunner(baseline, sandboxes, children)) });
             const legacyPort = await freePort();
-            const legacy = spawn(TS_NODE, ["--transpile-only", path.join(__dirname, "legacy-runner.ts"), String(legacyPort)], { stdio: ["ignore", "ignore", "inherit"] });
+            const legacy = spawn(TS_NODE, ["--transpile-only", path.join(__dirname, "legacy-runner.ts"), String(legacyPort)], {
+                stdio: ["ignore", "ignore", "inherit"],
+            });
             children.push(legacy);
             targets.push({ name: "previous runner (worker thread + vm per run)", url: `http://127.0.0.1:${legacyPort}`, pid: legacy.pid! });
             for (const t of targets) {

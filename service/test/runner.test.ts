@@ -252,7 +252,9 @@ describe("runner engine: every run starts from a new engine's state", () => {
 
     it("a run that grew its memory leaves the next run a 16 MiB memory holding nothing of it", async () => {
         const first = await loadEngine(limits);
-        const r = run(first, "function main(a) { globalThis.k = []; for (let i = 0; i < 40; i++) k.push(a[0].repeat(1 << 15) + i); return 0 }", ["GROWN-run-secret"]);
+        const r = run(first, "function main(a) { globalThis.k = []; for (let i = 0; i < 40; i++) k.push(a[0].repeat(1 << 15) + i); return 0 }", [
+            "GROWN-run-secret",
+        ]);
         assert.equal(r.exitCode, 0, r.stderr);
         assert.ok(first.memory.buffer.byteLength > 16 * MIB, "the run grew its memory");
         const next = await nextAfter(first);
@@ -264,11 +266,23 @@ describe("runner engine: every run starts from a new engine's state", () => {
     it("a memory that grows during a run: console, lengths and promise jobs still work", async () => {
         const grows = [
             // growth in main, then console.log of several values
-            [`function main(a) { const big = []; for (let i = 0; i < 30; i++) big.push(new Uint8Array(1 << 20).fill(i)); console.log("grown", big.length, a[0], { n: big[29][5] }); return "x".repeat(3) }`, 0, 'grown 30 arg {"n":29}\nxxx\n'],
+            [
+                `function main(a) { const big = []; for (let i = 0; i < 30; i++) big.push(new Uint8Array(1 << 20).fill(i)); console.log("grown", big.length, a[0], { n: big[29][5] }); return "x".repeat(3) }`,
+                0,
+                'grown 30 arg {"n":29}\nxxx\n',
+            ],
             // growth inside console.log's formatting (a toJSON), with strings read after it
-            [`function main(a) { console.log({ toJSON() { globalThis.k = new Uint8Array(30 << 20); return "big" } }, "tail", a[0]); return 0 }`, 0, '"big" tail arg\n'],
+            [
+                `function main(a) { console.log({ toJSON() { globalThis.k = new Uint8Array(30 << 20); return "big" } }, "tail", a[0]); return 0 }`,
+                0,
+                '"big" tail arg\n',
+            ],
             // growth inside a promise job, and jobs run after it
-            [`async function main(a) { await null; const big = new Uint8Array(30 << 20); big[7] = 7; await Promise.resolve(); console.log("after", big[7], a.length); return 3 }`, 3, "after 7 1\n"],
+            [
+                `async function main(a) { await null; const big = new Uint8Array(30 << 20); big[7] = 7; await Promise.resolve(); console.log("after", big[7], a.length); return 3 }`,
+                3,
+                "after 7 1\n",
+            ],
         ] as const;
         for (const [code, exitCode, stdout] of grows) {
             const engine = await loadEngine(limits);

@@ -206,11 +206,16 @@ export function serveWorker(): void {
     const limits = (workerData as { limits: SandboxLimits }).limits;
     const gc = collector();
     const { initialPages } = engineMemory(limits);
-    /** The next engine, on the last one's memory (zeroed) or, when that grew, on a new one (and the old one collected). */
+    /** The next engine, on the last one's memory (zeroed) or, when that grew, on a new one (the old one collected first). */
     const prepare = (last: Engine): Promise<Engine> => {
-        const grew = last.memory.buffer.byteLength !== initialPages * PAGE;
-        if (grew) setImmediate(gc); // once the run's frame (the last reference to its engine) is gone
-        return loadEngine(limits, engineMemoryFor(limits, grew ? undefined : last.memory));
+        if (last.memory.buffer.byteLength === initialPages * PAGE) return loadEngine(limits, engineMemoryFor(limits, last.memory));
+        // Collected once the run's frame (the last reference to its engine) is gone, before a new memory is made.
+        return new Promise((resolve) =>
+            setImmediate(() => {
+                gc();
+                resolve(loadEngine(limits));
+            }),
+        );
     };
     let next = loadEngine(limits).then((engine) => {
         runCommand(engine, { code: WARM_UP, args: ["warm"], timeoutMs: 5000 }, limits); // compiles the hot wasm paths
