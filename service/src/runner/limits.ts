@@ -48,7 +48,7 @@ const DROPPED_ENGINE_MIB = 32;
  * worker's one memory: 16 MiB, all of it touched once it has been zeroed, growing to the limit in
  * a memory-hungry run) plus dropped engine memory not yet collected.
  * The pod's memory limit for the runner must be at least this (config/rules.ts checks it). Measured
- * worst case with 2 sandboxes (service/README.md "Runner memory budget"): 291 MiB against 352.
+ * worst case with 2 sandboxes (`npm run bench:runner-memory`, service/README.md "Runner memory budget"): 244 MiB against 352.
  */
 export function runnerMemoryBudgetMib(concurrency: number = DEFAULT_CONCURRENCY, limits: SandboxLimits = SANDBOX_DEFAULTS): number {
     const PROCESS_MIB = 64;
