@@ -138,7 +138,7 @@ function liveViews(runtime: QuickJSRuntime): void {
         const module = this.module;
         const bytes = length * kind.BYTES_PER_ELEMENT;
         const ptr = module._malloc(bytes);
-        module.HEAPU8.fill(0, ptr, ptr + bytes);
+        module.HEAPU8.fill(0, ptr, ptr + bytes); // starts zeroed, as in the library's own version
         const value = { ptr, get typedArray() { return new kind(module.HEAPU8.buffer, ptr, length) } }; // prettier-ignore
         return new Lifetime(value, undefined, () => module._free(ptr));
     };
