@@ -29,7 +29,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import autocannon from "autocannon";
-import { freePort, PostgresServer, RedisServer, startFakeLlm, stopAll, waitForUrl } from "../test/support";
+import { cpuSeconds, freePort, PostgresServer, RedisServer, startFakeLlm, stopAll, waitForUrl } from "../test/support";
 import { benchRunner } from "./runner";
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
@@ -107,14 +107,6 @@ const TARGETS: Target[] = [
         logged: true,
     },
 ];
-
-const CLOCK_TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }));
-
-/** CPU time (user + system, every thread) a process has used, from /proc/<pid>/stat. */
-function cpuSeconds(pid: number): number {
-    const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS; // utime, stime (fields 14 and 15)
-}
 
 async function load(
     name: string,
@@ -330,7 +322,7 @@ async function main(): Promise<void> {
 const only = process.env.BENCH_ONLY;
 (async () => {
     if (only !== "runner") await main();
-    if (only !== "api") await benchRunner(Number(process.env.BENCH_SECONDS ?? 10)); // the runner part keeps its 10 s rows
+    if (only !== "api") await benchRunner(Number(process.env.BENCH_SECONDS ?? 5));
 })().catch((err: unknown) => {
     console.error(`bench: ${(err as Error).message}`);
     process.exit(1);
