@@ -9,6 +9,7 @@
  * host's console functions. The exit code is computed here from `main`'s return value; the guest
  * never produces anything the host parses.
  */
+import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as v8 from "node:v8";
 import * as vm from "node:vm";
@@ -25,7 +26,7 @@ import {
 } from "quickjs-emscripten-core";
 import { EXIT_MEMORY, EXIT_TIMEOUT, type SandboxLimits, type SandboxRequest } from "./limits";
 
-/** What the engine reports; the pool adds `durationMs`. */
+/** What the engine reports; the worker adds `durationMs` (the run's own time), the pool checks it. */
 export interface EngineResult {
     exitCode: number;
     stdout: string;
@@ -110,6 +111,22 @@ export interface Engine {
     interrupt: () => boolean;
     /** Set by the host when the engine asked for more memory than its limit: the run hit the memory limit. */
     outOfMemory: boolean;
+    /** While set, the engine's clock reads this instead of the time (Math.random's seed; see randomSeedClock). */
+    seedClock?: number;
+}
+
+/**
+ * A clock reading (ms) that carries 53 random bits and no time. QuickJS 2025-09-13 seeds a context's
+ * Math.random (xorshift64*) in JS_NewContext: js_random_init sets its state to gettimeofday's
+ * tv_sec * 1000000 + tv_usec, and the emscripten glue's gettimeofday reads the host's clock import
+ * (Date.now()). Left to the clock, the seed would be the moment the engine was prepared, i.e. when
+ * the previous run on the worker ended (attack-14s S1: that run could predict and steer this run's
+ * Math.random, and this run could learn when it ended). Given an integer ms m below 2^53, the seed
+ * is m * 1000 (tv_sec = m / 1000 < 2^43, so no overflow): 2^53 equally likely seeds of the 2^64
+ * states, none of them derived from the time.
+ */
+export function randomSeedClock(): number {
+    return Number(randomBytes(8).readBigUInt64BE() >> 11n) || 1;
 }
 
 /** An import of the engine's emscripten glue, found by what its (minified) source does. */
@@ -152,8 +169,8 @@ function liveViews(runtime: QuickJSRuntime): void {
  * written afresh), a new emscripten glue and a new quickjs-emscripten-core module around it: nothing
  * of an earlier engine but its zeroed memory. The host wraps two of the glue's imports: the one that
  * grows the memory (to learn from the engine itself that the guest ran out of memory, so no
- * guest-made error can claim it), and the one that
- * starts timers (refused: QuickJS never uses it, and a timer is the only way a dropped instance,
+ * guest-made error can claim it), the clock (so that Math.random's seed is random, not the time the
+ * engine was prepared: randomSeedClock), and the one that starts timers (refused: QuickJS never uses it, and a timer is the only way a dropped instance,
  * which shares the memory, could run again after its run).
  */
 export async function loadEngine(limits: SandboxLimits, memory: WasmMemory = engineMemoryFor(limits)): Promise<Engine> {
@@ -168,6 +185,9 @@ export async function loadEngine(limits: SandboxLimits, memory: WasmMemory = eng
             if (!grown) engine.outOfMemory = true;
             return grown;
         };
+        // The clock: Math.random's seed while the context is made (randomSeedClock), the time otherwise.
+        const [clock, now] = findImport(env, "read the clock", /Date\.now\(\)/);
+        env[clock] = () => engine.seedClock ?? now();
         const [timer] = findImport(env, "start timers", /setTimeout\(/);
         env[timer] = () => {
             throw new Error("timers are not available in the engine");
@@ -182,7 +202,12 @@ export async function loadEngine(limits: SandboxLimits, memory: WasmMemory = eng
     liveViews(engine.runtime);
     engine.runtime.setMaxStackSize(limits.maxStackKb * 1024);
     engine.runtime.setInterruptHandler(() => engine.interrupt());
-    engine.context = engine.runtime.newContext();
+    engine.seedClock = randomSeedClock();
+    try {
+        engine.context = engine.runtime.newContext();
+    } finally {
+        engine.seedClock = undefined;
+    }
     engine.helpers = engine.context.evalCode(HELPERS, "host.js", { type: "global", strict: true }).unwrap();
     return engine;
 }
@@ -226,8 +251,12 @@ export function serveWorker(): void {
     parentPort!.on("message", (job: WorkerJob) => {
         queue = queue.then(async () => {
             const engine = await next;
+            // durationMs is the run's own time: not the wait for this engine's preparation after the
+            // previous run (slower after a run that grew its memory: attack-14s S5).
+            const started = performance.now();
             const { exitCode, stdout, stderr, killed, truncated } = runCommand(engine, job.request, limits);
-            parentPort!.postMessage({ id: job.id, result: { exitCode, stdout, stderr, killed, truncated } });
+            const durationMs = Math.round(performance.now() - started);
+            parentPort!.postMessage({ id: job.id, result: { exitCode, stdout, stderr, killed, truncated, durationMs } });
             next = prepare(engine);
         });
     });
