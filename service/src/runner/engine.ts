@@ -266,16 +266,29 @@ export function serveWorker(): void {
 class CappedStream {
     private readonly chunks: string[] = [];
     private bytes = 0;
-    truncated = false;
+    /** The cap was reached: nothing more is written. */
+    private full = false;
+    /** Output was dropped without the stream being full (drop()). */
+    private dropped = false;
     constructor(private readonly capBytes: number) {}
+
+    /** Some output of the run is not in the stream. */
+    get truncated(): boolean {
+        return this.full || this.dropped;
+    }
+
+    /** Output was dropped (a console argument past the cap, a console call made during formatting). */
+    drop(): void {
+        this.dropped = true;
+    }
 
     /** Bytes still accepted (0 once full). */
     get room(): number {
-        return this.truncated ? 0 : this.capBytes - this.bytes;
+        return this.full ? 0 : this.capBytes - this.bytes;
     }
 
     write(text: string): void {
-        if (this.truncated) return;
+        if (this.full) return;
         const room = this.capBytes - this.bytes;
         // A string of n UTF-16 units is at most 3n UTF-8 bytes.
         if (text.length * 3 <= room) {
@@ -292,7 +305,7 @@ class CappedStream {
         const { read, written } = new TextEncoder().encodeInto(text, new Uint8Array(room));
         this.chunks.push(text.slice(0, read));
         this.bytes += written;
-        this.truncated = true;
+        this.full = true;
     }
 
     toString(): string {
@@ -363,6 +376,40 @@ const HELPERS = `(() => {
     },
   };
 })()`;
+
+/** The parts of a quickjs-emscripten-core 0.32.0 context that getString uses (it reads up to the first zero byte). */
+interface ContextInternals {
+    ctx: { value: number };
+    module: { HEAPU8: Uint8Array };
+    ffi: { QTS_GetString(ctx: number, value: number): number; QTS_FreeCString(ctx: number, ptr: number): void };
+}
+
+const utf8 = new TextDecoder();
+
+/**
+ * A guest string of `units` UTF-16 units (its length) as a host string, read by its length: a NUL
+ * in it is the character U+0000, not its end (the library's getString stops at the first zero
+ * byte: attack-14s S3), and the read never goes past 3 bytes per unit even if a guest with write
+ * access to its memory removed the terminating zero. QuickJS (JS_ToCStringLen2) writes each unit as
+ * one UTF-8 sequence (a lone surrogate as 3 bytes), a surrogate pair as one 4-byte sequence; the
+ * bytes are decoded as the library does (TextDecoder: a malformed sequence becomes U+FFFD).
+ */
+function guestString(context: QuickJSContext, handle: QuickJSHandle, units: number): string {
+    const { ctx, module, ffi } = context as unknown as ContextInternals;
+    const ptr = ffi.QTS_GetString(ctx.value, (handle as unknown as { value: number }).value);
+    if (!ptr) throw new Error("the engine could not read a string");
+    try {
+        const bytes = module.HEAPU8; // after the call: it may have grown the memory
+        const limit = Math.min(bytes.length, ptr + 3 * units);
+        let end = ptr;
+        // Count units by the sequences' lead bytes (a 4-byte sequence is two units), then take the last one's continuation bytes.
+        for (let n = 0; n < units && end < limit; end++) n += bytes[end] >= 0xf0 ? 2 : (bytes[end] & 0xc0) === 0x80 ? 0 : 1;
+        while (end < limit && (bytes[end] & 0xc0) === 0x80) end++;
+        return utf8.decode(bytes.subarray(ptr, end));
+    } finally {
+        ffi.QTS_FreeCString(ctx.value, ptr);
+    }
+}
 
 /** What the host knows about a run while it goes on; the guest cannot touch it. */
 interface RunState {
@@ -440,18 +487,29 @@ function execute(
     const head = context.getProp(helpers, "head");
     const describe = context.getProp(helpers, "describe");
 
-    /** A guest value as a host string: only a guest string (per the engine's typeof) is read. */
+    // A guest string's length (its own, unforgeable "length"; the library's getLength answers only for objects).
+    const lengthKey = context.newString("length");
+    const lengthOf = (h: QuickJSHandle): number => {
+        const n = context.getProp(h, lengthKey);
+        try {
+            return context.typeof(n) === "number" ? context.getNumber(n) : Infinity;
+        } finally {
+            n.dispose();
+        }
+    };
+    /** A guest value as a host string: only a guest string (per the engine's typeof) is read, at most maxUnits of it. */
     const readString = (h: QuickJSHandle, maxUnits: number): string | undefined => {
         if (context.typeof(h) !== "string") return undefined;
-        const length = context.getLength(h) ?? 0;
-        if (length <= maxUnits) return context.getString(h);
+        const length = lengthOf(h);
+        if (length <= maxUnits) return guestString(context, h, length);
         const n = context.newNumber(maxUnits);
         const cut = context.callFunction(head, context.undefined, h, n);
         n.dispose();
         if (cut.error) return (cut.error.dispose(), undefined);
         const value = cut.value;
         try {
-            return context.typeof(value) === "string" && (context.getLength(value) ?? Infinity) <= maxUnits ? context.getString(value) : undefined;
+            const length = context.typeof(value) === "string" ? lengthOf(value) : Infinity;
+            return length <= maxUnits ? guestString(context, value, length) : undefined;
         } finally {
             value.dispose();
         }
@@ -468,10 +526,10 @@ function execute(
     };
 
     // console.*: one host function behind guest wrappers (see HELPERS). A call made while the host
-    // is formatting (e.g. from a toJSON) is dropped; a call past the deadline stops the guest.
+    // is formatting (e.g. from a toJSON) is dropped (truncated); a call past the deadline stops the guest.
     let inConsole = false;
     const write = context.newFunction("write", (streamHandle: QuickJSHandle, list: QuickJSHandle) => {
-        if (inConsole || state.faulted) return;
+        if (state.faulted) return;
         if (state.timedOut || Date.now() >= state.deadline) {
             // The interrupt handler is polled only every few thousand operations; a loop of costly
             // console calls would outrun it. Throwing ends the command now (or at its next console call).
@@ -479,8 +537,8 @@ function execute(
             throw new Error("deadline exceeded");
         }
         const stream = context.typeof(streamHandle) === "number" && context.getNumber(streamHandle) === 2 ? streams.stderr : streams.stdout;
-        if (stream.room === 0) {
-            stream.truncated = true; // this call's output is dropped
+        if (inConsole || stream.room === 0) {
+            stream.drop(); // this call's output is dropped
             return;
         }
         inConsole = true;
@@ -488,7 +546,8 @@ function execute(
             const parts: string[] = [];
             let room = stream.room;
             const count = context.typeof(list) === "object" ? (context.getLength(list) ?? 0) : 0;
-            for (let i = 0; i < count && room > 0; i++) {
+            let i = 0;
+            for (; i < count && room > 0; i++) {
                 if (Date.now() >= state.deadline) {
                     state.timedOut = true;
                     break;
@@ -505,6 +564,7 @@ function execute(
                 }
             }
             stream.write(`${parts.join(" ")}\n`);
+            if (i < count) stream.drop(); // arguments past the cap (attack-14s S2)
         } catch {
             // Only host code throws here (e.g. the host's stack overflowing inside the engine): the
             // module's state is unknown. Stop the guest; the run ends as an engine fault.
