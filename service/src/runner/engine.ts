@@ -167,11 +167,12 @@ function liveViews(runtime: QuickJSRuntime): void {
  * context with the guest helpers evaluated, ready for one command. Each engine gets a new instance
  * (its own mutable globals, such as the C stack pointer, its own function table, its data segments
  * written afresh), a new emscripten glue and a new quickjs-emscripten-core module around it: nothing
- * of an earlier engine but its zeroed memory. The host wraps two of the glue's imports: the one that
- * grows the memory (to learn from the engine itself that the guest ran out of memory, so no
+ * of an earlier engine but its zeroed memory. The host wraps three of the glue's imports: the one
+ * that grows the memory (to learn from the engine itself that the guest ran out of memory, so no
  * guest-made error can claim it), the clock (so that Math.random's seed is random, not the time the
- * engine was prepared: randomSeedClock), and the one that starts timers (refused: QuickJS never uses it, and a timer is the only way a dropped instance,
- * which shares the memory, could run again after its run).
+ * engine was prepared: randomSeedClock), and the one that starts timers (refused: QuickJS never
+ * uses it, and a timer is the only way a dropped instance, which shares the memory, could run again
+ * after its run).
  */
 export async function loadEngine(limits: SandboxLimits, memory: WasmMemory = engineMemoryFor(limits)): Promise<Engine> {
     const engine = { memory, outOfMemory: false, interrupt: () => false } as Engine;
@@ -492,7 +493,8 @@ function execute(
     const lengthOf = (h: QuickJSHandle): number => {
         const n = context.getProp(h, lengthKey);
         try {
-            return context.typeof(n) === "number" ? context.getNumber(n) : Infinity;
+            const length = context.getNumber(n);
+            return Number.isInteger(length) && length >= 0 ? length : Infinity;
         } finally {
             n.dispose();
         }
