@@ -42,8 +42,8 @@ const E2E = path.join(ROOT, "tools", "e2e");
 const fakeLlm = require("../tools/e2e/fake-llm/server.js") as { createServer: () => http.Server; CODE: string };
 const TOKEN = "e2e-token-0123456789abcdef";
 const GATEWAY_HOST = "cli.localtest.me";
-/** The real CLI, from source. */
-const CLI = [process.execPath, "-r", "ts-node/register/transpile-only", path.join(ROOT, "service", "src", "cli.ts")];
+/** The real CLI, from source (compiled by the same require hook as the program). */
+const CLI = [process.execPath, "-r", path.join(ROOT, "tools", "register.js"), path.join(ROOT, "service", "src", "cli.ts")];
 
 async function listen(server: http.Server): Promise<string> {
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
@@ -200,6 +200,8 @@ describe("end-to-end check (tools/e2e)", () => {
         pollMs: 100,
         ...over,
     });
+    /** For a check that is meant to time out: the wait it reports ("within 1 s"), not the suite's. */
+    const expiring = { readyTimeoutMs: 500, prometheusTimeoutMs: 500 };
     const failure = async (mode: Mode, o: CheckOptions) => {
         try {
             await runChecks(mode, o);
@@ -244,8 +246,8 @@ describe("end-to-end check (tools/e2e)", () => {
             ["/ready", "/commands"],
             "the CLI's status and list",
         );
-        const err = await failure("smoke", options({ apiUrl: platform.gatewayUrl, host: "cli.example.org", cliUrl: platform.url }));
-        assert.match(err, /^health: GET \/health answering 200 \{"status":"ok"\} did not happen within 2 s \(last: 404 \{"error":\{"code":"not_found"/);
+        const err = await failure("smoke", options({ apiUrl: platform.gatewayUrl, host: "cli.example.org", cliUrl: platform.url, ...expiring }));
+        assert.match(err, /^health: GET \/health answering 200 \{"status":"ok"\} did not happen within 1 s \(last: 404 \{"error":\{"code":"not_found"/);
     });
 
     it("waits while the front door answers HTML errors (a load balancer without a healthy target yet)", async () => {
@@ -270,14 +272,14 @@ describe("end-to-end check (tools/e2e)", () => {
     it("fails with a message naming the step and what was wrong", async () => {
         platform.behave.ready = 503;
         assert.match(
-            await failure("smoke", options()),
-            /^ready: GET \/ready answering 200 \{"status":"ready"\} did not happen within 2 s \(last: 503 \{"status":"not ready","failing":\["postgres"\],"degraded":\[\]\}\)$/,
+            await failure("smoke", options(expiring)),
+            /^ready: GET \/ready answering 200 \{"status":"ready"\} did not happen within 1 s \(last: 503 \{"status":"not ready","failing":\["postgres"\],"degraded":\[\]\}\)$/,
         );
         // Degraded (Redis not answering) is 200 from /ready, but a fresh deploy in that state is broken.
         platform.behave.ready = "degraded";
         assert.match(
-            await failure("smoke", options()),
-            /^ready: GET \/ready answering 200 \{"status":"ready"\} did not happen within 2 s \(last: 200 \{"status":"degraded",/,
+            await failure("smoke", options(expiring)),
+            /^ready: GET \/ready answering 200 \{"status":"ready"\} did not happen within 1 s \(last: 200 \{"status":"degraded",/,
         );
         platform.behave.ready = 200;
         assert.match(
@@ -292,12 +294,12 @@ describe("end-to-end check (tools/e2e)", () => {
         platform.behave.runStdout = undefined;
         platform.behave.scrapeAfter = 1000;
         assert.equal(
-            await failure("e2e", options()),
-            'prometheus: Prometheus answering sum(code_generation_attempts_total{namespace="cli-platform"}) >= 1 did not happen within 2 s',
+            await failure("e2e", options(expiring)),
+            'prometheus: Prometheus answering sum(code_generation_attempts_total{namespace="cli-platform"}) >= 1 did not happen within 1 s',
         );
         assert.match(
-            await failure("smoke", options({ apiUrl: "http://127.0.0.1:9" })),
-            /^health: GET \/health answering 200 \{"status":"ok"\} did not happen within 2 s \(last: http:\/\/127\.0\.0\.1:9 cannot be reached: connect ECONNREFUSED/,
+            await failure("smoke", options({ apiUrl: "http://127.0.0.1:9", ...expiring })),
+            /^health: GET \/health answering 200 \{"status":"ok"\} did not happen within 1 s \(last: http:\/\/127\.0\.0\.1:9 cannot be reached: connect ECONNREFUSED/,
         );
     });
 

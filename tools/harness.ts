@@ -10,6 +10,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import * as sdkDebuggable from "@pulumi/pulumi/runtime/debuggable";
 import * as YAML from "yaml";
 import * as mocks from "./mocks";
 
@@ -62,12 +63,24 @@ export interface EvaluateOptions {
     config?: ConfigOverrides;
     /** Keys (ns:key) to treat as secret in addition to `secure:` values in the stack file. */
     secretKeys?: string[];
+    /**
+     * Keep the SDK's per-resource stack capture (see `withoutStackCapture`). Only the test that
+     * proves it changes nothing of a render needs it.
+     * @default false
+     */
+    sdkStackCapture?: boolean;
+}
+
+const parsedFiles = new Map<string, unknown>();
+/** A YAML file of the project, parsed once per process (the files do not change during a run). */
+function readYaml(file: string): unknown {
+    if (!parsedFiles.has(file)) parsedFiles.set(file, YAML.parse(fs.readFileSync(file, "utf8")));
+    return structuredClone(parsedFiles.get(file));
 }
 
 /** Parses Pulumi.yaml for the project name. */
 export function projectName(): string {
-    const doc = YAML.parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as { name: string };
-    return doc.name;
+    return (readYaml(path.join(ROOT, "Pulumi.yaml")) as { name: string }).name;
 }
 
 /** Stacks that have a Pulumi.<stack>.yaml. */
@@ -85,7 +98,7 @@ export function readStackConfig(stack: string, overrides: ConfigOverrides = {}):
     if (!fs.existsSync(file)) {
         throw new Error(`unknown stack "${stack}": no ${path.basename(file)} (known stacks: ${knownStacks().join(", ")})`);
     }
-    const doc = (YAML.parse(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+    const doc = (readYaml(file) ?? {}) as { config?: Record<string, unknown> };
     const raw: Record<string, unknown> = { ...(doc.config ?? {}) };
     for (const [k, v] of Object.entries(overrides)) {
         if (v === undefined) delete raw[k];
@@ -222,6 +235,45 @@ export class StackEvaluationError extends Error {
     }
 }
 
+/** The SDK internals `withoutStackCapture` replaces (@pulumi/pulumi is pinned; a test fails if they move). */
+interface StackCapture {
+    resource: { callsites: () => unknown[] };
+    debuggable: { debuggablePromise: <T>(p: Promise<T>, ctx: unknown) => Promise<T> };
+}
+const sdk = { resource: pulumi.Resource, debuggable: sdkDebuggable } as unknown as StackCapture;
+
+/**
+ * Runs `fn` with the SDK's per-resource stack capture switched off: the call stack of every resource
+ * constructor (`Resource.callsites`, formatted with an unlimited depth and sent to the engine as the
+ * resource's source position and stack trace) and the stack of every RPC promise
+ * (`debuggablePromise`, read only to print leaks under PULUMI_DEBUG_PROMISE_LEAKS). The mock monitor
+ * reads neither, and formatting them was about 60 % of an evaluation's CPU (README "Tests"). What the
+ * program registers is the same with and without (tests/stacks.test.ts compares both renders).
+ */
+export async function withoutStackCapture<T>(fn: () => Promise<T>): Promise<T> {
+    const { callsites } = sdk.resource;
+    const { debuggablePromise } = sdk.debuggable;
+    if (typeof callsites !== "function" || typeof debuggablePromise !== "function") {
+        throw new Error("harness: @pulumi/pulumi no longer has Resource.callsites and runtime/debuggable.debuggablePromise; update withoutStackCapture");
+    }
+    sdk.resource.callsites = () => [];
+    sdk.debuggable.debuggablePromise = (p, ctx) => {
+        const limit = Error.stackTraceLimit;
+        Error.stackTraceLimit = 0;
+        try {
+            return debuggablePromise(p, ctx);
+        } finally {
+            Error.stackTraceLimit = limit;
+        }
+    };
+    try {
+        return await fn();
+    } finally {
+        sdk.resource.callsites = callsites;
+        sdk.debuggable.debuggablePromise = debuggablePromise;
+    }
+}
+
 let running = false;
 
 /**
@@ -231,6 +283,14 @@ let running = false;
 export async function evaluateStack(stack: string, options: EvaluateOptions = {}): Promise<StackRender> {
     if (running) throw new Error("harness: evaluateStack is not re-entrant; await the previous evaluation first");
     running = true;
+    try {
+        return await (options.sdkStackCapture ? evaluate(stack, options) : withoutStackCapture(() => evaluate(stack, options)));
+    } finally {
+        running = false;
+    }
+}
+
+async function evaluate(stack: string, options: EvaluateOptions): Promise<StackRender> {
     const project = projectName();
     const { config, secretKeys } = readStackConfig(stack, options.config);
     const region = config["aws:region"] ?? "us-east-1";
@@ -268,7 +328,6 @@ export async function evaluateStack(stack: string, options: EvaluateOptions = {}
         return { stack, project, resources, outputs: (stackOutputs.value ?? {}) as Record<string, unknown> };
     } finally {
         process.off("unhandledRejection", onRejection);
-        running = false;
     }
 }
 
