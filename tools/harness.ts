@@ -7,6 +7,7 @@
  * Needs neither the Pulumi CLI nor provider plugins nor cloud credentials. Used by
  * `npm run render` and by the mocha tests. Nothing in the program depends on it.
  */
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
@@ -224,6 +225,20 @@ function instrument(monitor: any, resources: RecordedResource[], stackOutputs: {
 }
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
+/**
+ * A digest of everything a render declares: every resource with every recorded field (its URN,
+ * parent, provider, dependencies, options and inputs) except the mock's `id` (derived from the name,
+ * which the URN carries), and the stack outputs. Resources are taken in URN order, so a change of
+ * registration order alone is no change. Two renders with the same digest declare the same thing.
+ */
+export function renderDigest(render: StackRender): string {
+    const resources = render.resources.map(({ id: _id, ...declared }) => declared).sort((a, b) => (a.urn < b.urn ? -1 : a.urn > b.urn ? 1 : 0));
+    return crypto
+        .createHash("sha256")
+        .update(JSON.stringify({ resources, outputs: render.outputs }))
+        .digest("hex");
+}
+
 /** The program failed; `resources` holds what it had registered by then (to prove nothing was half-declared). */
 export class StackEvaluationError extends Error {
     constructor(
@@ -257,15 +272,13 @@ export async function withoutStackCapture<T>(fn: () => Promise<T>): Promise<T> {
         throw new Error("harness: @pulumi/pulumi no longer has Resource.callsites and runtime/debuggable.debuggablePromise; update withoutStackCapture");
     }
     sdk.resource.callsites = () => [];
-    sdk.debuggable.debuggablePromise = (p, ctx) => {
-        const limit = Error.stackTraceLimit;
-        Error.stackTraceLimit = 0;
-        try {
-            return debuggablePromise(p, ctx);
-        } finally {
-            Error.stackTraceLimit = limit;
-        }
-    };
+    // The same chain of promises as the SDK's (so registrations keep their order), minus the stack and the leak bookkeeping.
+    sdk.debuggable.debuggablePromise = (p) =>
+        p
+            .then((value) => value)
+            .catch((err: unknown) => {
+                throw err;
+            });
     try {
         return await fn();
     } finally {
@@ -319,11 +332,13 @@ async function evaluate(stack: string, options: EvaluateOptions): Promise<StackR
         try {
             await pulumi.runtime.runInPulumiStack(program);
             await pulumi.runtime.waitForRPCs();
-            // Let rejected promises inside apply() callbacks surface.
-            await new Promise((resolve) => setImmediate(resolve));
         } catch (err) {
             failures.unshift(err);
         }
+        // Let rejected promises inside apply() callbacks surface, and (after a failure) the rejections
+        // the error leaves behind in the SDK's pending work: they belong to this evaluation, not to
+        // whatever runs next in this process.
+        await new Promise((resolve) => setImmediate(resolve));
         if (failures.length > 0) throw new StackEvaluationError(failures[0], resources);
         return { stack, project, resources, outputs: (stackOutputs.value ?? {}) as Record<string, unknown> };
     } finally {
