@@ -288,10 +288,7 @@ after(() => pool.close());
 describe("config: every leaf of every stack changes its render", () => {
     it("the leaves of each stack are its effective config's values, in its modes", () => {
         const paths = Object.fromEntries(STACKS.map((s) => [s, leavesOf(s).map((l) => l.path)]));
-        assert.deepEqual(
-            Object.fromEntries(STACKS.map((s) => [s, paths[s].length])),
-            { dev: 68, staging: 76, prod: 87, local: 40 },
-        );
+        assert.deepEqual(Object.fromEntries(STACKS.map((s) => [s, paths[s].length])), { dev: 68, staging: 76, prod: 87, local: 40 });
         // Modes: RDS keys only where postgres runs on RDS, OpenSearch keys only where logs go there, kubernetes only on local.
         assert.ok(paths.prod.includes("postgres.instanceClass") && !paths.dev.includes("postgres.instanceClass"));
         assert.ok(paths.staging.includes("logging.opensearchVolumeGiB") && !paths.dev.includes("logging.opensearchVolumeGiB"));
@@ -301,8 +298,14 @@ describe("config: every leaf of every stack changes its render", () => {
 
     it("every exception and every change names a leaf some stack has", () => {
         const keys = new Set(STACKS.flatMap((s) => leavesOf(s).flatMap((l) => [l.key, `${s}:${l.key}`])));
-        assert.deepEqual(Object.keys(CONSUMED_ELSEWHERE).filter((k) => !keys.has(k)), []);
-        assert.deepEqual(Object.keys(CHANGES).filter((k) => !keys.has(k)), []);
+        assert.deepEqual(
+            Object.keys(CONSUMED_ELSEWHERE).filter((k) => !keys.has(k)),
+            [],
+        );
+        assert.deepEqual(
+            Object.keys(CHANGES).filter((k) => !keys.has(k)),
+            [],
+        );
     });
 
     for (const stack of STACKS) {
@@ -310,7 +313,11 @@ describe("config: every leaf of every stack changes its render", () => {
             this.timeout(600_000);
             const base = renderDigest(await render(stack));
             const { control, variants } = sweep.get(stack)!;
-            assert.equal(await control, base, `${stack} evaluated again in a worker renders differently: renders are not deterministic, so no change could be told`);
+            assert.equal(
+                await control,
+                base,
+                `${stack} evaluated again in a worker renders differently: renders are not deterministic, so no change could be told`,
+            );
             const missing = leavesOf(stack)
                 .filter((l) => !exception(stack, l) && !CHANGES[l.key])
                 .map((l) => l.path);
