@@ -259,11 +259,12 @@ const sdk = { resource: pulumi.Resource, debuggable: sdkDebuggable } as unknown 
 
 /**
  * Runs `fn` with the SDK's per-resource stack capture switched off: the call stack of every resource
- * constructor (`Resource.callsites`, formatted with an unlimited depth and sent to the engine as the
- * resource's source position and stack trace) and the stack of every RPC promise
- * (`debuggablePromise`, read only to print leaks under PULUMI_DEBUG_PROMISE_LEAKS). The mock monitor
- * reads neither, and formatting them was about 60 % of an evaluation's CPU (README "Tests"). What the
- * program registers is the same with and without (tests/stacks.test.ts compares both renders).
+ * constructor (`Resource.callsites`, formatted at unlimited depth and sent to the engine as the
+ * resource's source position and stack trace) and the stack and leak bookkeeping of every RPC
+ * promise (`debuggablePromise`, read only to print leaked promises at exit). The mock monitor reads
+ * none of it, and it was about 60 % of an evaluation's CPU (README "Tests"). The replacement keeps
+ * the SDK's chain of promises, so what the program registers, and in which order, is unchanged
+ * (tests/stacks.test.ts compares renders with and without).
  */
 export async function withoutStackCapture<T>(fn: () => Promise<T>): Promise<T> {
     const { callsites } = sdk.resource;
