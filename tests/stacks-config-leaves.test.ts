@@ -9,8 +9,10 @@
  * whole), `environment`, `protectStatefulResources` and `awsRegion` (`aws:region`); each node group
  * of `cluster.nodeGroups` is walked field by field, and a map whose keys are data rather than
  * schema (a node group's `labels`) is one leaf. Not leaves: `stack` and `target` (the stack's name,
- * and what `environment` decides), and the secrets (`openaiApiKey`, `alertWebhookUrl`: no stack
- * file holds them; they are set per deployment with `pulumi config set --secret`).
+ * and what `environment` decides). An optional key a stack leaves unset (UNSET: the runner's
+ * RuntimeClass, `dns.hostedZoneId` and `monitoring.grafanaHost` where a stack has none, the secrets
+ * `openaiApiKey` and `alertWebhookUrl`, which no stack file holds) is not a leaf of it, but setting
+ * it is a change of its config too, so it is swept the same way.
  *
  * "Changes the render": the variant's `renderDigest` (every resource with its options and inputs,
  * and the stack outputs) differs from the stack's own. Every (stack, leaf) pair is evaluated: about
@@ -34,7 +36,21 @@ const CONSUMED_ELSEWHERE: Record<string, string> = {
     "local:postgres.mode": 'the local stack has no AWS: "in-cluster" is its only mode',
     "local:redis.mode": 'the local stack has no AWS: "in-cluster" is its only mode',
     "traffic.tls": "must be true on AWS (every internet-facing listener is HTTPS) and false on local: no stack has another valid value",
+    // Optional keys left unset (UNSET):
+    alertWebhookUrl:
+        'read only when monitoring.alertReceiver is "webhook" or "slack" (it is "none" in every stack file); changing alertReceiver sets it, and that changes the render',
+    "local:monitoring.grafanaHost": "needs traffic.enabled, which the local stack leaves off (its api and Grafana are reached by port-forward)",
 };
+
+/** Optional keys, set to this value where a stack leaves them unset (section keys by path; secrets by name). */
+const UNSET: Record<string, unknown> = {
+    "service.runner.runtimeClassName": "gvisor",
+    "dns.hostedZoneId": "Z0OTHERZONE00000000",
+    "monitoring.grafanaHost": "grafana.other.example.com",
+    openaiApiKey: "sk-test-0123456789abcdef",
+    alertWebhookUrl: "https://hooks.example.com/alerts",
+};
+const SECRETS = ["cli-platform:openaiApiKey", "cli-platform:alertWebhookUrl"];
 
 /**
  * What a change sets: `__leaf` is the leaf's new value; other keys are companions in the leaf's
@@ -164,6 +180,7 @@ const CHANGES: Record<string, Change> = {
     "logging.retentionDays": set((v) => (v === 30 ? 60 : 30)),
     "logging.opensearchInstanceType": either("m6g.large.search", "r6g.xlarge.search"),
     "logging.opensearchVolumeGiB": num(10),
+    ...Object.fromEntries(Object.entries(UNSET).map(([key, value]) => [key, to(value)])),
 };
 
 /** One leaf of a stack: its CHANGES key, its path for messages, its value, the object holding it, and how a patch becomes stack-file overrides. */
@@ -255,6 +272,38 @@ export function leavesOf(stack: StackName): Leaf[] {
     return out;
 }
 
+/** The UNSET keys `stack` leaves unset, as leaves with no value yet (a section key only where its object exists in the stack's modes). */
+export function unsetOf(stack: StackName): Leaf[] {
+    const cfg = parseConfig(rawConfig(stack)) as unknown as Obj;
+    const file = stackFile(stack);
+    const out: Leaf[] = [];
+    for (const key of Object.keys(UNSET)) {
+        const parts = key.split(".");
+        if (parts.length === 1) {
+            if (`cli-platform:${key}` in file) continue;
+            out.push({ key, path: `${key} (unset)`, value: undefined, holder: cfg, apply: (p) => ({ [`cli-platform:${key}`]: p.__leaf }) });
+            continue;
+        }
+        const [section, ...rest] = parts;
+        const holder = rest.slice(0, -1).reduce<Obj | undefined>((o, part) => o?.[part] as Obj | undefined, cfg[section] as Obj | undefined);
+        const field = rest[rest.length - 1];
+        if (!holder || field in holder) continue;
+        out.push({
+            key,
+            path: `${key} (unset)`,
+            value: undefined,
+            holder,
+            apply: (p) => {
+                const next = structuredClone((file[`cli-platform:${section}`] ?? {}) as Obj);
+                const at = rest.slice(0, -1).reduce<Obj>((o, part) => (o[part] ??= {}) as Obj, next);
+                at[field] = p.__leaf;
+                return { [`cli-platform:${section}`]: next };
+            },
+        });
+    }
+    return out;
+}
+
 const exception = (stack: StackName, leaf: Leaf) => CONSUMED_ELSEWHERE[leaf.key] ?? CONSUMED_ELSEWHERE[`${stack}:${leaf.key}`];
 
 interface Variant {
@@ -271,12 +320,12 @@ const sweep = new Map<StackName, { control: Promise<string>; variants: Variant[]
 before(() => {
     for (const stack of STACKS) {
         const variants: Variant[] = [];
-        for (const leaf of leavesOf(stack)) {
+        for (const leaf of [...leavesOf(stack), ...unsetOf(stack)]) {
             const change = CHANGES[leaf.key];
             if (exception(stack, leaf) || !change) continue;
             const patch = change(leaf.value, leaf.holder);
             const overrides = leaf.apply(patch);
-            const digest = pool.digest(stack, { config: overrides, secretKeys: ["cli-platform:alertWebhookUrl"] });
+            const digest = pool.digest(stack, { config: overrides, secretKeys: SECRETS });
             digest.catch(() => undefined); // read by the test; not an unhandled rejection meanwhile
             variants.push({ leaf, next: "__leaf" in patch ? { value: patch.__leaf } : undefined, overrides, digest });
         }
@@ -286,7 +335,7 @@ before(() => {
 after(() => pool.close());
 
 describe("config: every leaf of every stack changes its render", () => {
-    it("the leaves of each stack are its effective config's values, in its modes", () => {
+    it("the leaves of each stack are its effective config's values, in its modes; its unset optional keys are swept too", () => {
         const paths = Object.fromEntries(STACKS.map((s) => [s, leavesOf(s).map((l) => l.path)]));
         assert.deepEqual(Object.fromEntries(STACKS.map((s) => [s, paths[s].length])), { dev: 68, staging: 76, prod: 87, local: 40 });
         // Modes: RDS keys only where postgres runs on RDS, OpenSearch keys only where logs go there, kubernetes only on local.
@@ -294,10 +343,17 @@ describe("config: every leaf of every stack changes its render", () => {
         assert.ok(paths.staging.includes("logging.opensearchVolumeGiB") && !paths.dev.includes("logging.opensearchVolumeGiB"));
         assert.ok(paths.local.includes("kubernetes.context") && !paths.prod.includes("kubernetes.context") && !paths.local.includes("awsRegion"));
         assert.ok(paths.prod.includes("cluster.nodeGroups[1].labels") && paths.prod.includes("awsRegion") && paths.prod.includes("environment"));
+        // Optional keys left unset: swept too, where the stack's modes have them.
+        assert.deepEqual(Object.fromEntries(STACKS.map((s) => [s, unsetOf(s).map((l) => l.key)])), {
+            dev: ["service.runner.runtimeClassName", "dns.hostedZoneId", "monitoring.grafanaHost", "openaiApiKey", "alertWebhookUrl"],
+            staging: ["service.runner.runtimeClassName", "dns.hostedZoneId", "monitoring.grafanaHost", "openaiApiKey", "alertWebhookUrl"],
+            prod: ["service.runner.runtimeClassName", "openaiApiKey", "alertWebhookUrl"],
+            local: ["service.runner.runtimeClassName", "monitoring.grafanaHost", "openaiApiKey", "alertWebhookUrl"],
+        });
     });
 
     it("every exception and every change names a leaf some stack has", () => {
-        const keys = new Set(STACKS.flatMap((s) => leavesOf(s).flatMap((l) => [l.key, `${s}:${l.key}`])));
+        const keys = new Set(STACKS.flatMap((s) => [...leavesOf(s), ...unsetOf(s)].flatMap((l) => [l.key, `${s}:${l.key}`])));
         assert.deepEqual(
             Object.keys(CONSUMED_ELSEWHERE).filter((k) => !keys.has(k)),
             [],
@@ -318,9 +374,7 @@ describe("config: every leaf of every stack changes its render", () => {
                 base,
                 `${stack} evaluated again in a worker renders differently: renders are not deterministic, so no change could be told`,
             );
-            const missing = leavesOf(stack)
-                .filter((l) => !exception(stack, l) && !CHANGES[l.key])
-                .map((l) => l.path);
+            const missing = [...leavesOf(stack), ...unsetOf(stack)].filter((l) => !exception(stack, l) && !CHANGES[l.key]).map((l) => l.path);
             const unchanged = variants.filter((v) => v.next && isDeepStrictEqual(v.next.value, v.leaf.value)).map((v) => v.leaf.path);
             const invalid: string[] = [];
             const inert: string[] = [];
