@@ -17,8 +17,7 @@ export interface EvaluationJob {
     options: EvaluateOptions;
 }
 
-export type EvaluationResult =
-    { id: number; digest: string; resources: number; error?: undefined } | { id: number; error: { name: string; message: string }; digest?: undefined };
+export type EvaluationResult = { id: number; digest: string; error?: undefined } | { id: number; error: { name: string; message: string }; digest?: undefined };
 
 /** The program failed to evaluate (a ConfigError, a component's validation, ...). */
 export class PoolEvaluationError extends Error {

@@ -13,7 +13,7 @@ process.on("message", (job: EvaluationJob) => {
     queue = queue.then(async () => {
         try {
             const render = await evaluateStack(job.stack, job.options);
-            send({ id: job.id, digest: renderDigest(render), resources: render.resources.length });
+            send({ id: job.id, digest: renderDigest(render) });
         } catch (err) {
             send({ id: job.id, error: { name: (err as Error).name, message: (err as Error).message } });
         }

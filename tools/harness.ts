@@ -262,7 +262,7 @@ const sdk = { resource: pulumi.Resource, debuggable: sdkDebuggable } as unknown 
  * constructor (`Resource.callsites`, formatted at unlimited depth and sent to the engine as the
  * resource's source position and stack trace) and the stack and leak bookkeeping of every RPC
  * promise (`debuggablePromise`, read only to print leaked promises at exit). The mock monitor reads
- * none of it, and it was about 60 % of an evaluation's CPU (README "Tests"). The replacement keeps
+ * none of it, and it was about 60 % of an evaluation's CPU (README "Development"). The replacement keeps
  * the SDK's chain of promises, so what the program registers, and in which order, is unchanged
  * (tests/stacks.test.ts compares renders with and without).
  */
