@@ -1,4 +1,4 @@
-import * as k8s from "@pulumi/kubernetes";
+import { Release, type ReleaseArgs } from "@pulumi/kubernetes/helm/v3/release";
 import type * as pulumi from "@pulumi/pulumi";
 
 import type { CHARTS } from "./versions";
@@ -13,12 +13,8 @@ export type ChartPin = (typeof CHARTS)[keyof typeof CHARTS];
 export function chartRelease(
     name: string,
     pin: ChartPin,
-    args: Omit<k8s.helm.v3.ReleaseArgs, "chart" | "version" | "repositoryOpts">,
+    args: Omit<ReleaseArgs, "chart" | "version" | "repositoryOpts">,
     opts: pulumi.CustomResourceOptions,
-): k8s.helm.v3.Release {
-    return new k8s.helm.v3.Release(
-        name,
-        { ...args, chart: pin.chart, version: pin.version, ...("repo" in pin ? { repositoryOpts: { repo: pin.repo } } : {}) },
-        opts,
-    );
+): Release {
+    return new Release(name, { ...args, chart: pin.chart, version: pin.version, ...("repo" in pin ? { repositoryOpts: { repo: pin.repo } } : {}) }, opts);
 }

@@ -2,7 +2,7 @@
  * The layer under the cluster: where the in-cluster layer goes. On AWS stacks the VPC, EKS and the
  * autoscaler; on local the existing cluster named by the kubeconfig context.
  */
-import * as k8s from "@pulumi/kubernetes";
+import { Provider } from "@pulumi/kubernetes/provider";
 import * as pulumi from "@pulumi/pulumi";
 import { availableZones, ClusterAutoscaler, EksCluster, type ManagedPlacement, Network } from "../components";
 import type { AwsPlatformConfig, LocalPlatformConfig } from "../config";
@@ -13,7 +13,7 @@ export type Outputs = Record<string, pulumi.Input<unknown> | undefined>;
 
 /** Where the in-cluster layer goes: the Kubernetes provider, the StorageClass, the cluster's name. */
 export interface Target {
-    provider: k8s.Provider;
+    provider: Provider;
     storageClassName: pulumi.Input<string>;
     clusterName: string;
 }
@@ -21,7 +21,7 @@ export interface Target {
 /** local: the existing cluster named by the configured kubeconfig context. */
 export function localLayer(cfg: LocalPlatformConfig): { target: Target; aws: undefined; outputs: Outputs } {
     const { context, storageClassName } = cfg.kubernetes;
-    const provider = new k8s.Provider("local-k8s", { context, enableServerSideApply: true });
+    const provider = new Provider("local-k8s", { context, enableServerSideApply: true });
     return {
         target: { provider, storageClassName, clusterName: context },
         aws: undefined,

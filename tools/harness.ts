@@ -181,10 +181,8 @@ function record(req: any, resources: RecordedResource[], urnOf: (req: any) => st
         ignoreChanges: typeof req.getIgnorechangesList === "function" ? [...req.getIgnorechangesList()] : [],
         replaceOnChanges: typeof req.getReplaceonchangesList === "function" ? [...req.getReplaceonchangesList()] : [],
         additionalSecretOutputs: typeof req.getAdditionalsecretoutputsList === "function" ? [...req.getAdditionalsecretoutputsList()] : [],
-        // Alias specs (or, from older SDKs, URN strings), recorded as the URNs they name.
-        aliases: (typeof req.getAliasesList === "function" ? [...req.getAliasesList()] : []).map((a: unknown) =>
-            typeof a === "string" ? a : (a as { getUrn(): string }).getUrn(),
-        ),
+        // The alias URNs the SDK resolved (instrument has it resolve them: see there).
+        aliases: typeof req.getAliasurnsList === "function" ? [...req.getAliasurnsList()] : [],
         inputs: redact((req.getObject?.() ?? req.getProperties?.())?.toJavaScript() ?? {}) as Record<string, unknown>,
     };
     resources.push(rec);
@@ -193,6 +191,15 @@ function record(req: any, resources: RecordedResource[], urnOf: (req: any) => st
 
 /** Wraps the mock monitor so each registration is recorded with its options. */
 function instrument(monitor: any, resources: RecordedResource[], stackOutputs: { value?: unknown }): void {
+    // URNs as the engine makes them: the parent's whole type chain, without the root stack's type (the
+    // mock monitor prefixes only the parent's own type, the stack's included).
+    monitor.newUrn = engineUrn;
+    // Without alias specs the SDK resolves aliases to URNs itself (allAliases in @pulumi/pulumi/resource.js:
+    // each alias, and every alias of the parent carried over to its children: the rules the engine applies
+    // to specs), so each recorded resource lists the old URNs it would adopt.
+    const supportsFeature = monitor.supportsFeature.bind(monitor);
+    monitor.supportsFeature = (req: any, callback: (err: unknown, resp: any) => void) =>
+        req.getId() === "aliasSpecs" ? callback(null, { getHassupport: () => false }) : supportsFeature(req, callback);
     const newUrn = (req: any) => monitor.newUrn(req.getParent(), req.getType(), req.getName());
     const register = monitor.registerResource.bind(monitor);
     monitor.registerResource = (req: any, callback: (err: unknown, resp: any) => void) => {
@@ -237,6 +244,17 @@ export function renderDigest(render: StackRender): string {
         .createHash("sha256")
         .update(JSON.stringify({ resources, outputs: render.outputs }))
         .digest("hex");
+}
+
+/**
+ * The URN the engine gives a resource: `urn:pulumi:<stack>::<project>::<parent's type chain>$<type>::<name>`,
+ * where a child of the root stack (or of nothing) has no parent chain (Pulumi's CreateURN; the SDK's
+ * `createUrn` in @pulumi/pulumi/resource.js applies the same rule to aliases).
+ */
+export function engineUrn(parentUrn: string | undefined, type: string, name: string): string {
+    const parentChain = parentUrn ? parentUrn.split("::")[2] : undefined;
+    const chain = parentChain && parentChain !== "pulumi:pulumi:Stack" ? `${parentChain}$${type}` : type;
+    return `urn:pulumi:${pulumi.getStack()}::${pulumi.getProject()}::${chain}::${name}`;
 }
 
 /** The program failed; `resources` holds what it had registered by then (to prove nothing was half-declared). */

@@ -7,10 +7,16 @@
  * strict, isolatedModules) does that. Used by `npm run render`, the infra tests and `pulumi up`
  * (Pulumi.yaml's `main` is tools/pulumi-program.js, which loads this hook first). Written in
  * JavaScript because it is what makes TypeScript loadable.
+ *
+ * The program imports a few modules of the service package (service/src/contract.ts, ...). A package
+ * both package.json files pin to the same version (zod) is then loaded once, from the root's
+ * node_modules, instead of a second copy from service/node_modules (a second zod is ~50 ms of
+ * every render and two zod instances). A differing pin keeps the service's own copy.
  */
 "use strict";
 const crypto = require("node:crypto");
 const fs = require("node:fs");
+const Module = require("node:module");
 const path = require("node:path");
 const { addHook } = require("pirates");
 
@@ -45,3 +51,25 @@ function compile(code, filename) {
 }
 
 addHook(compile, { exts: [".ts"], ignoreNodeModules: true });
+
+const ROOT = path.join(__dirname, "..");
+const SERVICE_SRC = path.join(ROOT, "service", "src") + path.sep;
+/** @param {string} dir @returns {Record<string, string>} */
+const dependencies = (dir) => JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")).dependencies ?? {};
+const rootDeps = dependencies(ROOT);
+const serviceDeps = dependencies(path.join(ROOT, "service"));
+const SHARED = new Set(Object.keys(serviceDeps).filter((name) => rootDeps[name] === serviceDeps[name]));
+const rootRequire = Module.createRequire(path.join(ROOT, "package.json"));
+const resolveFilename = Module._resolveFilename;
+/** Resolves `zod` (or `zod/...`) imported from service/src/ like the root's own imports, when the pins agree. */
+Module._resolveFilename = function (request, parent, ...rest) {
+    if (parent?.filename?.startsWith(SERVICE_SRC) && SHARED.has(packageName(request))) return rootRequire.resolve(request);
+    return resolveFilename.call(this, request, parent, ...rest);
+};
+
+/** `@scope/name/sub` -> `@scope/name`, `name/sub` -> `name`; relative and absolute paths -> "". */
+function packageName(request) {
+    if (request.startsWith(".") || path.isAbsolute(request)) return "";
+    const parts = request.split("/");
+    return request.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0];
+}

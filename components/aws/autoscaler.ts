@@ -1,4 +1,4 @@
-import * as aws from "@pulumi/aws";
+import { getCallerIdentityOutput } from "@pulumi/aws/getCallerIdentity";
 import * as pulumi from "@pulumi/pulumi";
 import { type OidcProvider, IrsaRole, type PolicyDocument } from "./iam";
 import { CHARTS, EKS_VERSIONS, type EksVersion } from "../versions";
@@ -118,9 +118,9 @@ export class ClusterAutoscaler extends pulumi.ComponentResource {
                 oidc: a.oidc,
                 namespace: a.namespace,
                 serviceAccount: AUTOSCALER_SERVICE_ACCOUNT,
-                inlinePolicy: aws
-                    .getCallerIdentityOutput({}, { parent: this })
-                    .accountId.apply((accountId) => JSON.stringify(autoscalerPolicy({ clusterName: a.clusterName, region: a.awsRegion, accountId }))),
+                inlinePolicy: getCallerIdentityOutput({}, { parent: this }).accountId.apply((accountId) =>
+                    JSON.stringify(autoscalerPolicy({ clusterName: a.clusterName, region: a.awsRegion, accountId })),
+                ),
                 tags: a.tags,
             },
             { parent: this },

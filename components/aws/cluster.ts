@@ -1,5 +1,12 @@
-import * as aws from "@pulumi/aws";
-import * as k8s from "@pulumi/kubernetes";
+import { LogGroup } from "@pulumi/aws/cloudwatch/logGroup";
+import { OpenIdConnectProvider } from "@pulumi/aws/iam/openIdConnectProvider";
+import { Role } from "@pulumi/aws/iam/role";
+import { RolePolicyAttachment } from "@pulumi/aws/iam/rolePolicyAttachment";
+import * as ec2 from "@pulumi/aws/ec2";
+import * as eks from "@pulumi/aws/eks";
+import * as kms from "@pulumi/aws/kms";
+import * as storagev1 from "@pulumi/kubernetes/storage/v1";
+import { Provider } from "@pulumi/kubernetes/provider";
 import * as pulumi from "@pulumi/pulumi";
 import { autoscalerOwnershipTag } from "./autoscaler";
 import { IrsaRole, serviceTrustPolicy } from "./iam";
@@ -127,7 +134,7 @@ export class EksCluster extends pulumi.ComponentResource {
     public readonly clusterSecurityGroupId: pulumi.Output<string>;
     /** kubeconfig JSON (secret). */
     public readonly kubeconfig: pulumi.Output<string>;
-    public readonly provider: k8s.Provider;
+    public readonly provider: Provider;
     public readonly storageClassName: pulumi.Output<string>;
 
     constructor(name: string, args: EksClusterArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -144,24 +151,24 @@ export class EksCluster extends pulumi.ComponentResource {
         const parent = { parent: this };
         const pins = EKS_VERSIONS[a.kubernetesVersion];
 
-        const kmsKey = new aws.kms.Key(
+        const kmsKey = new kms.Key(
             `${name}-secrets`,
             { description: `Envelope encryption of Kubernetes secrets in ${a.clusterName}`, enableKeyRotation: true, deletionWindowInDays: 30, tags },
             parent,
         );
-        new aws.kms.Alias(`${name}-secrets`, { name: `alias/${a.clusterName}-secrets`, targetKeyId: kmsKey.keyId }, parent);
+        new kms.Alias(`${name}-secrets`, { name: `alias/${a.clusterName}-secrets`, targetKeyId: kmsKey.keyId }, parent);
 
         // EKS writes to this fixed group; creating it first lets us own its retention.
-        const logGroup = new aws.cloudwatch.LogGroup(
+        const logGroup = new LogGroup(
             `${name}-control-plane`,
             { name: `/aws/eks/${a.clusterName}/cluster`, retentionInDays: a.logRetentionDays, tags },
             parent,
         );
 
-        const clusterRole = new aws.iam.Role(`${name}-cluster`, { assumeRolePolicy: JSON.stringify(serviceTrustPolicy("eks.amazonaws.com")), tags }, parent);
-        const clusterPolicy = new aws.iam.RolePolicyAttachment(`${name}-cluster`, { role: clusterRole.name, policyArn: MANAGED_POLICIES.cluster }, parent);
+        const clusterRole = new Role(`${name}-cluster`, { assumeRolePolicy: JSON.stringify(serviceTrustPolicy("eks.amazonaws.com")), tags }, parent);
+        const clusterPolicy = new RolePolicyAttachment(`${name}-cluster`, { role: clusterRole.name, policyArn: MANAGED_POLICIES.cluster }, parent);
 
-        const cluster = new aws.eks.Cluster(
+        const cluster = new eks.Cluster(
             `${name}-eks`,
             {
                 name: a.clusterName,
@@ -183,8 +190,8 @@ export class EksCluster extends pulumi.ComponentResource {
         );
 
         a.adminPrincipalArns.forEach((principalArn, i) => {
-            const entry = new aws.eks.AccessEntry(`${name}-admin-${i}`, { clusterName: cluster.name, principalArn, type: "STANDARD", tags }, parent);
-            new aws.eks.AccessPolicyAssociation(
+            const entry = new eks.AccessEntry(`${name}-admin-${i}`, { clusterName: cluster.name, principalArn, type: "STANDARD", tags }, parent);
+            new eks.AccessPolicyAssociation(
                 `${name}-admin-${i}`,
                 { clusterName: cluster.name, principalArn, policyArn: MANAGED_POLICIES.clusterAdminAccess, accessScope: { type: "cluster" } },
                 { parent: this, dependsOn: [entry] },
@@ -192,7 +199,7 @@ export class EksCluster extends pulumi.ComponentResource {
         });
 
         const issuerUrl = cluster.identities.apply((ids) => ids[0].oidcs![0].issuer!);
-        const oidcProvider = new aws.iam.OpenIdConnectProvider(`${name}-oidc`, { url: issuerUrl, clientIdLists: ["sts.amazonaws.com"], tags }, parent);
+        const oidcProvider = new OpenIdConnectProvider(`${name}-oidc`, { url: issuerUrl, clientIdLists: ["sts.amazonaws.com"], tags }, parent);
         const oidc = { arn: oidcProvider.arn, issuerUrl };
 
         const addonRoles: Partial<Record<EksAddonName, IrsaRole>> = {};
@@ -207,7 +214,7 @@ export class EksCluster extends pulumi.ComponentResource {
             }
         }
         const addon = (addonName: EksAddonName, dependsOn: pulumi.Resource[]) =>
-            new aws.eks.Addon(
+            new eks.Addon(
                 `${name}-${addonName}`,
                 {
                     clusterName: cluster.name,
@@ -224,13 +231,13 @@ export class EksCluster extends pulumi.ComponentResource {
         // Networking add-ons first: nodes do not become Ready without a CNI.
         const networking = [addon("vpc-cni", []), addon("kube-proxy", [])];
 
-        const nodeRole = new aws.iam.Role(`${name}-node`, { assumeRolePolicy: JSON.stringify(serviceTrustPolicy("ec2.amazonaws.com")), tags }, parent);
+        const nodeRole = new Role(`${name}-node`, { assumeRolePolicy: JSON.stringify(serviceTrustPolicy("ec2.amazonaws.com")), tags }, parent);
         const nodePolicies = [MANAGED_POLICIES.workerNode, MANAGED_POLICIES.ecrPull, MANAGED_POLICIES.ssm].map(
-            (policyArn, i) => new aws.iam.RolePolicyAttachment(`${name}-node-${i}`, { role: nodeRole.name, policyArn }, parent),
+            (policyArn, i) => new RolePolicyAttachment(`${name}-node-${i}`, { role: nodeRole.name, policyArn }, parent),
         );
 
         const nodeGroups = a.nodeGroups.map((ng) => {
-            const lt = new aws.ec2.LaunchTemplate(
+            const lt = new ec2.LaunchTemplate(
                 `${name}-${ng.name}`,
                 {
                     description: `Nodes of ${a.clusterName}/${ng.name}`,
@@ -244,7 +251,7 @@ export class EksCluster extends pulumi.ComponentResource {
                 },
                 parent,
             );
-            return new aws.eks.NodeGroup(
+            return new eks.NodeGroup(
                 `${name}-${ng.name}`,
                 {
                     clusterName: cluster.name,
@@ -273,9 +280,9 @@ export class EksCluster extends pulumi.ComponentResource {
                 .all([cluster.name, cluster.endpoint, cluster.certificateAuthority])
                 .apply(([n, endpoint, ca]) => JSON.stringify(kubeconfigFor(n, endpoint, ca.data!, a.region))),
         );
-        this.provider = new k8s.Provider(`${name}-k8s`, { kubeconfig: this.kubeconfig, enableServerSideApply: true }, { parent: this, dependsOn: nodeGroups });
+        this.provider = new Provider(`${name}-k8s`, { kubeconfig: this.kubeconfig, enableServerSideApply: true }, { parent: this, dependsOn: nodeGroups });
 
-        const storageClass = new k8s.storage.v1.StorageClass(
+        const storageClass = new storagev1.StorageClass(
             `${name}-gp3`,
             {
                 metadata: { name: STORAGE_CLASS, annotations: { "storageclass.kubernetes.io/is-default-class": "true" } },

@@ -2,7 +2,9 @@
  * IAM building blocks: trust policies as pure functions, and `IrsaRole`, an IAM role that exactly
  * one Kubernetes service account can assume through the cluster's OIDC provider (IRSA).
  */
-import * as aws from "@pulumi/aws";
+import { Role } from "@pulumi/aws/iam/role";
+import { RolePolicy } from "@pulumi/aws/iam/rolePolicy";
+import { RolePolicyAttachment } from "@pulumi/aws/iam/rolePolicyAttachment";
 import * as pulumi from "@pulumi/pulumi";
 
 export interface PolicyStatement {
@@ -89,7 +91,7 @@ export class IrsaRole extends pulumi.ComponentResource {
             throw new Error(`IrsaRole ${name}: give managedPolicyArns or inlinePolicy; a role with no permissions is a mistake`);
         }
         super("cli-platform:iam:IrsaRole", name, {}, opts);
-        const role = new aws.iam.Role(
+        const role = new Role(
             `${name}-role`,
             {
                 assumeRolePolicy: pulumi
@@ -101,10 +103,10 @@ export class IrsaRole extends pulumi.ComponentResource {
             { parent: this },
         );
         (args.managedPolicyArns ?? []).forEach((policyArn, i) => {
-            new aws.iam.RolePolicyAttachment(`${name}-attach-${i}`, { role: role.name, policyArn }, { parent: this });
+            new RolePolicyAttachment(`${name}-attach-${i}`, { role: role.name, policyArn }, { parent: this });
         });
         if (args.inlinePolicy !== undefined) {
-            new aws.iam.RolePolicy(`${name}-policy`, { role: role.id, policy: args.inlinePolicy }, { parent: this });
+            new RolePolicy(`${name}-policy`, { role: role.id, policy: args.inlinePolicy }, { parent: this });
         }
         this.roleArn = role.arn;
         this.roleName = role.name;

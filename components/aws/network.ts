@@ -1,4 +1,8 @@
-import * as aws from "@pulumi/aws";
+import { LogGroup } from "@pulumi/aws/cloudwatch/logGroup";
+import { Role } from "@pulumi/aws/iam/role";
+import { RolePolicy } from "@pulumi/aws/iam/rolePolicy";
+import * as ec2 from "@pulumi/aws/ec2";
+import { getAvailabilityZones } from "@pulumi/aws/getAvailabilityZones";
 import * as pulumi from "@pulumi/pulumi";
 import { logGroupWriterPolicy, serviceTrustPolicy } from "./iam";
 
@@ -23,7 +27,7 @@ export interface NetworkArgs {
 
 /** Availability zones in `region` that need no opt-in (no Local/Wavelength zones). */
 export async function availableZones(azCount: number, region: string, opts?: pulumi.InvokeOptions): Promise<string[]> {
-    const zones = await aws.getAvailabilityZones({ state: "available", filters: [{ name: "opt-in-status", values: ["opt-in-not-required"] }] }, opts);
+    const zones = await getAvailabilityZones({ state: "available", filters: [{ name: "opt-in-status", values: ["opt-in-not-required"] }] }, opts);
     if (zones.names.length < azCount) {
         throw new Error(
             `cli-platform:network.azCount = ${azCount}: region "${region}" has only ${zones.names.length} available AZs (${zones.names.join(", ")}); ` +
@@ -66,25 +70,25 @@ export class Network extends pulumi.ComponentResource {
         const tags = a.tags ?? {};
         const parent = { parent: this };
 
-        const vpc = new aws.ec2.Vpc(
+        const vpc = new ec2.Vpc(
             `${name}-vpc`,
             { cidrBlock: a.cidr, enableDnsHostnames: true, enableDnsSupport: true, tags: { ...tags, Name: `${name}-vpc` } },
             parent,
         );
 
         // CIS: the default security group allows nothing.
-        new aws.ec2.DefaultSecurityGroup(`${name}-default-sg`, { vpcId: vpc.id, tags: { ...tags, Name: `${name}-default-deny` } }, parent);
+        new ec2.DefaultSecurityGroup(`${name}-default-sg`, { vpcId: vpc.id, tags: { ...tags, Name: `${name}-default-deny` } }, parent);
 
-        const igw = new aws.ec2.InternetGateway(`${name}-igw`, { vpcId: vpc.id, tags: { ...tags, Name: `${name}-igw` } }, parent);
+        const igw = new ec2.InternetGateway(`${name}-igw`, { vpcId: vpc.id, tags: { ...tags, Name: `${name}-igw` } }, parent);
 
-        const publicRt = new aws.ec2.RouteTable(
+        const publicRt = new ec2.RouteTable(
             `${name}-public-rt`,
             { vpcId: vpc.id, routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: igw.id }], tags: { ...tags, Name: `${name}-public` } },
             parent,
         );
 
         const publicSubnets = azs.map((az, i) => {
-            const subnet = new aws.ec2.Subnet(
+            const subnet = new ec2.Subnet(
                 `${name}-public-${i}`,
                 {
                     vpcId: vpc.id,
@@ -95,14 +99,14 @@ export class Network extends pulumi.ComponentResource {
                 },
                 parent,
             );
-            new aws.ec2.RouteTableAssociation(`${name}-public-${i}`, { subnetId: subnet.id, routeTableId: publicRt.id }, parent);
+            new ec2.RouteTableAssociation(`${name}-public-${i}`, { subnetId: subnet.id, routeTableId: publicRt.id }, parent);
             return subnet;
         });
 
         const natCount = a.natGateways === "perAz" ? azs.length : 1;
         const nats = Array.from({ length: natCount }, (_, i) => {
-            const eip = new aws.ec2.Eip(`${name}-nat-${i}`, { domain: "vpc", tags: { ...tags, Name: `${name}-nat-${azs[i]}` } }, parent);
-            return new aws.ec2.NatGateway(
+            const eip = new ec2.Eip(`${name}-nat-${i}`, { domain: "vpc", tags: { ...tags, Name: `${name}-nat-${azs[i]}` } }, parent);
+            return new ec2.NatGateway(
                 `${name}-nat-${i}`,
                 { allocationId: eip.id, subnetId: publicSubnets[i].id, tags: { ...tags, Name: `${name}-nat-${azs[i]}` } },
                 { parent: this, dependsOn: [igw] },
@@ -110,7 +114,7 @@ export class Network extends pulumi.ComponentResource {
         });
 
         const privateSubnets = azs.map((az, i) => {
-            const subnet = new aws.ec2.Subnet(
+            const subnet = new ec2.Subnet(
                 `${name}-private-${i}`,
                 {
                     vpcId: vpc.id,
@@ -121,7 +125,7 @@ export class Network extends pulumi.ComponentResource {
                 },
                 parent,
             );
-            const rt = new aws.ec2.RouteTable(
+            const rt = new ec2.RouteTable(
                 `${name}-private-rt-${i}`,
                 {
                     vpcId: vpc.id,
@@ -130,23 +134,15 @@ export class Network extends pulumi.ComponentResource {
                 },
                 parent,
             );
-            new aws.ec2.RouteTableAssociation(`${name}-private-${i}`, { subnetId: subnet.id, routeTableId: rt.id }, parent);
+            new ec2.RouteTableAssociation(`${name}-private-${i}`, { subnetId: subnet.id, routeTableId: rt.id }, parent);
             return subnet;
         });
 
         if (a.flowLogs !== "off") {
-            const logGroup = new aws.cloudwatch.LogGroup(`${name}-flow-logs`, { retentionInDays: a.flowLogs.retentionDays, tags }, parent);
-            const role = new aws.iam.Role(
-                `${name}-flow-logs`,
-                { assumeRolePolicy: JSON.stringify(serviceTrustPolicy("vpc-flow-logs.amazonaws.com")), tags },
-                parent,
-            );
-            new aws.iam.RolePolicy(
-                `${name}-flow-logs`,
-                { role: role.id, policy: logGroup.arn.apply((arn) => JSON.stringify(logGroupWriterPolicy(arn))) },
-                parent,
-            );
-            new aws.ec2.FlowLog(
+            const logGroup = new LogGroup(`${name}-flow-logs`, { retentionInDays: a.flowLogs.retentionDays, tags }, parent);
+            const role = new Role(`${name}-flow-logs`, { assumeRolePolicy: JSON.stringify(serviceTrustPolicy("vpc-flow-logs.amazonaws.com")), tags }, parent);
+            new RolePolicy(`${name}-flow-logs`, { role: role.id, policy: logGroup.arn.apply((arn) => JSON.stringify(logGroupWriterPolicy(arn))) }, parent);
+            new ec2.FlowLog(
                 `${name}-flow-logs`,
                 {
                     vpcId: vpc.id,

@@ -1,4 +1,4 @@
-import * as aws from "@pulumi/aws";
+import * as ec2 from "@pulumi/aws/ec2";
 import type * as pulumi from "@pulumi/pulumi";
 
 /** A security group for a managed service: `port` only from the EKS cluster's security group, no egress. */
@@ -12,8 +12,8 @@ export function clusterOnlySecurityGroup(
         tags?: Record<string, string>;
         parent: pulumi.Resource;
     },
-): aws.ec2.SecurityGroup {
-    return new aws.ec2.SecurityGroup(
+): ec2.SecurityGroup {
+    return new ec2.SecurityGroup(
         name,
         {
             vpcId: a.vpcId,

@@ -1,4 +1,4 @@
-import * as aws from "@pulumi/aws";
+import * as ecr from "@pulumi/aws/ecr";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
@@ -69,7 +69,7 @@ export function lifecyclePolicy(keep: number): object {
 /**
  * The service image: built from `service/` with `@pulumi/docker`, tagged by content, and pushed to
  * a private ECR repository (scan on push, immutable tags, KMS encryption, lifecycle policy) with
- * credentials from `aws.ecr.getAuthorizationTokenOutput`. `imageRef` is the pushed digest
+ * credentials from `ecr.getAuthorizationTokenOutput`. `imageRef` is the pushed digest
  * (repo@sha256:...), never a mutable tag. Locally (`push: false`) it is built only and `imageRef` is
  * the local name:tag (load it into kind with `kind load docker-image`).
  */
@@ -88,7 +88,7 @@ export class ServiceImage extends pulumi.ComponentResource {
         const build = { context: a.context, dockerfile: path.join(a.context, "Dockerfile"), platform: a.platform, args: a.buildArgs };
 
         if (a.push) {
-            const repo = new aws.ecr.Repository(
+            const repo = new ecr.Repository(
                 `${name}-repo`,
                 {
                     imageTagMutability: "IMMUTABLE",
@@ -99,12 +99,8 @@ export class ServiceImage extends pulumi.ComponentResource {
                 },
                 { parent: this },
             );
-            new aws.ecr.LifecyclePolicy(
-                `${name}-lifecycle`,
-                { repository: repo.name, policy: JSON.stringify(lifecyclePolicy(a.keepImages)) },
-                { parent: this },
-            );
-            const auth = aws.ecr.getAuthorizationTokenOutput({ registryId: repo.registryId }, { parent: this });
+            new ecr.LifecyclePolicy(`${name}-lifecycle`, { repository: repo.name, policy: JSON.stringify(lifecyclePolicy(a.keepImages)) }, { parent: this });
+            const auth = ecr.getAuthorizationTokenOutput({ registryId: repo.registryId }, { parent: this });
             const image = new docker.Image(
                 `${name}-image`,
                 {

@@ -3,7 +3,10 @@
  * Kubernetes Secret in the service's namespace holding it under a fixed key (POSTGRES_URL,
  * REDIS_URL), the same in every mode.
  */
-import * as k8s from "@pulumi/kubernetes";
+import type * as k8s from "@pulumi/kubernetes";
+import * as corev1 from "@pulumi/kubernetes/core/v1";
+import * as appsv1 from "@pulumi/kubernetes/apps/v1";
+import * as networkingv1 from "@pulumi/kubernetes/networking/v1";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import {
@@ -104,8 +107,8 @@ export function connectionSecret(
         labels: Record<string, string>;
         parent: pulumi.Resource;
     },
-): k8s.core.v1.Secret {
-    return new k8s.core.v1.Secret(
+): corev1.Secret {
+    return new corev1.Secret(
         name,
         {
             metadata: { name, namespace: args.namespace, labels: args.labels },
@@ -168,7 +171,7 @@ export function inClusterDataService(name: string, a: InClusterDataServiceArgs):
     const opts = { parent: a.parent };
     const stateful = { ...opts, protect: a.protect, retainOnDelete: a.protect };
     const metadata = { name, namespace: a.namespace, labels: a.labels };
-    const pvc = new k8s.core.v1.PersistentVolumeClaim(
+    const pvc = new corev1.PersistentVolumeClaim(
         `${name}-data`,
         {
             metadata: { ...metadata, name: `${name}-data` },
@@ -176,7 +179,7 @@ export function inClusterDataService(name: string, a: InClusterDataServiceArgs):
         },
         stateful,
     );
-    const service = new k8s.core.v1.Service(
+    const service = new corev1.Service(
         `${name}-svc`,
         {
             metadata,
@@ -190,7 +193,7 @@ export function inClusterDataService(name: string, a: InClusterDataServiceArgs):
         },
         opts,
     );
-    new k8s.apps.v1.StatefulSet(
+    new appsv1.StatefulSet(
         `${name}-sts`,
         {
             metadata,
@@ -216,7 +219,7 @@ export function inClusterDataService(name: string, a: InClusterDataServiceArgs):
         },
         stateful,
     );
-    new k8s.networking.v1.NetworkPolicy(
+    new networkingv1.NetworkPolicy(
         `${name}-netpol`,
         { metadata, spec: dataNetworkPolicySpec(a.selector, a.port.number, a.exporterPort, a.clientPodLabels, a.monitoringNamespace) },
         opts,

@@ -1,5 +1,6 @@
-import * as aws from "@pulumi/aws";
-import * as k8s from "@pulumi/kubernetes";
+import * as kms from "@pulumi/aws/kms";
+import * as rds from "@pulumi/aws/rds";
+import * as corev1 from "@pulumi/kubernetes/core/v1";
 import * as pulumi from "@pulumi/pulumi";
 import type * as random from "@pulumi/random";
 import { restrictedContainerSecurityContext, resources, type Resources, WORKLOAD_LABELS } from "../../lib/k8s";
@@ -96,7 +97,7 @@ export class Postgres extends pulumi.ComponentResource implements ConnectionInfo
         password: random.RandomPassword,
     ): { host: pulumi.Output<string>; tls: boolean } {
         const placement = { ...IN_CLUSTER_DEFAULTS, ...a };
-        const credentials = new k8s.core.v1.Secret(
+        const credentials = new corev1.Secret(
             `${name}-credentials`,
             {
                 metadata: { name: `${name}-credentials`, namespace: a.namespace, labels },
@@ -165,12 +166,12 @@ export class Postgres extends pulumi.ComponentResource implements ConnectionInfo
     /** Amazon RDS: KMS-encrypted, private, TLS forced, Multi-AZ as configured, deletion-protected. */
     private rds(name: string, a: PostgresRdsArgs, protect: boolean, password: random.RandomPassword): { host: pulumi.Output<string>; tls: boolean } {
         const tags = a.network.tags ?? {};
-        const key = new aws.kms.Key(
+        const key = new kms.Key(
             `${name}-kms`,
             { description: `Storage and Performance Insights of ${name}`, enableKeyRotation: true, deletionWindowInDays: 30, tags },
             { parent: this },
         );
-        const subnets = new aws.rds.SubnetGroup(`${name}-subnets`, { subnetIds: a.network.subnetIds, tags }, { parent: this });
+        const subnets = new rds.SubnetGroup(`${name}-subnets`, { subnetIds: a.network.subnetIds, tags }, { parent: this });
         const sg = clusterOnlySecurityGroup(`${name}-sg`, {
             what: `PostgreSQL ${name}`,
             vpcId: a.network.vpcId,
@@ -179,7 +180,7 @@ export class Postgres extends pulumi.ComponentResource implements ConnectionInfo
             tags,
             parent: this,
         });
-        const params = new aws.rds.ParameterGroup(
+        const params = new rds.ParameterGroup(
             `${name}-params`,
             {
                 family: ENGINES.rdsPostgres.parameterFamily,
@@ -189,7 +190,7 @@ export class Postgres extends pulumi.ComponentResource implements ConnectionInfo
             },
             { parent: this },
         );
-        const db = new aws.rds.Instance(
+        const db = new rds.Instance(
             `${name}-db`,
             {
                 engine: ENGINES.rdsPostgres.engine,

@@ -1,5 +1,6 @@
-import * as aws from "@pulumi/aws";
-import * as k8s from "@pulumi/kubernetes";
+import * as kms from "@pulumi/aws/kms";
+import * as elasticache from "@pulumi/aws/elasticache";
+import * as corev1 from "@pulumi/kubernetes/core/v1";
 import * as pulumi from "@pulumi/pulumi";
 import type * as random from "@pulumi/random";
 import { memoryBytes, restrictedContainerSecurityContext, resources, type Resources, WORKLOAD_LABELS } from "../../lib/k8s";
@@ -111,7 +112,7 @@ export class Redis extends pulumi.ComponentResource implements ConnectionInfo {
         const redisResources = a.resources ?? REDIS_RESOURCES;
         // 80% of the container's memory limit for data; the rest for the process and AOF rewrite buffers.
         const maxMemory = Math.floor(memoryBytes(redisResources.memoryLimit) * 0.8);
-        const config = new k8s.core.v1.Secret(
+        const config = new corev1.Secret(
             `${name}-config`,
             {
                 metadata: { name: `${name}-config`, namespace: a.namespace, labels },
@@ -172,12 +173,12 @@ export class Redis extends pulumi.ComponentResource implements ConnectionInfo {
         password: random.RandomPassword,
     ): { host: pulumi.Output<string>; tls: boolean } {
         const tags = a.network.tags ?? {};
-        const key = new aws.kms.Key(
+        const key = new kms.Key(
             `${name}-kms`,
             { description: `At-rest encryption of ${name}`, enableKeyRotation: true, deletionWindowInDays: 30, tags },
             { parent: this },
         );
-        const subnets = new aws.elasticache.SubnetGroup(
+        const subnets = new elasticache.SubnetGroup(
             `${name}-subnets`,
             { subnetIds: a.network.subnetIds, description: `${name} private subnets`, tags },
             { parent: this },
@@ -190,7 +191,7 @@ export class Redis extends pulumi.ComponentResource implements ConnectionInfo {
             tags,
             parent: this,
         });
-        const group = new aws.elasticache.ReplicationGroup(
+        const group = new elasticache.ReplicationGroup(
             `${name}-rg`,
             {
                 description: `${name}: cli-platform generation cache`,

@@ -1,5 +1,9 @@
-import * as aws from "@pulumi/aws";
-import * as k8s from "@pulumi/kubernetes";
+import { LogGroup } from "@pulumi/aws/cloudwatch/logGroup";
+import * as kms from "@pulumi/aws/kms";
+import * as opensearch from "@pulumi/aws/opensearch";
+import { getCallerIdentityOutput } from "@pulumi/aws/getCallerIdentity";
+import * as corev1 from "@pulumi/kubernetes/core/v1";
+import * as batchv1 from "@pulumi/kubernetes/batch/v1";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -218,8 +222,8 @@ export class Logging extends pulumi.ComponentResource {
     private cloudWatch(name: string, args: CloudWatchLoggingArgs): SinkOutputs {
         const tags = args.tags ?? {};
         const protect = args.protect ?? false;
-        const identity = aws.getCallerIdentityOutput({}, { parent: this });
-        const key = new aws.kms.Key(
+        const identity = getCallerIdentityOutput({}, { parent: this });
+        const key = new kms.Key(
             `${name}-kms`,
             {
                 description: `Container logs of ${args.clusterName}`,
@@ -229,7 +233,7 @@ export class Logging extends pulumi.ComponentResource {
             },
             { parent: this },
         );
-        const group = new aws.cloudwatch.LogGroup(
+        const group = new LogGroup(
             `${name}-containers`,
             { name: `/aws/eks/${args.clusterName}/containers`, retentionInDays: args.retentionDays, kmsKeyId: key.arn, tags },
             { parent: this, protect },
@@ -257,7 +261,7 @@ export class Logging extends pulumi.ComponentResource {
         const k8sOpts = { parent: this };
         const tags = args.tags ?? {};
         const protect = args.protect ?? false;
-        const identity = aws.getCallerIdentityOutput({}, { parent: this });
+        const identity = getCallerIdentityOutput({}, { parent: this });
         const domainName = args.clusterName.slice(0, 28);
         const domainArn = pulumi.interpolate`arn:aws:es:${args.region}:${identity.accountId}:domain/${domainName}`;
         const writer = new IrsaRole(
@@ -282,7 +286,7 @@ export class Logging extends pulumi.ComponentResource {
             },
             { parent: this },
         );
-        const key = new aws.kms.Key(`${name}-os-kms`, { description: `OpenSearch ${domainName} at rest`, enableKeyRotation: true, tags }, { parent: this });
+        const key = new kms.Key(`${name}-os-kms`, { description: `OpenSearch ${domainName} at rest`, enableKeyRotation: true, tags }, { parent: this });
         const sg = clusterOnlySecurityGroup(`${name}-os-sg`, {
             what: `OpenSearch ${domainName}`,
             vpcId: args.vpcId,
@@ -292,7 +296,7 @@ export class Logging extends pulumi.ComponentResource {
             parent: this,
         });
         const azCount = args.subnetIds.length;
-        const domain = new aws.opensearch.Domain(
+        const domain = new opensearch.Domain(
             `${name}-domain`,
             {
                 domainName,
@@ -318,18 +322,18 @@ export class Logging extends pulumi.ComponentResource {
             { parent: this, protect, retainOnDelete: protect },
         );
         // The index lifecycle (delete after retention) and role mappings, applied from inside the VPC.
-        const sa = new k8s.core.v1.ServiceAccount(
+        const sa = new corev1.ServiceAccount(
             `${name}-os-bootstrap`,
             { metadata: { name: "opensearch-bootstrap", namespace: ns, annotations: { "eks.amazonaws.com/role-arn": bootstrapRole.roleArn } } },
             k8sOpts,
         );
         const script = fs.readFileSync(path.join(__dirname, "assets", "opensearch-bootstrap.py"), "utf8");
-        const scriptMap = new k8s.core.v1.ConfigMap(
+        const scriptMap = new corev1.ConfigMap(
             `${name}-os-bootstrap`,
             { metadata: { name: "opensearch-bootstrap", namespace: ns }, data: { "bootstrap.py": script } },
             k8sOpts,
         );
-        new k8s.batch.v1.Job(
+        new batchv1.Job(
             `${name}-os-bootstrap`,
             {
                 metadata: { namespace: ns },

@@ -1,4 +1,9 @@
-import * as k8s from "@pulumi/kubernetes";
+import type * as k8s from "@pulumi/kubernetes";
+import * as corev1 from "@pulumi/kubernetes/core/v1";
+import * as appsv1 from "@pulumi/kubernetes/apps/v1";
+import * as networkingv1 from "@pulumi/kubernetes/networking/v1";
+import * as policyv1 from "@pulumi/kubernetes/policy/v1";
+import * as autoscalingv2 from "@pulumi/kubernetes/autoscaling/v2";
 import * as pulumi from "@pulumi/pulumi";
 import { checksum, restrictedContainerSecurityContext, restrictedPodSecurityContext, resources, type Resources } from "../../lib/k8s";
 import { k8sLabels, selectorLabels } from "../../lib/naming";
@@ -124,11 +129,11 @@ export class CliService extends pulumi.ComponentResource {
         this.selector = selector;
         this.name = name;
 
-        const sa = new k8s.core.v1.ServiceAccount(`${name}-sa`, { metadata: metadata(), automountServiceAccountToken: false }, k8sOpts);
+        const sa = new corev1.ServiceAccount(`${name}-sa`, { metadata: metadata(), automountServiceAccountToken: false }, k8sOpts);
         const config =
             a.configYaml === undefined
                 ? undefined
-                : new k8s.core.v1.ConfigMap(`${name}-config`, { metadata: metadata("-config"), data: { "config.yaml": a.configYaml } }, k8sOpts);
+                : new corev1.ConfigMap(`${name}-config`, { metadata: metadata("-config"), data: { "config.yaml": a.configYaml } }, k8sOpts);
 
         const env: EnvVar[] = [
             ...Object.entries(a.env ?? {}).map(([n, value]) => ({ name: n, value })),
@@ -140,7 +145,7 @@ export class CliService extends pulumi.ComponentResource {
         const rolloutChecksum = pulumi.all([a.configYaml ?? "", ...(a.rolloutOn ?? [])]).apply((values) => checksum(values.map(String)));
         const replicas = a.autoscaling.minReplicas;
 
-        const deployment = new k8s.apps.v1.Deployment(
+        const deployment = new appsv1.Deployment(
             `${name}-deployment`,
             {
                 metadata: metadata(),
@@ -193,7 +198,7 @@ export class CliService extends pulumi.ComponentResource {
             { ...k8sOpts, ignoreChanges: ["spec.replicas"] },
         );
 
-        const service = new k8s.core.v1.Service(
+        const service = new corev1.Service(
             `${name}-svc`,
             {
                 metadata: metadata(),
@@ -210,13 +215,13 @@ export class CliService extends pulumi.ComponentResource {
         );
 
         if (replicas > 1) {
-            new k8s.policy.v1.PodDisruptionBudget(
+            new policyv1.PodDisruptionBudget(
                 `${name}-pdb`,
                 { metadata: metadata(), spec: { maxUnavailable: 1, selector: { matchLabels: selector } } },
                 k8sOpts,
             );
         }
-        new k8s.autoscaling.v2.HorizontalPodAutoscaler(
+        new autoscalingv2.HorizontalPodAutoscaler(
             `${name}-hpa`,
             {
                 metadata: metadata(),
@@ -230,7 +235,7 @@ export class CliService extends pulumi.ComponentResource {
             },
             k8sOpts,
         );
-        new k8s.networking.v1.NetworkPolicy(
+        new networkingv1.NetworkPolicy(
             `${name}-netpol`,
             { metadata: metadata(), spec: { podSelector: { matchLabels: selector }, ...a.networkPolicy } },
             k8sOpts,

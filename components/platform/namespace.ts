@@ -1,4 +1,5 @@
-import * as k8s from "@pulumi/kubernetes";
+import * as corev1 from "@pulumi/kubernetes/core/v1";
+import * as networkingv1 from "@pulumi/kubernetes/networking/v1";
 import * as pulumi from "@pulumi/pulumi";
 import { PART_OF } from "../../lib/naming";
 import { defaultDenySpec } from "./workloads";
@@ -30,7 +31,7 @@ export class PlatformNamespace extends pulumi.ComponentResource {
 
     constructor(name: string, args: PlatformNamespaceArgs, opts?: pulumi.ComponentResourceOptions) {
         super("cli-platform:k8s:PlatformNamespace", name, {}, opts);
-        const ns = new k8s.core.v1.Namespace(
+        const ns = new corev1.Namespace(
             `${name}-ns`,
             {
                 metadata: {
@@ -41,7 +42,7 @@ export class PlatformNamespace extends pulumi.ComponentResource {
             { parent: this },
         );
         if (args.defaultDeny ?? true) {
-            new k8s.networking.v1.NetworkPolicy(
+            new networkingv1.NetworkPolicy(
                 `${name}-default-deny`,
                 { metadata: { name: "default-deny", namespace: ns.metadata.name }, spec: defaultDenySpec() },
                 { parent: this },

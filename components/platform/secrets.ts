@@ -1,4 +1,4 @@
-import * as k8s from "@pulumi/kubernetes";
+import * as corev1 from "@pulumi/kubernetes/core/v1";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { checksum } from "../../lib/k8s";
@@ -41,7 +41,7 @@ export class ServiceSecrets extends pulumi.ComponentResource {
         const runnerToken = token("runner-token");
         const data: Record<string, pulumi.Output<string>> = { API_TOKENS: apiTokens, RUNNER_TOKEN: runnerToken };
         if (args.openaiApiKey) data.OPENAI_API_KEY = args.openaiApiKey;
-        const secret = new k8s.core.v1.Secret(
+        const secret = new corev1.Secret(
             `${name}-secret`,
             {
                 metadata: { name, namespace: args.namespace, labels: k8sLabels("cli-platform", "secrets", name) },

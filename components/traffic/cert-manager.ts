@@ -2,7 +2,7 @@
  * cert-manager with Gateway API support and the `letsencrypt-prod` ClusterIssuer, whose ACME
  * HTTP-01 challenges are answered through the Gateway's HTTP listener (gatewayHTTPRoute solver).
  */
-import * as k8s from "@pulumi/kubernetes";
+import { CustomResource } from "@pulumi/kubernetes/apiextensions/customResource";
 import * as pulumi from "@pulumi/pulumi";
 import { chartRelease } from "../helm";
 import { CHARTS } from "../versions";
@@ -94,7 +94,7 @@ export class CertManager extends pulumi.ComponentResource {
             { name: "cert-manager", namespace: CERT_MANAGER_NAMESPACE, createNamespace: true, values: certManagerValues(args.replicas), atomic: true },
             { ...k8sOpts, dependsOn: args.dependsOn ?? [], aliases: [previous.chart] },
         );
-        const issuer = new k8s.apiextensions.CustomResource(
+        const issuer = new CustomResource(
             `${name}-issuer`,
             {
                 apiVersion: "cert-manager.io/v1",

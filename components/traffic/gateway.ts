@@ -5,7 +5,7 @@
  * EKS a ClientTrafficPolicy that reads the NLB's PROXY protocol header (the client's real address,
  * which the per-client-IP rate limit counts).
  */
-import * as k8s from "@pulumi/kubernetes";
+import { CustomResource } from "@pulumi/kubernetes/apiextensions/customResource";
 import * as pulumi from "@pulumi/pulumi";
 import { PART_OF } from "../../lib/naming";
 import { chartRelease } from "../helm";
@@ -226,7 +226,7 @@ export class EnvoyGateway extends pulumi.ComponentResource {
         );
         const after = { ...k8sOpts, dependsOn: [chart] };
         const labels = { "app.kubernetes.io/part-of": PART_OF };
-        const proxyConfig = new k8s.apiextensions.CustomResource(
+        const proxyConfig = new CustomResource(
             `${name}-proxy-config`,
             {
                 apiVersion: "gateway.envoyproxy.io/v1alpha1",
@@ -236,7 +236,7 @@ export class EnvoyGateway extends pulumi.ComponentResource {
             },
             after,
         );
-        const gatewayClass = new k8s.apiextensions.CustomResource(
+        const gatewayClass = new CustomResource(
             `${name}-class`,
             {
                 apiVersion: "gateway.networking.k8s.io/v1",
@@ -249,7 +249,7 @@ export class EnvoyGateway extends pulumi.ComponentResource {
             },
             { ...k8sOpts, dependsOn: [chart, proxyConfig] },
         );
-        const gateway = new k8s.apiextensions.CustomResource(
+        const gateway = new CustomResource(
             `${name}-gateway`,
             {
                 apiVersion: "gateway.networking.k8s.io/v1",
@@ -268,7 +268,7 @@ export class EnvoyGateway extends pulumi.ComponentResource {
         this.controller = chart;
         this.ready = [chart, gateway];
         if (args.tls) {
-            new k8s.apiextensions.CustomResource(
+            new CustomResource(
                 `${name}-https-redirect`,
                 {
                     apiVersion: "gateway.networking.k8s.io/v1",
@@ -280,7 +280,7 @@ export class EnvoyGateway extends pulumi.ComponentResource {
             );
         }
         if (args.awsLoadBalancer) {
-            new k8s.apiextensions.CustomResource(
+            new CustomResource(
                 `${name}-proxy-protocol`,
                 {
                     apiVersion: "gateway.envoyproxy.io/v1alpha1",

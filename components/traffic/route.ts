@@ -7,7 +7,7 @@
  * Envoy matches routes on the normalised path without the query string, so `/evolve?x=1` or
  * `//evolve` cannot slip past the limit, and no other request is counted.
  */
-import * as k8s from "@pulumi/kubernetes";
+import { CustomResource } from "@pulumi/kubernetes/apiextensions/customResource";
 import * as pulumi from "@pulumi/pulumi";
 import { PART_OF } from "../../lib/naming";
 
@@ -95,7 +95,7 @@ export class GatewayRoute extends pulumi.ComponentResource {
         const k8sOpts = { parent: this, dependsOn: args.dependsOn ?? [] };
         const labels = { "app.kubernetes.io/name": name, "app.kubernetes.io/part-of": PART_OF };
         const route = (logical: string, routeName: string, spec: Spec) =>
-            new k8s.apiextensions.CustomResource(
+            new CustomResource(
                 logical,
                 { apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", metadata: { name: routeName, namespace: args.namespace, labels }, spec },
                 k8sOpts,
@@ -105,7 +105,7 @@ export class GatewayRoute extends pulumi.ComponentResource {
         for (const limit of args.rateLimits ?? []) {
             const routeName = limitedRouteName(name, limit);
             const limited = route(`${routeName}-route`, routeName, httpRouteSpec(args, [{ path: { type: "Exact", value: limit.path }, method: limit.method }]));
-            new k8s.apiextensions.CustomResource(
+            new CustomResource(
                 `${routeName}-ratelimit`,
                 {
                     apiVersion: "gateway.envoyproxy.io/v1alpha1",

@@ -17,7 +17,10 @@
  * same run against the same bare servers (a before/after comparison that the shared machine's noise
  * cannot fake). BENCH_LOG_LEVEL (default info), BENCH_CONNECTIONS (50), BENCH_ROUNDS (3),
  * BENCH_SECONDS (5 per round), BENCH_TARGET=<part of a target's name> (only the api targets it names),
- * BENCH_PROFILE=<dir> (this checkout's api writes a V8 CPU profile there when it exits).
+ * BENCH_PROFILE=<dir> (this checkout's api writes a V8 CPU profile there when it exits),
+ * BENCH_NODE_ARGS="<flags>" (extra node flags for this checkout's api: with BENCH_BASELINE=. an A/B of a
+ * flag in one run). Per round it also reads the api's event-loop delay and GC pauses from its metrics
+ * port, and prints the bare server's p99 beside the api's: what the machine allows at this load.
  * Target on 2 cores: cached reads reach at least 0.6x bare node:http with p99 at most 10 ms at 50
  * connections.
  */
@@ -26,7 +29,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import autocannon from "autocannon";
-import { freePort, PostgresServer, RedisServer, startFakeLlm, stopAll, waitForUrl } from "../test/support";
+import { cpuSeconds, freePort, PostgresServer, RedisServer, startFakeLlm, stopAll, waitForUrl } from "../test/support";
 import { benchRunner } from "./runner";
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
@@ -53,6 +56,33 @@ interface Run {
     sent: number;
     /** Requests answered per CPU-second the server process (all its threads) used meanwhile. */
     perCpuSecond: number;
+    /** The api's own view of the round (its metrics port): event-loop delay and GC pauses. */
+    runtime?: RuntimeStats;
+}
+
+interface RuntimeStats {
+    /** Event-loop delay over the round (perf_hooks.monitorEventLoopDelay, reset at each scrape), ms. */
+    loopP99Ms: number;
+    loopMaxMs: number;
+    /** GC pauses during the round: how many, and their total in ms. */
+    gcPauses: number;
+    gcMs: number;
+}
+
+/** The api's default metrics: event-loop delay since the last scrape, GC pause totals since start. */
+async function scrape(metricsUrl: string): Promise<{ loopP99: number; loopMax: number; gcCount: number; gcSeconds: number }> {
+    const text = await (await fetch(metricsUrl)).text();
+    const sum = (name: string) =>
+        text
+            .split("\n")
+            .filter((l) => l.startsWith(name))
+            .reduce((acc, l) => acc + Number(l.split(" ").pop()), 0);
+    return {
+        loopP99: sum("nodejs_eventloop_lag_p99_seconds "),
+        loopMax: sum("nodejs_eventloop_lag_max_seconds "),
+        gcCount: sum("nodejs_gc_duration_seconds_count"),
+        gcSeconds: sum("nodejs_gc_duration_seconds_sum"),
+    };
 }
 
 interface Target {
@@ -78,20 +108,28 @@ const TARGETS: Target[] = [
     },
 ];
 
-const CLOCK_TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }));
-
-/** CPU time (user + system, every thread) a process has used, from /proc/<pid>/stat. */
-function cpuSeconds(pid: number): number {
-    const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS; // utime, stime (fields 14 and 15)
-}
-
-async function load(name: string, server: { url: string; pid: number }, t: Pick<Target, "method" | "headers" | "body">, duration: number): Promise<Run> {
+async function load(
+    name: string,
+    server: { url: string; pid: number; metricsUrl?: string },
+    t: Pick<Target, "method" | "headers" | "body">,
+    duration: number,
+): Promise<Run> {
+    const before = server.metricsUrl ? await scrape(server.metricsUrl) : undefined; // also resets the event-loop histogram
     const cpuBefore = cpuSeconds(server.pid);
     const r = await autocannon({ url: server.url, connections: CONNECTIONS, method: t.method, headers: t.headers, body: t.body, duration });
     const cpu = cpuSeconds(server.pid) - cpuBefore;
+    const after = server.metricsUrl ? await scrape(server.metricsUrl) : undefined;
     if (r.non2xx > 0 || r.errors > 0) throw new Error(`${name}: ${r.non2xx} non-2xx answers and ${r.errors} errors`);
-    return { rps: r.requests.average, p99: r.latency.p99, answered: r.requests.total, sent: r.requests.sent, perCpuSecond: r.requests.total / cpu };
+    const runtime =
+        before && after
+            ? {
+                  loopP99Ms: after.loopP99 * 1000,
+                  loopMaxMs: after.loopMax * 1000,
+                  gcPauses: after.gcCount - before.gcCount,
+                  gcMs: (after.gcSeconds - before.gcSeconds) * 1000,
+              }
+            : undefined;
+    return { rps: r.requests.average, p99: r.latency.p99, answered: r.requests.total, sent: r.requests.sent, perCpuSecond: r.requests.total / cpu, runtime };
 }
 
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
@@ -99,6 +137,7 @@ const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.len
 interface Api {
     label: string;
     url: string;
+    metricsUrl: string;
     child: ChildProcess;
     logFile: string;
     /** Reads the api's stdout (a pipe) into logFile. */
@@ -115,18 +154,19 @@ async function startApi(label: string, serviceDir: string, env: NodeJS.ProcessEn
         stdio: "inherit",
     });
     const port = await freePort();
+    const metricsPort = await freePort();
     const logFile = path.join(work, "api.log");
     const sink = spawn("sh", ["-c", 'exec cat > "$0"', logFile], { stdio: ["pipe", "ignore", "inherit"] });
     const child = spawn(process.execPath, [...nodeArgs, path.join(out, "server.js")], {
         stdio: ["ignore", sink.stdin, "inherit"],
-        env: { ...env, NODE_PATH: path.join(serviceDir, "node_modules"), PORT: String(port), METRICS_PORT: String(await freePort()) },
+        env: { ...env, NODE_PATH: path.join(serviceDir, "node_modules"), PORT: String(port), METRICS_PORT: String(metricsPort) },
     });
     sink.stdin!.destroy(); // the api holds the pipe's write end now
     children.push(sink);
     children.push(child);
     const url = `http://127.0.0.1:${port}`;
     await waitForUrl(`${url}/health`);
-    return { label, url, child, logFile, sink, logged: { answered: 0, sent: 0 } };
+    return { label, url, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`, child, logFile, sink, logged: { answered: 0, sent: 0 } };
 }
 
 /** SIGTERMs the api, waits for it to exit and for its log pipe to be drained, and counts the request lines it wrote. */
@@ -158,7 +198,10 @@ async function main(): Promise<void> {
             API_TOKENS: TOKEN,
         };
         const profile = process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(process.env.BENCH_PROFILE)}`] : [];
-        const apis = [await startApi("this checkout", path.join(__dirname, ".."), env, children, profile)];
+        const extra = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
+        const apis = [
+            await startApi(`this checkout${extra.length ? ` (${extra.join(" ")})` : ""}`, path.join(__dirname, ".."), env, children, [...extra, ...profile]),
+        ];
         if (process.env.BENCH_BASELINE)
             apis.push(await startApi(`baseline ${process.env.BENCH_BASELINE}`, path.resolve(process.env.BENCH_BASELINE), env, children));
 
@@ -181,10 +224,12 @@ async function main(): Promise<void> {
             rps: number;
             p99: number;
             bareRps: number;
+            bareP99: number;
             ratio: number;
             perCpuSecond: number;
             barePerCpuSecond: number;
             cpuRatio: number;
+            runtime: RuntimeStats;
         }[] = [];
         for (const t of TARGETS.filter((x) => x.name.includes(process.env.BENCH_TARGET ?? ""))) {
             const sample = await fetch(`${apis[0].url}${t.path}`, { method: t.method, headers: t.headers, body: t.body });
@@ -196,7 +241,7 @@ async function main(): Promise<void> {
             const body = await sample.text();
             const servers = [
                 { label: `bare node:http, same ${Buffer.byteLength(body)}-byte body`, ...(await bare(body)), api: undefined },
-                ...apis.map((api) => ({ label: `${t.name} (${api.label})`, url: `${api.url}${t.path}`, pid: api.child.pid!, api })),
+                ...apis.map((api) => ({ label: `${t.name} (${api.label})`, url: `${api.url}${t.path}`, pid: api.child.pid!, metricsUrl: api.metricsUrl, api })),
             ];
             // Rounds interleave the servers, so a neighbour's load burst hits all of them alike.
             const runs = servers.map((): Run[] => []);
@@ -217,10 +262,17 @@ async function main(): Promise<void> {
                     rps: median(own.map((r) => r.rps)),
                     p99: median(own.map((r) => r.p99)),
                     bareRps: median(runs[0].map((r) => r.rps)),
+                    bareP99: median(runs[0].map((r) => r.p99)),
                     ratio: median(own.map((r, round) => r.rps / runs[0][round].rps)),
                     perCpuSecond: median(own.map((r) => r.perCpuSecond)),
                     barePerCpuSecond: median(runs[0].map((r) => r.perCpuSecond)),
                     cpuRatio: median(own.map((r, round) => r.perCpuSecond / runs[0][round].perCpuSecond)),
+                    runtime: {
+                        loopP99Ms: median(own.map((r) => r.runtime!.loopP99Ms)),
+                        loopMaxMs: median(own.map((r) => r.runtime!.loopMaxMs)),
+                        gcPauses: median(own.map((r) => r.runtime!.gcPauses)),
+                        gcMs: median(own.map((r) => r.runtime!.gcMs)),
+                    },
                 });
             }
         }
@@ -229,12 +281,22 @@ async function main(): Promise<void> {
                 `medians of ${ROUNDS} interleaved ${DURATION} s rounds after a 2 s warm-up; ratio = median of the per-round ratios; ` +
                 `per CPU-s = requests answered per CPU-second of the server process (steady under a neighbour's load, unlike requests/s)\n`,
         );
-        console.log("| target | api | requests/s | p99 ms | bare: requests/s | ratio | per CPU-s | bare: per CPU-s | CPU ratio |");
-        console.log("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+        console.log("| target | api | requests/s | p99 ms | bare: requests/s | bare: p99 ms | ratio | per CPU-s | bare: per CPU-s | CPU ratio |");
+        console.log("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
         for (const r of rows)
             console.log(
-                `| ${r.target} | ${r.api} | ${Math.round(r.rps)} | ${r.p99} | ${Math.round(r.bareRps)} | ${r.ratio.toFixed(2)} | ` +
+                `| ${r.target} | ${r.api} | ${Math.round(r.rps)} | ${r.p99} | ${Math.round(r.bareRps)} | ${r.bareP99} | ${r.ratio.toFixed(2)} | ` +
                     `${Math.round(r.perCpuSecond)} | ${Math.round(r.barePerCpuSecond)} | ${r.cpuRatio.toFixed(2)} |`,
+            );
+        console.log(
+            `\nInside the api during the same rounds (its metrics port; medians per ${DURATION} s round): event-loop delay ` +
+                "(monitorEventLoopDelay, 10 ms resolution) and GC pauses\n",
+        );
+        console.log("| target | api | event-loop delay p99 ms | max ms | GC pauses | GC ms |");
+        console.log("|---|---|---:|---:|---:|---:|");
+        for (const r of rows)
+            console.log(
+                `| ${r.target} | ${r.api} | ${r.runtime.loopP99Ms.toFixed(1)} | ${r.runtime.loopMaxMs.toFixed(1)} | ${r.runtime.gcPauses} | ${r.runtime.gcMs.toFixed(0)} |`,
             );
         console.log("");
         for (const api of apis) {
@@ -260,7 +322,7 @@ async function main(): Promise<void> {
 const only = process.env.BENCH_ONLY;
 (async () => {
     if (only !== "runner") await main();
-    if (only !== "api") await benchRunner(Number(process.env.BENCH_SECONDS ?? 10)); // the runner part keeps its 10 s rows
+    if (only !== "api") await benchRunner(Number(process.env.BENCH_SECONDS ?? 5));
 })().catch((err: unknown) => {
     console.error(`bench: ${(err as Error).message}`);
     process.exit(1);

@@ -9,7 +9,7 @@ import { cacheKey, type GenerationCache } from "./cache";
 import { type CommandRepository, DatabaseUnavailableError } from "./db";
 import { createHttp, HttpError, sendError } from "./http";
 import { LlmError, LlmTimeoutError, LlmUnavailableError, type LlmClient } from "./llm";
-import type { Logger } from "./logger";
+import { type Logger, type RequestLine, requestLogger } from "./logger";
 import type { ApiMetrics } from "./metrics";
 import { clientMatcher } from "./auth";
 import type { ApiClient } from "./clients";
@@ -136,6 +136,7 @@ export async function buildApiApp(deps: ApiDeps) {
     const readyTimeout = deps.readyTimeoutMs ?? 1000;
 
     const clientOf = clientMatcher(deps.apiClients);
+    const requestLog = requestLogger(deps.log);
     app.decorateRequest("client", NO_CLIENT);
     // Metric children cached per label set: prom-client hashes label objects on every call otherwise.
     const requestCounters = new Map<string, ReturnType<ApiMetrics["requests"]["labels"]>>();
@@ -167,7 +168,7 @@ export async function buildApiApp(deps: ApiDeps) {
         let histogram = durationHistograms.get(histogramKey);
         if (!histogram) durationHistograms.set(histogramKey, (histogram = metrics.requestDuration.labels({ method: request.method, endpoint })));
         histogram.observe(seconds);
-        const entry = {
+        const entry: RequestLine = {
             reqId: request.id,
             client: request.client,
             method: request.method,
@@ -175,8 +176,8 @@ export async function buildApiApp(deps: ApiDeps) {
             status: reply.statusCode,
             durationMs: Math.round(seconds * 1000),
         };
-        if (PUBLIC_ROUTES.has(endpoint)) request.log.debug(entry, "request");
-        else request.log.info(entry, "request");
+        if (PUBLIC_ROUTES.has(endpoint)) requestLog.debug(entry);
+        else requestLog.info(entry);
         done();
     });
 

@@ -38,17 +38,51 @@ export function asyncDestination(fd = 1): ReturnType<typeof pino.destination> {
     return pino.destination({ dest: fd, sync: false, minLength: LOG_BATCH_BYTES, periodicFlush: LOG_FLUSH_INTERVAL_MS });
 }
 
+let lastMs = -1;
+let lastTime = "";
+/**
+ * pino's `isoTime` (`,"time":"<ISO 8601>"`), formatted once per millisecond: at thousands of lines
+ * a second most lines share their millisecond, and `toISOString` was a tenth of a line's cost.
+ */
+export function isoTime(now = Date.now()): string {
+    if (now !== lastMs) {
+        lastMs = now;
+        lastTime = `,"time":"${new Date(now).toISOString()}"`;
+    }
+    return lastTime;
+}
+
 export function createLogger(level: string, destination: pino.DestinationStream = asyncDestination()): Logger {
     return pino(
         {
             level,
             base: { service: "cli-platform" },
-            timestamp: pino.stdTimeFunctions.isoTime,
+            timestamp: () => isoTime(),
             redact: { paths: REDACT_PATHS, censor: "[redacted]" },
             formatters: { level: (label) => ({ level: label }) },
         },
         destination,
     );
+}
+
+/** The fields of a request line: set by the api's onResponse hook, none of them a secret. */
+export interface RequestLine {
+    reqId: string;
+    client: string;
+    method: string;
+    route: string;
+    status: number;
+    durationMs: number;
+}
+
+/**
+ * The logger of request lines: `log`'s level, destination and format, without redaction. Checking
+ * the redaction paths (wildcards included) was half the cost of a line, and a request line's fields
+ * are fixed by its type (no headers, no bodies): typed so that nothing else can be passed to it.
+ */
+export function requestLogger(log: Logger): { info(line: RequestLine): void; debug(line: RequestLine): void } {
+    const child = log.child({}, { redact: [] });
+    return { info: (line) => child.info(line, "request"), debug: (line) => child.debug(line, "request") };
 }
 
 /** `postgres://user:pass@host/db` → `postgres://host/db`, for logs and error messages. */

@@ -387,6 +387,22 @@ describe("runner adversarial suite (a real runner process)", function () {
             assert.equal((await run("function main() { return 'after' }")).stdout, "after\n");
         });
 
+        it("F3 as attacked: 100 engine faults after filling 48 MiB, 4 at a time, keep the runner's peak RSS under its budget", async () => {
+            const fault = `function main() { const k = []; try { for (let i = 0; i < 48; i++) k.push(new Uint8Array(1 << 20).fill(i + 1)) } catch (e) {} return eval('('.repeat(200000)) }`;
+            let faults = 0;
+            for (let i = 0; faults < 100 && i < 100; i++) {
+                for (const r of await Promise.all([1, 2, 3, 4].map(() => post(fault)))) {
+                    if (r.status === 429) continue; // this runner's queue (2 places, 300 ms) was full: backpressure, not a failure
+                    assert.deepEqual([r.status, r.body.exitCode], [200, 1], r.body.stderr);
+                    faults++;
+                }
+            }
+            assert.ok(faults >= 100, `${faults} faults`);
+            const { peak } = memory();
+            assert.ok(peak < BUDGET_MIB, `peak RSS ${peak.toFixed(0)} MiB`);
+            assert.equal((await run("function main() { return 'after' }")).stdout, "after\n");
+        });
+
         it("F4: a run past its deadline is reported killed with a timeout, even when the guest swallows the interrupt and returns 0", async () => {
             const r = await attack(
                 `

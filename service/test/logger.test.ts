@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Writable } from "node:stream";
-import { asyncDestination, createLogger, flushLogs, stripCredentials } from "../src/logger";
+import { asyncDestination, createLogger, flushLogs, isoTime, requestLogger, stripCredentials } from "../src/logger";
 
 describe("logger", () => {
     it("never writes a secret: headers, tokens, passwords, keys and connection URLs are redacted", () => {
@@ -25,6 +25,35 @@ describe("logger", () => {
             assert.ok(!out.includes(secret), `${secret} was logged: ${out}`);
         assert.match(out, /\[redacted\]/);
         assert.equal(JSON.parse(out).msg, "test");
+    });
+
+    it("request lines: the logger's level, format and destination, with their fixed fields", () => {
+        const lines: string[] = [];
+        const sink = new Writable({ write: (chunk, _enc, cb) => (lines.push(String(chunk)), cb()) });
+        const log = requestLogger(createLogger("info", sink));
+        log.info({ reqId: "req-7", client: "ci", method: "GET", route: "/commands/:name", status: 200, durationMs: 3 });
+        log.debug({ reqId: "req-8", client: "none", method: "GET", route: "/health", status: 200, durationMs: 0 });
+        assert.equal(lines.length, 1, "debug lines stay below info");
+        const line = JSON.parse(lines[0]) as Record<string, unknown>;
+        assert.match(String(line.time), /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+        delete line.time;
+        assert.deepEqual(line, {
+            level: "info",
+            service: "cli-platform",
+            reqId: "req-7",
+            client: "ci",
+            method: "GET",
+            route: "/commands/:name",
+            status: 200,
+            durationMs: 3,
+            msg: "request",
+        });
+    });
+
+    it("timestamps are ISO 8601, formatted once per millisecond", () => {
+        assert.equal(isoTime(1795743559389), ',"time":"2026-11-27T01:39:19.389Z"');
+        assert.equal(isoTime(1795743559389), ',"time":"2026-11-27T01:39:19.389Z"');
+        assert.equal(isoTime(1795743559390), ',"time":"2026-11-27T01:39:19.390Z"');
     });
 
     describe("the default destination: asynchronous and buffered", () => {

@@ -3,7 +3,7 @@ import { createLogger } from "../src/logger";
 import { createRunnerMetrics } from "../src/metrics";
 import { buildRunnerApp } from "../src/runner/app";
 import { SandboxPool } from "../src/runner/sandbox";
-import { loadEngine, runCommand } from "../src/runner/engine";
+import { type Engine, engineMemoryFor, loadEngine, runCommand } from "../src/runner/engine";
 
 const TOKEN = "runner-token-0123456789abcdef";
 
@@ -202,21 +202,100 @@ describe("secretMatcher", () => {
     });
 });
 
-describe("runner engine: a fresh engine per run", () => {
+describe("runner engine: every run starts from a new engine's state", () => {
     const limits = { maxOutputBytes: 64 * 1024, maxMemoryMb: 64, maxStackKb: 1024 };
+    const MIB = 1024 * 1024;
     const holds = (memory: { buffer: ArrayBuffer }, text: string) => Buffer.from(memory.buffer).includes(Buffer.from(text));
+    const run = (engine: Engine, code: string, args: string[] = []) => runCommand(engine, { code, args, timeoutMs: 5000 }, limits);
+    /** The next engine as a pool worker prepares it after `engine`'s run. */
+    const nextAfter = (engine: Engine) => loadEngine(limits, engineMemoryFor(limits, engine.memory));
+    /** Bytes in which two engines' memories differ (at the same size). */
+    const differing = (a: Engine, b: Engine) => {
+        const [x, y] = [new Uint8Array(a.memory.buffer), new Uint8Array(b.memory.buffer)];
+        assert.equal(x.length, y.length);
+        let n = 0;
+        for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) n++;
+        return n;
+    };
 
-    it("the memory a run gets holds nothing of an earlier run (its secret stays in the dropped engine's memory)", async () => {
+    it("a secret passed to a run is nowhere in the engine's memory when the next run starts", async () => {
         const secret = "S3CR3T-of-the-earlier-run-77a1";
         const first = await loadEngine(limits);
-        const r = runCommand(first, { code: "function main(a) { globalThis.keep = [a[0], a[0] + '!']; return 0 }", args: [secret], timeoutMs: 5000 }, limits);
-        assert.equal(r.exitCode, 0);
-        assert.ok(holds(first.memory, secret), "the earlier run's memory holds its secret");
-        const next = await loadEngine(limits);
-        assert.notEqual(next.memory, first.memory);
+        const r = run(first, "function main(a) { globalThis.keep = [a[0], a[0] + '!']; console.log(a[0].length); return 0 }", [secret]);
+        assert.deepEqual([r.exitCode, r.stdout], [0, "30\n"]);
+        assert.ok(holds(first.memory, secret), "the run's memory holds its secret");
+        const next = await nextAfter(first);
         assert.ok(!holds(next.memory, secret), "the next run's memory holds the earlier run's secret");
-        const later = runCommand(next, { code: "function main(a) { return String(typeof keep) + ' ' + true }", args: [], timeoutMs: 5000 }, limits);
+        // Byte for byte a new engine's memory, but for QuickJS's random seed (two new engines differ there too).
+        assert.ok(differing(next, await loadEngine(limits)) <= 8);
+        const later = run(next, "function main(a) { return String(typeof keep) + ' ' + true }");
         assert.deepEqual([later.exitCode, later.stdout], [0, "undefined true\n"]);
         assert.ok(!holds(next.memory, secret));
+    });
+
+    it("a run that wrote over every byte of its memory changes nothing for the next run", async () => {
+        const first = await loadEngine(limits);
+        assert.equal(run(first, "function main() { return 0 }").exitCode, 0);
+        // What a memory-safety bug in QuickJS gave a guest (attack-14 F1: read/write of the engine's whole memory),
+        // done from the host: a marker over every byte, the engine's static data (its atoms, such as "true"), the C
+        // stack, the heap and the memory beyond the allocator's break included.
+        const bytes = new Uint8Array(first.memory.buffer);
+        const marker = Buffer.from("MARKER-of-an-earlier-run;");
+        for (let i = 0; i + marker.length <= bytes.length; i += marker.length) bytes.set(marker, i);
+        assert.ok(holds(first.memory, "MARKER-of-an-earlier-run"));
+        const next = await nextAfter(first);
+        assert.ok(!holds(next.memory, "MARKER-of-an-earlier-run"));
+        assert.ok(differing(next, await loadEngine(limits)) <= 8);
+        const r = run(next, "function main(a) { console.log(true, [1, 2].map((x) => x * 2), JSON.stringify({ ok: !false }), a[0]); return 'done' }", ["arg"]);
+        assert.deepEqual([r.exitCode, r.stdout, r.stderr], [0, 'true [2,4] {"ok":true} arg\ndone\n', ""]);
+    });
+
+    it("a run that grew its memory leaves the next run a 16 MiB memory holding nothing of it", async () => {
+        const first = await loadEngine(limits);
+        const r = run(first, "function main(a) { globalThis.k = []; for (let i = 0; i < 40; i++) k.push(a[0].repeat(1 << 15) + i); return 0 }", [
+            "GROWN-run-secret",
+        ]);
+        assert.equal(r.exitCode, 0, r.stderr);
+        assert.ok(first.memory.buffer.byteLength > 16 * MIB, "the run grew its memory");
+        const next = await nextAfter(first);
+        assert.equal(next.memory.buffer.byteLength, 16 * MIB);
+        assert.ok(!holds(next.memory, "GROWN-run-secret"));
+        assert.equal(run(next, "function main() { return 'next' }").stdout, "next\n");
+    });
+
+    it("a memory that grows during a run: console, lengths and promise jobs still work", async () => {
+        const grows = [
+            // growth in main, then console.log of several values
+            [
+                `function main(a) { const big = []; for (let i = 0; i < 30; i++) big.push(new Uint8Array(1 << 20).fill(i)); console.log("grown", big.length, a[0], { n: big[29][5] }); return "x".repeat(3) }`,
+                0,
+                'grown 30 arg {"n":29}\nxxx\n',
+            ],
+            // growth inside console.log's formatting (a toJSON), with strings read after it
+            [
+                `function main(a) { console.log({ toJSON() { globalThis.k = new Uint8Array(30 << 20); return "big" } }, "tail", a[0]); return 0 }`,
+                0,
+                '"big" tail arg\n',
+            ],
+            // growth inside a promise job, and jobs run after it
+            [
+                `async function main(a) { await null; const big = new Uint8Array(30 << 20); big[7] = 7; await Promise.resolve(); console.log("after", big[7], a.length); return 3 }`,
+                3,
+                "after 7 1\n",
+            ],
+        ] as const;
+        for (const [code, exitCode, stdout] of grows) {
+            const engine = await loadEngine(limits);
+            const r = run(engine, code, ["arg"]);
+            assert.deepEqual([r.exitCode, r.stdout, r.stderr], [exitCode, stdout, ""], code);
+            assert.ok(engine.memory.buffer.byteLength > 16 * MIB, `the memory grew: ${code}`);
+        }
+    });
+
+    it("the memory limit is the engine's whole 64 MiB: a command fills 58 MiB of it with 1 MiB arrays", async () => {
+        const engine = await loadEngine(limits);
+        const r = run(engine, "function main() { const k = []; try { for (;;) k.push(new Uint8Array(1 << 20)) } catch (e) {} return String(k.length) }");
+        assert.deepEqual([r.exitCode, r.stdout], [0, "58\n"]);
+        assert.ok(engine.memory.buffer.byteLength <= 64 * MIB, "the memory never grows beyond the limit");
     });
 });

@@ -23,6 +23,14 @@ export async function waitForUrl(url: string, tries = 300): Promise<void> {
     throw new Error(`${url} did not come up`);
 }
 
+const CLOCK_TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }));
+
+/** CPU time (user + system, every thread) a process has used, from /proc/<pid>/stat (the benchmarks' per-CPU-second figures). */
+export function cpuSeconds(pid: number): number {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS; // utime, stime (fields 14 and 15)
+}
+
 export async function freePort(): Promise<number> {
     return new Promise((resolve, reject) => {
         const srv = net.createServer();

@@ -102,16 +102,6 @@ describe("CliService (cli-api, cli-runner)", () => {
                     );
                 }
             });
-
-            it("the namespace enforces Pod Security restricted and denies all traffic by default", async () => {
-                const r = await render(stack);
-                const ns = named(r, "kubernetes:core/v1:Namespace", "cli-platform");
-                assert.equal(meta(ns).labels!["pod-security.kubernetes.io/enforce"], "restricted");
-                assert.deepEqual(named(r, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "default-deny").inputs.spec, {
-                    podSelector: {},
-                    policyTypes: ["Ingress", "Egress"],
-                });
-            });
         });
     }
 

@@ -2,15 +2,8 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { serviceConfigYaml } from "../../components/platform/workloads";
 import { loadConfig } from "../../service/src/config";
 import { byType, named, render, STACKS } from "../harness";
-
-const settings = {
-    llm: { provider: "openai" as const, model: "gpt-4", temperature: 0.7, timeoutSeconds: 30, baseUrl: "https://api.openai.com/v1" },
-    validation: { enabled: true, strictMode: true },
-    security: { sandboxEnabled: true, maxExecutionTimeSeconds: 60 },
-};
 
 /** Loads a config.yaml with the service's own loader, as the api would at start. */
 function loadWithService(yaml: string) {
@@ -58,11 +51,95 @@ describe("PlatformService", () => {
         ]);
     });
 
-    it("config.yaml is checked against the service's schema: a value it would reject fails the program", () => {
-        assert.throws(
-            () => serviceConfigYaml({ ...settings, llm: { ...settings.llm, timeoutSeconds: 301 } }, { redis: "redis", postgres: "postgres" }, "cli_platform"),
-            /^Error: config.yaml for the service is invalid: llm.timeout: Too big: expected number to be <=300$/,
-        );
-        assert.match(serviceConfigYaml(settings, { redis: "redis.ns", postgres: "pg.ns" }, "cli_platform"), /redis:\n {2}host: redis.ns\n {2}port: 6379\n/);
+    it("an existing stack keeps its secrets and workloads: every URN the pre-PlatformService layout gave them is an alias of the resource that replaces it", async () => {
+        // URNs as the engine makes them (no pulumi:pulumi:Stack in the type chain; the harness makes them
+        // so), with the aliases the SDK resolves (allAliases: the component's own alias to the root stack,
+        // and each parent alias carried over to its children). The old URNs are those of a prod render at
+        // 4574a4b^ (ServiceSecrets and both CliServices directly under the stack).
+        const MOVED: [old: string, now: string][] = [
+            [
+                "cli-platform:service:CliService$kubernetes:apps/v1:Deployment::cli-api-deployment",
+                "cli-platform:service:PlatformService$cli-platform:service:CliService$kubernetes:apps/v1:Deployment::cli-api-deployment",
+            ],
+            [
+                "cli-platform:service:CliService$kubernetes:apps/v1:Deployment::cli-runner-deployment",
+                "cli-platform:service:PlatformService$cli-platform:service:CliService$kubernetes:apps/v1:Deployment::cli-runner-deployment",
+            ],
+            [
+                "cli-platform:service:CliService$kubernetes:autoscaling/v2:HorizontalPodAutoscaler::cli-api-hpa",
+                "cli-platform:service:PlatformService$cli-platform:service:CliService$kubernetes:autoscaling/v2:HorizontalPodAutoscaler::cli-api-hpa",
+            ],
+            [
+                "cli-platform:service:CliService$kubernetes:autoscaling/v2:HorizontalPodAutoscaler::cli-runner-hpa",
+                "cli-platform:service:PlatformService$cli-platform:service:CliService$kubernetes:autoscaling/v2:HorizontalPodAutoscaler::cli-runner-hpa",
+            ],
+            [
+                "cli-platform:service:CliService$kubernetes:core/v1:ConfigMap::cli-api-config",
+                "cli-platform:service:PlatformService$cli-platform:service:CliService$kubernetes:core/v1:ConfigMap::cli-api-config",
+            ],
+            [
+                "cli-platform:service:CliService$kubernetes:core/v1:ConfigMap::cli-runner-config",
+                "cli-platform:service:PlatformService$cli-platform:service:CliService$kubernetes:core/v1:ConfigMap::cli-runner-config",
+            ],
+            [
+                "cli-platform:service:CliService$kubernetes:core/v1:Service::cli-api-svc",
+                "cli-platform:service:PlatformService$cli-platform:service:CliService$kubernetes:core/v1:Service::cli-api-svc",
+            ],
+            [
+                "cli-platform:service:CliService$kubernetes:core/v1:Service::cli-runner-svc",
+                "cli-platform:service:PlatformService$cli-platform:service:CliService$kubernetes:core/v1:Service::cli-runner-svc",
+            ],
+            [
+                "cli-platform:service:CliService$kubernetes:core/v1:ServiceAccount::cli-api-sa",
+                "cli-platform:service:PlatformService$cli-platform:service:CliService$kubernetes:core/v1:ServiceAccount::cli-api-sa",
+            ],
+            [
+                "cli-platform:service:CliService$kubernetes:core/v1:ServiceAccount::cli-runner-sa",
+                "cli-platform:service:PlatformService$cli-platform:service:CliService$kubernetes:core/v1:ServiceAccount::cli-runner-sa",
+            ],
+            [
+                "cli-platform:service:CliService$kubernetes:networking.k8s.io/v1:NetworkPolicy::cli-api-netpol",
+                "cli-platform:service:PlatformService$cli-platform:service:CliService$kubernetes:networking.k8s.io/v1:NetworkPolicy::cli-api-netpol",
+            ],
+            [
+                "cli-platform:service:CliService$kubernetes:networking.k8s.io/v1:NetworkPolicy::cli-runner-netpol",
+                "cli-platform:service:PlatformService$cli-platform:service:CliService$kubernetes:networking.k8s.io/v1:NetworkPolicy::cli-runner-netpol",
+            ],
+            [
+                "cli-platform:service:CliService$kubernetes:policy/v1:PodDisruptionBudget::cli-api-pdb",
+                "cli-platform:service:PlatformService$cli-platform:service:CliService$kubernetes:policy/v1:PodDisruptionBudget::cli-api-pdb",
+            ],
+            [
+                "cli-platform:service:CliService$kubernetes:policy/v1:PodDisruptionBudget::cli-runner-pdb",
+                "cli-platform:service:PlatformService$cli-platform:service:CliService$kubernetes:policy/v1:PodDisruptionBudget::cli-runner-pdb",
+            ],
+            ["cli-platform:service:CliService::cli-api", "cli-platform:service:PlatformService$cli-platform:service:CliService::cli-api"],
+            ["cli-platform:service:CliService::cli-runner", "cli-platform:service:PlatformService$cli-platform:service:CliService::cli-runner"],
+            [
+                "cli-platform:service:ServiceSecrets$kubernetes:core/v1:Secret::cli-platform-secrets-secret",
+                "cli-platform:service:PlatformService$cli-platform:service:ServiceSecrets$kubernetes:core/v1:Secret::cli-platform-secrets-secret",
+            ],
+            [
+                "cli-platform:service:ServiceSecrets$random:index/randomPassword:RandomPassword::cli-platform-secrets-api-token",
+                "cli-platform:service:PlatformService$cli-platform:service:ServiceSecrets$random:index/randomPassword:RandomPassword::cli-platform-secrets-api-token-admin",
+            ],
+            [
+                "cli-platform:service:ServiceSecrets$random:index/randomPassword:RandomPassword::cli-platform-secrets-runner-token",
+                "cli-platform:service:PlatformService$cli-platform:service:ServiceSecrets$random:index/randomPassword:RandomPassword::cli-platform-secrets-runner-token",
+            ],
+            [
+                "cli-platform:service:ServiceSecrets::cli-platform-secrets",
+                "cli-platform:service:PlatformService$cli-platform:service:ServiceSecrets::cli-platform-secrets",
+            ],
+        ];
+        const r = await render("prod");
+        const stack = "urn:pulumi:prod::cli-platform::";
+        for (const [old, now] of MOVED) {
+            const adopters = r.resources.filter((x) => x.aliases.includes(stack + old)).map((x) => x.urn);
+            assert.deepEqual(adopters, [stack + now], old);
+        }
+        // Nothing under PlatformService is new to an existing stack: each of its resources adopts an old URN.
+        const service = r.resources.filter((x) => x.urn.includes("::cli-platform:service:PlatformService$"));
+        assert.deepEqual(service.map((x) => x.urn.slice(stack.length)).sort(), MOVED.map(([, now]) => now).sort());
     });
 });

@@ -1,4 +1,5 @@
-import * as k8s from "@pulumi/kubernetes";
+import * as corev1 from "@pulumi/kubernetes/core/v1";
+import { CustomResource } from "@pulumi/kubernetes/apiextensions/customResource";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as fs from "node:fs";
@@ -207,7 +208,7 @@ export class Monitoring extends pulumi.ComponentResource {
         const labels = k8sLabels("monitoring", "monitoring", name);
 
         const password = new random.RandomPassword(`${name}-grafana-admin`, { length: 32, special: false }, { parent: this });
-        const admin = new k8s.core.v1.Secret(
+        const admin = new corev1.Secret(
             `${name}-grafana-admin`,
             {
                 metadata: { name: "grafana-admin", namespace: a.namespace, labels },
@@ -219,7 +220,7 @@ export class Monitoring extends pulumi.ComponentResource {
         const secrets: pulumi.Resource[] = [admin];
         if (a.alerts.receiver !== "none") {
             secrets.push(
-                new k8s.core.v1.Secret(
+                new corev1.Secret(
                     `${name}-alert-receiver`,
                     {
                         metadata: { name: ALERT_URL_SECRET, namespace: a.namespace, labels },
@@ -259,7 +260,7 @@ export class Monitoring extends pulumi.ComponentResource {
 
         for (const t of a.targets) {
             const endpoint = { port: t.port ?? "metrics", path: t.path ?? "/metrics", interval: "30s" };
-            new k8s.apiextensions.CustomResource(
+            new CustomResource(
                 `${name}-${t.kind === "pod" ? "pm" : "sm"}-${t.service}`,
                 t.kind === "pod"
                     ? {
@@ -278,14 +279,14 @@ export class Monitoring extends pulumi.ComponentResource {
             );
         }
         for (const [rule, body] of Object.entries(loadRules(a.rulesDir))) {
-            new k8s.apiextensions.CustomResource(
+            new CustomResource(
                 `${name}-rules-${rule}`,
                 { apiVersion: "monitoring.coreos.com/v1", kind: "PrometheusRule", metadata: { name: rule, namespace: a.namespace, labels }, spec: body },
                 { ...k8sOpts, dependsOn: [stack] },
             );
         }
         for (const [dashboard, json] of Object.entries(loadDashboards(a.dashboardsDir))) {
-            new k8s.core.v1.ConfigMap(
+            new corev1.ConfigMap(
                 `${name}-dashboard-${dashboard}`,
                 {
                     metadata: { name: `dashboard-${dashboard}`, namespace: a.namespace, labels: { ...labels, grafana_dashboard: "1" } },

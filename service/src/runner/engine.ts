@@ -14,7 +14,15 @@ import * as v8 from "node:v8";
 import * as vm from "node:vm";
 import { parentPort, workerData } from "node:worker_threads";
 import variant from "@jitl/quickjs-wasmfile-release-sync";
-import { newQuickJSWASMModuleFromVariant, newVariant, type QuickJSContext, type QuickJSHandle, type QuickJSWASMModule } from "quickjs-emscripten-core";
+import {
+    Lifetime,
+    newQuickJSWASMModuleFromVariant,
+    newVariant,
+    type QuickJSContext,
+    type QuickJSHandle,
+    type QuickJSRuntime,
+    type QuickJSWASMModule,
+} from "quickjs-emscripten-core";
 import { EXIT_MEMORY, EXIT_TIMEOUT, type SandboxLimits, type SandboxRequest } from "./limits";
 
 /** What the engine reports; the pool adds `durationMs`. */
@@ -34,19 +42,26 @@ export interface WorkerJob {
     request: SandboxRequest;
 }
 
+/** A wasm page, bytes. */
+const PAGE = 65536;
+
+/** The module's minimum memory, pages (its import declares 16 MiB): every engine's memory starts at this size. */
+const MIN_PAGES = 256;
+
 /**
- * The engine's memory for one run: a wasm linear memory of exactly `maxMemoryMb` (pages are
- * committed only when touched). Everything the guest allocates lives there, typed arrays
- * included, and so does the engine itself (static data, C stack, runtime); that one bound is the
- * memory limit. (QuickJS's own malloc limit is not used: it does not count ArrayBuffer storage in
- * this version, and a failure at that limit is invisible to the host, so a guest could fake it.)
+ * The engine's memory for one run: a wasm linear memory that starts at the module's minimum (16 MiB)
+ * and grows up to `maxMemoryMb` (pages are committed only when touched). Everything the guest
+ * allocates lives there, typed arrays included, and so does the engine itself (static data, C
+ * stack, runtime); that one bound is the memory limit. (QuickJS's own malloc limit is not used: it
+ * does not count ArrayBuffer storage in this version, and a failure at that limit is invisible to
+ * the host, so a guest could fake it.)
  */
-export function engineMemory(limits: SandboxLimits): { maxPages: number } {
-    return { maxPages: (limits.maxMemoryMb * 1024 * 1024) / 65536 };
+export function engineMemory(limits: SandboxLimits): { initialPages: number; maxPages: number } {
+    return { initialPages: MIN_PAGES, maxPages: Math.max(MIN_PAGES, (limits.maxMemoryMb * 1024 * 1024) / PAGE) };
 }
 
 /** The WebAssembly API (this project's lib settings do not declare it). */
-interface WasmMemory {
+export interface WasmMemory {
     readonly buffer: ArrayBuffer;
     grow(pages: number): number;
 }
@@ -57,61 +72,120 @@ interface WasmApi {
 }
 const Wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
-/** The engine's wasm, compiled once per worker; every run instantiates it afresh. */
+/** The engine's wasm, compiled once per worker (immutable code); every run instantiates it afresh. */
 let compiled: object | undefined;
 const compiledEngine = (): object => (compiled ??= new Wasm.Module(fs.readFileSync(require.resolve("@jitl/quickjs-wasmfile-release-sync/wasm"))));
 
-/** One fresh engine: its own wasm instance and zeroed memory, used for one run, then dropped. */
+/**
+ * The memory for the next engine, in the state of a new one: `previous` (the last run's memory) with
+ * every byte zeroed when it is still at its initial size, else a new memory. A memory that grew is
+ * never reused (a memory cannot shrink, and its size would tell a later run that an earlier one used
+ * more). Either way the next engine starts from the same 16 MiB of zeros, whatever the last run
+ * wrote anywhere in its memory (attack-14 F1 gave a guest read/write of all of it). Reusing the
+ * memory spares the process a new 16 MiB external allocation per run, which V8 answers with
+ * garbage collections (most of an engine's cost when every run had a new one).
+ */
+export function engineMemoryFor(limits: SandboxLimits, previous?: WasmMemory): WasmMemory {
+    const { initialPages, maxPages } = engineMemory(limits);
+    if (previous && previous.buffer.byteLength === initialPages * PAGE) {
+        new Uint8Array(previous.buffer).fill(0);
+        return previous;
+    }
+    return new Wasm.Memory({ initial: initialPages, maximum: maxPages });
+}
+
+/** The engine's variant with its glue imported once per worker (the package's loader is a dynamic import at each call). */
+const glue = variant.importModuleLoader();
+const engineVariant = { ...variant, importModuleLoader: () => glue };
+
+/** One engine: a new wasm instance on a zeroed memory, with its runtime, context and helpers made; used for one run. */
 export interface Engine {
     module: QuickJSWASMModule;
     memory: WasmMemory;
+    runtime: QuickJSRuntime;
+    context: QuickJSContext;
+    /** The guest helpers (HELPERS), evaluated before any command. */
+    helpers: QuickJSHandle;
+    /** Asked by the engine's interrupt handler; the run sets it. */
+    interrupt: () => boolean;
     /** Set by the host when the engine asked for more memory than its limit: the run hit the memory limit. */
     outOfMemory: boolean;
 }
 
-/** The module's minimum memory, pages (its import declares 16 MiB): the smallest limit that loads. */
-const MIN_PAGES = 256;
+/** An import of the engine's emscripten glue, found by what its (minified) source does. */
+function findImport(env: Record<string, unknown>, what: string, pattern: RegExp): [string, (...a: number[]) => unknown] {
+    const found = Object.entries(env).filter(([, f]) => typeof f === "function" && pattern.test(String(f)));
+    if (found.length !== 1) throw new Error(`the engine's wasm glue changed: ${found.length} imports ${what}, expected 1`);
+    return found[0] as [string, (...a: number[]) => unknown];
+}
 
 /**
- * Instantiates the compiled engine with a new zeroed memory. Nothing survives from an earlier run: a
- * memory-safety bug in QuickJS reaches only this run's memory. The engine asks for more memory through
- * one import (emscripten's resize-heap; it always fails, the memory being fixed); the host wraps it to
- * learn, from the engine itself, that the guest ran out of memory (so no guest-made error can claim it).
+ * quickjs-emscripten-core 0.32.0 keeps typed-array views of the engine's memory across calls into
+ * the engine (the context's `uint32Out`, read by getLength; the out-pointer of executePendingJobs);
+ * a memory that grows during such a call detaches them, and they would read `undefined`. This makes
+ * every view that its ModuleMemory hands out a view of the memory's current buffer at each use. The
+ * rest of the library reads `module.HEAPU8` at each use, which the glue renews after every growth.
  */
-export async function loadEngine(limits: SandboxLimits): Promise<Engine> {
-    // Fixed size (initial = maximum): quickjs-emscripten-core keeps typed-array views of the memory
-    // made when a context is created, which a growing memory would detach mid-run.
-    const pages = Math.max(MIN_PAGES, engineMemory(limits).maxPages);
-    const memory = new Wasm.Memory({ initial: pages, maximum: pages });
-    const engine = { memory, outOfMemory: false } as Engine;
+function liveViews(runtime: QuickJSRuntime): void {
+    type Kind = { new (buffer: ArrayBufferLike, offset: number, length: number): ArrayLike<number>; BYTES_PER_ELEMENT: number };
+    interface Memory {
+        module: { HEAPU8: Uint8Array; _malloc(bytes: number): number; _free(ptr: number): void };
+    }
+    const proto = Object.getPrototypeOf((runtime as unknown as { memory: object }).memory) as { newTypedArray: unknown; liveViews?: true };
+    if (proto.liveViews) return;
+    if (typeof proto.newTypedArray !== "function") throw new Error("quickjs-emscripten-core changed: no ModuleMemory.newTypedArray");
+    proto.newTypedArray = function (this: Memory, kind: Kind, length: number) {
+        const module = this.module;
+        const bytes = length * kind.BYTES_PER_ELEMENT;
+        const ptr = module._malloc(bytes);
+        module.HEAPU8.fill(0, ptr, ptr + bytes); // starts zeroed, as in the library's own version
+        const value = { ptr, get typedArray() { return new kind(module.HEAPU8.buffer, ptr, length) } }; // prettier-ignore
+        return new Lifetime(value, undefined, () => module._free(ptr));
+    };
+    proto.liveViews = true;
+}
+
+/**
+ * Instantiates the compiled engine on `memory` (zeroed: engineMemoryFor) and prepares a runtime and
+ * context with the guest helpers evaluated, ready for one command. Each engine gets a new instance
+ * (its own mutable globals, such as the C stack pointer, its own function table, its data segments
+ * written afresh), a new emscripten glue and a new quickjs-emscripten-core module around it: nothing
+ * of an earlier engine but its zeroed memory. The host wraps two of the glue's imports: the one that
+ * grows the memory (to learn from the engine itself that the guest ran out of memory, so no
+ * guest-made error can claim it), and the one that
+ * starts timers (refused: QuickJS never uses it, and a timer is the only way a dropped instance,
+ * which shares the memory, could run again after its run).
+ */
+export async function loadEngine(limits: SandboxLimits, memory: WasmMemory = engineMemoryFor(limits)): Promise<Engine> {
+    const engine = { memory, outOfMemory: false, interrupt: () => false } as Engine;
     const instantiateWasm = (imports: Record<string, Record<string, unknown>>, ready: (instance: unknown) => void) => {
         const env = imports.a ?? {};
-        // The resize-heap import is the only one that grows the memory (its name is minified).
-        const resize = Object.entries(env).filter(([, f]) => typeof f === "function" && /\.grow\(/.test(String(f)));
-        if (resize.length !== 1) throw new Error(`the engine's wasm glue changed: ${resize.length} imports grow the memory, expected 1`);
-        const [name, grow] = resize[0] as [string, (bytes: number) => boolean];
-        env[name] = (bytes: number) => {
+        const [resize, grow] = findImport(env, "grow the memory", /\.grow\(/);
+        // The glue grows the memory (and renews its views of it) in steps of up to 20 %; the memory's
+        // maximum stops it at the limit, and a failed growth is the engine running out of memory.
+        env[resize] = (bytes: number) => {
             const grown = grow(bytes);
             if (!grown) engine.outOfMemory = true;
             return grown;
+        };
+        const [timer] = findImport(env, "start timers", /setTimeout\(/);
+        env[timer] = () => {
+            throw new Error("timers are not available in the engine");
         };
         const instance = new Wasm.Instance(compiledEngine(), imports);
         ready(instance);
         return instance.exports;
     };
     const options = { wasmMemory: memory, emscriptenModule: { instantiateWasm } } as unknown as Parameters<typeof newVariant>[1];
-    engine.module = await newQuickJSWASMModuleFromVariant(newVariant(variant, options));
+    engine.module = await newQuickJSWASMModuleFromVariant(newVariant(engineVariant, options));
+    engine.runtime = engine.module.newRuntime();
+    liveViews(engine.runtime);
+    engine.runtime.setMaxStackSize(limits.maxStackKb * 1024);
+    engine.runtime.setInterruptHandler(() => engine.interrupt());
+    engine.context = engine.runtime.newContext();
+    engine.helpers = engine.context.evalCode(HELPERS, "host.js", { type: "global", strict: true }).unwrap();
     return engine;
 }
-
-/*
- * V8 frees a dropped engine's memory only when it collects garbage. It does so on its own (each engine
- * memory counts as external memory), and a small run touches about 1 MiB of its engine's memory; but
- * a worker running memory-hungry commands back to back could hold several dropped, fully touched
- * memories at once. So a worker also collects (a full collection: about 15 ms) after a run that ran
- * out of memory or ran for COLLECT_AFTER_MS or more (filling tens of MiB takes longer than that).
- */
-const COLLECT_AFTER_MS = 20;
 
 /** The worker's garbage collector (exposed for this isolate only; see collector()). */
 function collector(): () => void {
@@ -122,30 +196,39 @@ function collector(): () => void {
 
 /**
  * A pool worker's main loop (sandbox.ts starts the worker with an empty environment and its limits
- * in workerData): every run gets a fresh engine (a new wasm instance with new memory; the compiled
- * module is shared); the next one is prepared while the worker waits.
+ * in workerData): every run gets a fresh engine (a new wasm instance on the worker's zeroed memory,
+ * or a new memory after a run that grew it; the compiled module is shared), prepared while the
+ * worker waits. A memory that grew (a memory-hungry run: up to the whole limit touched) is dropped,
+ * and the worker collects garbage once the run is over so it is freed at once rather than whenever
+ * V8 gets to it; other runs leave no engine memory behind to collect.
  */
 export function serveWorker(): void {
     const limits = (workerData as { limits: SandboxLimits }).limits;
     const gc = collector();
-    const drop = (engine: Engine, ms: number) => {
-        if (engine.outOfMemory || ms >= COLLECT_AFTER_MS) gc();
+    const { initialPages } = engineMemory(limits);
+    /** The next engine, on the last one's memory (zeroed) or, when that grew, on a new one (the old one collected first). */
+    const prepare = (last: Engine): Promise<Engine> => {
+        if (last.memory.buffer.byteLength === initialPages * PAGE) return loadEngine(limits, engineMemoryFor(limits, last.memory));
+        // Collected once the run's frame (the last reference to its engine) is gone, before a new memory is made.
+        return new Promise((resolve) =>
+            setImmediate(() => {
+                gc();
+                resolve(loadEngine(limits));
+            }),
+        );
     };
     let next = loadEngine(limits).then((engine) => {
         runCommand(engine, { code: WARM_UP, args: ["warm"], timeoutMs: 5000 }, limits); // compiles the hot wasm paths
-        drop(engine, COLLECT_AFTER_MS);
         parentPort!.postMessage({ ready: true });
-        return loadEngine(limits);
+        return prepare(engine);
     });
     let queue: Promise<void> = Promise.resolve();
     parentPort!.on("message", (job: WorkerJob) => {
         queue = queue.then(async () => {
             const engine = await next;
-            const started = performance.now();
             const { exitCode, stdout, stderr, killed, truncated } = runCommand(engine, job.request, limits);
             parentPort!.postMessage({ id: job.id, result: { exitCode, stdout, stderr, killed, truncated } });
-            drop(engine, performance.now() - started);
-            next = loadEngine(limits);
+            next = prepare(engine);
         });
     });
 }
@@ -282,18 +365,15 @@ export function runCommand(engine: Engine, req: SandboxRequest, limits: SandboxL
 
     let result: EngineResult;
     try {
-        const runtime = engine.module.newRuntime();
-        runtime.setMaxStackSize(limits.maxStackKb * 1024);
-        runtime.setInterruptHandler(() => {
+        engine.interrupt = () => {
             if (!state.timedOut && Date.now() >= state.deadline) state.timedOut = true;
             return state.timedOut || state.faulted;
-        });
-        const context = runtime.newContext();
-        result = execute(context, runtime, req, { stdout, stderr }, state, finish);
-        // Nothing is disposed: the whole engine (instance and memory) is dropped after the run.
+        };
+        result = execute(engine, req, { stdout, stderr }, state, finish);
+        // Nothing is disposed: the engine (instance, glue, runtime) is dropped after the run, and its memory zeroed (engineMemoryFor).
     } catch (err) {
         // Only host code runs here (e.g. the host's stack overflowing inside the engine, or the engine
-        // aborting when its memory ran out); the engine is dropped anyway.
+        // aborting when its memory ran out); the engine is dropped anyway, its memory zeroed or dropped.
         if (engine.outOfMemory) {
             stderr.write("killed: exceeded the memory limit\n");
             return finish(EXIT_MEMORY, "memory");
@@ -320,15 +400,13 @@ export function runCommand(engine: Engine, req: SandboxRequest, limits: SandboxL
 }
 
 function execute(
-    context: QuickJSContext,
-    runtime: NonNullable<ReturnType<QuickJSWASMModule["newRuntime"]>>,
+    { context, runtime, helpers }: Engine,
     req: SandboxRequest,
     streams: { stdout: CappedStream; stderr: CappedStream },
     state: RunState,
     finish: (exitCode: number, killed?: "timeout" | "memory") => EngineResult,
 ): EngineResult {
     const timedOut = () => state.timedOut;
-    const helpers = context.evalCode(HELPERS, "host.js", { type: "global", strict: true }).unwrap();
     const format = context.getProp(helpers, "format");
     const head = context.getProp(helpers, "head");
     const describe = context.getProp(helpers, "describe");

@@ -34,16 +34,21 @@ export const EXIT_MEMORY = 137;
 /** Sandboxes (worker threads) of one runner process unless RUNNER_CONCURRENCY says otherwise. */
 export const DEFAULT_CONCURRENCY = 2;
 
-/** Dropped engine memory a sandbox may hold before it is collected, MiB (engine.ts collects after memory-hungry runs). */
+/**
+ * Engine memory a sandbox may hold besides its live engine's, MiB: a memory that grew in a run is
+ * dropped and collected as soon as the run is over (engine.ts), while the next engine's new memory
+ * (of which instantiation touches about 1 MiB) is prepared.
+ */
 const DROPPED_ENGINE_MIB = 32;
 
 /**
  * The runner's memory budget (RSS, MiB) with `concurrency` sandboxes: the process itself (HTTP
  * server, metrics: measured about 60), and per sandbox its host side (V8 isolate, compiled engine,
- * the next engine being prepared: measured about 25 idle) plus its engine's whole memory plus
- * dropped engine memory not yet collected.
+ * the glue and runtime of the next engine being prepared) plus its engine's whole memory (the
+ * worker's one memory: 16 MiB, all of it touched once it has been zeroed, growing to the limit in
+ * a memory-hungry run) plus dropped engine memory not yet collected.
  * The pod's memory limit for the runner must be at least this (config/rules.ts checks it). Measured
- * worst case with 2 sandboxes (service/README.md "Runner memory budget"): 291 MiB against 352.
+ * worst case with 2 sandboxes (`npm run bench:runner-memory`, service/README.md "Runner memory budget"): 244 MiB against 352.
  */
 export function runnerMemoryBudgetMib(concurrency: number = DEFAULT_CONCURRENCY, limits: SandboxLimits = SANDBOX_DEFAULTS): number {
     const PROCESS_MIB = 64;

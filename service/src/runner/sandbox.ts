@@ -1,6 +1,6 @@
 /**
  * The sandbox pool: one worker thread per slot, each running one command at a time on a fresh
- * QuickJS engine (a new wasm instance with new memory per run) (engine.ts enforces the deadline, memory, stack and
+ * QuickJS engine (a new wasm instance, glue and runtime per run on the worker's zeroed memory) (engine.ts enforces the deadline, memory, stack and
  * output limits). Runs beyond the slots wait in a bounded queue for a bounded time, then get
  * SandboxBusyError (the HTTP layer's 429). Backstop: a worker that has not answered by its
  * deadline plus a grace period is terminated and replaced; a worker that dies is replaced too.
