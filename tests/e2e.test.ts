@@ -27,13 +27,12 @@ import {
     DEFAULT_OPTIONS,
     GENERATION_ATTEMPTS,
     GENERATION_SUCCESS,
-    metricSum,
     parseArgs,
-    prometheusValue,
     runChecks,
     type CheckOptions,
     type Mode,
 } from "../tools/e2e/check";
+import { metricSum, prometheusValue } from "../tools/e2e/probes";
 import { boundVolumes, CLUSTER_SCOPED_KINDS, createdObjects, leftovers, type Kubectl } from "../tools/e2e/leftovers";
 import { ROOT } from "./harness";
 
@@ -42,8 +41,8 @@ const E2E = path.join(ROOT, "tools", "e2e");
 const fakeLlm = require("../tools/e2e/fake-llm/server.js") as { createServer: () => http.Server; CODE: string };
 const TOKEN = "e2e-token-0123456789abcdef";
 const GATEWAY_HOST = "cli.localtest.me";
-/** The real CLI, from source. */
-const CLI = [process.execPath, "-r", "ts-node/register/transpile-only", path.join(ROOT, "service", "src", "cli.ts")];
+/** The real CLI, from source (compiled by the same require hook as the program). */
+const CLI = [process.execPath, "-r", path.join(ROOT, "tools", "register.js"), path.join(ROOT, "service", "src", "cli.ts")];
 
 async function listen(server: http.Server): Promise<string> {
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
@@ -200,6 +199,8 @@ describe("end-to-end check (tools/e2e)", () => {
         pollMs: 100,
         ...over,
     });
+    /** For a check that is meant to time out: the wait it reports ("within 1 s"), not the suite's. */
+    const expiring = { readyTimeoutMs: 500, prometheusTimeoutMs: 500 };
     const failure = async (mode: Mode, o: CheckOptions) => {
         try {
             await runChecks(mode, o);
@@ -244,8 +245,8 @@ describe("end-to-end check (tools/e2e)", () => {
             ["/ready", "/commands"],
             "the CLI's status and list",
         );
-        const err = await failure("smoke", options({ apiUrl: platform.gatewayUrl, host: "cli.example.org", cliUrl: platform.url }));
-        assert.match(err, /^health: GET \/health answering 200 \{"status":"ok"\} did not happen within 2 s \(last: 404 \{"error":\{"code":"not_found"/);
+        const err = await failure("smoke", options({ apiUrl: platform.gatewayUrl, host: "cli.example.org", cliUrl: platform.url, ...expiring }));
+        assert.match(err, /^health: GET \/health answering 200 \{"status":"ok"\} did not happen within 1 s \(last: 404 \{"error":\{"code":"not_found"/);
     });
 
     it("waits while the front door answers HTML errors (a load balancer without a healthy target yet)", async () => {
@@ -268,36 +269,41 @@ describe("end-to-end check (tools/e2e)", () => {
     });
 
     it("fails with a message naming the step and what was wrong", async () => {
-        platform.behave.ready = 503;
+        // Each failure on a stand-in platform of its own, all at once.
+        const failOn = async (behave: Partial<Platform["behave"]>, mode: Mode, over: Partial<CheckOptions> = {}) => {
+            const p = await startPlatform(llmUrl);
+            Object.assign(p.behave, behave);
+            try {
+                return await failure(mode, options({ apiUrl: p.url, metricsUrl: p.metricsUrl, prometheusUrl: p.prometheusUrl, ...over }));
+            } finally {
+                await p.close();
+            }
+        };
+        const [notReady, degraded, wrongToken, evolve503, wrongOutput, notScraped, unreachable] = await Promise.all([
+            failOn({ ready: 503 }, "smoke", expiring),
+            // Degraded (Redis not answering) is 200 from /ready, but a fresh deploy in that state is broken.
+            failOn({ ready: "degraded" }, "smoke", expiring),
+            failOn({}, "smoke", { token: "wrong-token-0123456789" }),
+            failOn({ evolveStatus: 503 }, "e2e"),
+            failOn({ runStdout: "something else\n" }, "e2e"),
+            failOn({ scrapeAfter: 1000 }, "e2e", expiring),
+            failOn({}, "smoke", { apiUrl: "http://127.0.0.1:9", ...expiring }),
+        ]);
         assert.match(
-            await failure("smoke", options()),
-            /^ready: GET \/ready answering 200 \{"status":"ready"\} did not happen within 2 s \(last: 503 \{"status":"not ready","failing":\["postgres"\],"degraded":\[\]\}\)$/,
+            notReady,
+            /^ready: GET \/ready answering 200 \{"status":"ready"\} did not happen within 1 s \(last: 503 \{"status":"not ready","failing":\["postgres"\],"degraded":\[\]\}\)$/,
         );
-        // Degraded (Redis not answering) is 200 from /ready, but a fresh deploy in that state is broken.
-        platform.behave.ready = "degraded";
-        assert.match(
-            await failure("smoke", options()),
-            /^ready: GET \/ready answering 200 \{"status":"ready"\} did not happen within 2 s \(last: 200 \{"status":"degraded",/,
-        );
-        platform.behave.ready = 200;
-        assert.match(
-            await failure("smoke", options({ token: "wrong-token-0123456789" })),
-            /^cli list: cli-platform list with the stack's token exited 1: cli-platform: 401: missing or invalid bearer token$/,
-        );
-        platform.behave.evolveStatus = 503;
-        assert.equal(await failure("e2e", options()), "evolve: POST /evolve answered 503 llm_unavailable: no LLM API key is configured");
-        platform.behave.evolveStatus = undefined;
-        platform.behave.runStdout = "something else\n";
-        assert.equal(await failure("e2e", options()), 'run: stdout "something else\\n" does not contain "e2e-ok hello world"');
-        platform.behave.runStdout = undefined;
-        platform.behave.scrapeAfter = 1000;
+        assert.match(degraded, /^ready: GET \/ready answering 200 \{"status":"ready"\} did not happen within 1 s \(last: 200 \{"status":"degraded",/);
+        assert.match(wrongToken, /^cli list: cli-platform list with the stack's token exited 1: cli-platform: 401: missing or invalid bearer token$/);
+        assert.equal(evolve503, "evolve: POST /evolve answered 503 llm_unavailable: no LLM API key is configured");
+        assert.equal(wrongOutput, 'run: stdout "something else\\n" does not contain "e2e-ok hello world"');
         assert.equal(
-            await failure("e2e", options()),
-            'prometheus: Prometheus answering sum(code_generation_attempts_total{namespace="cli-platform"}) >= 1 did not happen within 2 s',
+            notScraped,
+            'prometheus: Prometheus answering sum(code_generation_attempts_total{namespace="cli-platform"}) >= 1 did not happen within 1 s',
         );
         assert.match(
-            await failure("smoke", options({ apiUrl: "http://127.0.0.1:9" })),
-            /^health: GET \/health answering 200 \{"status":"ok"\} did not happen within 2 s \(last: http:\/\/127\.0\.0\.1:9 cannot be reached: connect ECONNREFUSED/,
+            unreachable,
+            /^health: GET \/health answering 200 \{"status":"ok"\} did not happen within 1 s \(last: http:\/\/127\.0\.0\.1:9 cannot be reached: connect ECONNREFUSED/,
         );
     });
 
@@ -499,19 +505,22 @@ else { console.error("fake pulumi: unexpected " + a); process.exit(1); }
         });
 
         it("clear errors: no Gateway in the cluster, an apiUrl that is not a URL, a bad --via", async () => {
-            const none = await e2eScript(["--stack", "local"], { gateways: "", apiUrl: "http://cli.localtest.me" });
+            // Four independent runs (each its own stand-ins and ports), at once.
+            const [none, two, text, via] = await Promise.all([
+                e2eScript(["--stack", "local"], { gateways: "", apiUrl: "http://cli.localtest.me" }),
+                e2eScript(["--stack", "local"], { gateways: ENVOY + "other envoy-other 80\n", apiUrl: "http://cli.localtest.me" }),
+                e2eScript(["--stack", "local"], { gateways: ENVOY, apiUrl: "http://localhost:8000 (kubectl port-forward ...)" }),
+                e2eScript(["--via", "ingress"], { gateways: "", apiUrl: "" }),
+            ]);
             assert.equal(none.code, 1);
             assert.match(
                 none.stderr,
                 /e2e: no Envoy Gateway data-plane Service \(label gateway\.envoyproxy\.io\/owning-gateway-name\) in the cluster; use --via service/,
             );
-            const two = await e2eScript(["--stack", "local"], { gateways: ENVOY + "other envoy-other 80\n", apiUrl: "http://cli.localtest.me" });
             assert.equal(two.code, 1);
             assert.match(two.stderr, /more than one Gateway data-plane Service/);
-            const text = await e2eScript(["--stack", "local"], { gateways: ENVOY, apiUrl: "http://localhost:8000 (kubectl port-forward ...)" });
             assert.equal(text.code, 2);
             assert.match(text.stderr, /e2e: the stack's apiUrl "http:\/\/localhost:8000 \(kubectl port-forward \.\.\.\)" is not a URL; pass --host/);
-            const via = await e2eScript(["--via", "ingress"], { gateways: "", apiUrl: "" });
             assert.equal(via.code, 2);
             assert.equal(via.stderr, 'e2e: --via must be gateway or service, got "ingress"\n');
         });

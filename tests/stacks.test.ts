@@ -6,7 +6,7 @@ import * as path from "node:path";
 import * as YAML from "yaml";
 import * as mocks from "../tools/mocks";
 import { manifestsYaml, parseArgs } from "../tools/render";
-import { render, ROOT, SECRET, STACKS } from "./harness";
+import { render, renderWith, ROOT, SECRET, STACKS } from "./harness";
 
 // `npm run render`: the script exactly as package.json defines it, without npm's own start-up. The
 // three runs are separate processes, started in a root-level hook (before any test of any file), so
@@ -112,6 +112,14 @@ describe("stacks evaluate offline", () => {
             /no availability-zone data for region "xx-nowhere-1"/,
         );
     });
+
+    for (const stack of ["prod", "local"] as const) {
+        it(`${stack}: the harness, evaluating without the SDK's stack capture, records exactly what it records with it (resources in the same order, outputs)`, async () => {
+            const full = await renderWith(stack, {}, { sdkStackCapture: true });
+            assert.ok(full.resources.length > 50);
+            assert.deepEqual(await render(stack), full);
+        });
+    }
 
     it("mocked outputs are deterministic across runs", () => {
         const a = mocks.newResource({ type: "aws:ec2/vpc:Vpc", name: "n-vpc", inputs: {} } as never, { region: "eu-west-1" });

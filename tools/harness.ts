@@ -7,9 +7,11 @@
  * Needs neither the Pulumi CLI nor provider plugins nor cloud credentials. Used by
  * `npm run render` and by the mocha tests. Nothing in the program depends on it.
  */
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import * as sdkDebuggable from "@pulumi/pulumi/runtime/debuggable";
 import * as YAML from "yaml";
 import * as mocks from "./mocks";
 
@@ -62,12 +64,24 @@ export interface EvaluateOptions {
     config?: ConfigOverrides;
     /** Keys (ns:key) to treat as secret in addition to `secure:` values in the stack file. */
     secretKeys?: string[];
+    /**
+     * Keep the SDK's per-resource stack capture (see `withoutStackCapture`). Only the test that
+     * proves it changes nothing of a render needs it.
+     * @default false
+     */
+    sdkStackCapture?: boolean;
+}
+
+const parsedFiles = new Map<string, unknown>();
+/** A YAML file of the project, parsed once per process (the files do not change during a run). */
+function readYaml(file: string): unknown {
+    if (!parsedFiles.has(file)) parsedFiles.set(file, YAML.parse(fs.readFileSync(file, "utf8")));
+    return structuredClone(parsedFiles.get(file));
 }
 
 /** Parses Pulumi.yaml for the project name. */
 export function projectName(): string {
-    const doc = YAML.parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as { name: string };
-    return doc.name;
+    return (readYaml(path.join(ROOT, "Pulumi.yaml")) as { name: string }).name;
 }
 
 /** Stacks that have a Pulumi.<stack>.yaml. */
@@ -85,7 +99,7 @@ export function readStackConfig(stack: string, overrides: ConfigOverrides = {}):
     if (!fs.existsSync(file)) {
         throw new Error(`unknown stack "${stack}": no ${path.basename(file)} (known stacks: ${knownStacks().join(", ")})`);
     }
-    const doc = (YAML.parse(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+    const doc = (readYaml(file) ?? {}) as { config?: Record<string, unknown> };
     const raw: Record<string, unknown> = { ...(doc.config ?? {}) };
     for (const [k, v] of Object.entries(overrides)) {
         if (v === undefined) delete raw[k];
@@ -219,6 +233,20 @@ function instrument(monitor: any, resources: RecordedResource[], stackOutputs: {
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
 /**
+ * A digest of everything a render declares: every resource with every recorded field (its URN,
+ * parent, provider, dependencies, options and inputs) except the mock's `id` (derived from the name,
+ * which the URN carries), and the stack outputs. Resources are taken in URN order, so a change of
+ * registration order alone is no change. Two renders with the same digest declare the same thing.
+ */
+export function renderDigest(render: StackRender): string {
+    const resources = render.resources.map(({ id: _id, ...declared }) => declared).sort((a, b) => (a.urn < b.urn ? -1 : a.urn > b.urn ? 1 : 0));
+    return crypto
+        .createHash("sha256")
+        .update(JSON.stringify({ resources, outputs: render.outputs }))
+        .digest("hex");
+}
+
+/**
  * The URN the engine gives a resource: `urn:pulumi:<stack>::<project>::<parent's type chain>$<type>::<name>`,
  * where a child of the root stack (or of nothing) has no parent chain (Pulumi's CreateURN; the SDK's
  * `createUrn` in @pulumi/pulumi/resource.js applies the same rule to aliases).
@@ -240,6 +268,44 @@ export class StackEvaluationError extends Error {
     }
 }
 
+/** The SDK internals `withoutStackCapture` replaces (@pulumi/pulumi is pinned; a test fails if they move). */
+interface StackCapture {
+    resource: { callsites: () => unknown[] };
+    debuggable: { debuggablePromise: <T>(p: Promise<T>, ctx: unknown) => Promise<T> };
+}
+const sdk = { resource: pulumi.Resource, debuggable: sdkDebuggable } as unknown as StackCapture;
+
+/**
+ * Runs `fn` with the SDK's per-resource stack capture switched off: the call stack of every resource
+ * constructor (`Resource.callsites`, formatted at unlimited depth and sent to the engine as the
+ * resource's source position and stack trace) and the stack and leak bookkeeping of every RPC
+ * promise (`debuggablePromise`, read only to print leaked promises at exit). The mock monitor reads
+ * none of it, and it was about 60 % of an evaluation's CPU (README "Development"). The replacement keeps
+ * the SDK's chain of promises, so what the program registers, and in which order, is unchanged
+ * (tests/stacks.test.ts compares renders with and without).
+ */
+export async function withoutStackCapture<T>(fn: () => Promise<T>): Promise<T> {
+    const { callsites } = sdk.resource;
+    const { debuggablePromise } = sdk.debuggable;
+    if (typeof callsites !== "function" || typeof debuggablePromise !== "function") {
+        throw new Error("harness: @pulumi/pulumi no longer has Resource.callsites and runtime/debuggable.debuggablePromise; update withoutStackCapture");
+    }
+    sdk.resource.callsites = () => [];
+    // The same chain of promises as the SDK's (so registrations keep their order), minus the stack and the leak bookkeeping.
+    sdk.debuggable.debuggablePromise = (p) =>
+        p
+            .then((value) => value)
+            .catch((err: unknown) => {
+                throw err;
+            });
+    try {
+        return await fn();
+    } finally {
+        sdk.resource.callsites = callsites;
+        sdk.debuggable.debuggablePromise = debuggablePromise;
+    }
+}
+
 let running = false;
 
 /**
@@ -249,6 +315,14 @@ let running = false;
 export async function evaluateStack(stack: string, options: EvaluateOptions = {}): Promise<StackRender> {
     if (running) throw new Error("harness: evaluateStack is not re-entrant; await the previous evaluation first");
     running = true;
+    try {
+        return await (options.sdkStackCapture ? evaluate(stack, options) : withoutStackCapture(() => evaluate(stack, options)));
+    } finally {
+        running = false;
+    }
+}
+
+async function evaluate(stack: string, options: EvaluateOptions): Promise<StackRender> {
     const project = projectName();
     const { config, secretKeys } = readStackConfig(stack, options.config);
     const region = config["aws:region"] ?? "us-east-1";
@@ -277,16 +351,17 @@ export async function evaluateStack(stack: string, options: EvaluateOptions = {}
         try {
             await pulumi.runtime.runInPulumiStack(program);
             await pulumi.runtime.waitForRPCs();
-            // Let rejected promises inside apply() callbacks surface.
-            await new Promise((resolve) => setImmediate(resolve));
         } catch (err) {
             failures.unshift(err);
         }
+        // Let rejected promises inside apply() callbacks surface, and (after a failure) the rejections
+        // the error leaves behind in the SDK's pending work: they belong to this evaluation, not to
+        // whatever runs next in this process.
+        await new Promise((resolve) => setImmediate(resolve));
         if (failures.length > 0) throw new StackEvaluationError(failures[0], resources);
         return { stack, project, resources, outputs: (stackOutputs.value ?? {}) as Record<string, unknown> };
     } finally {
         process.off("unhandledRejection", onRejection);
-        running = false;
     }
 }
 

@@ -70,10 +70,11 @@ forward() {
     log="$(mktemp)"
     kubectl "${ctx[@]}" -n "$1" port-forward --address 127.0.0.1 "svc/$2" "$3:$4" >"$log" 2>&1 &
     pids+=("$!")
-    for _ in $(seq 1 60); do
+    # Up to 30 s, checked every 0.1 s (a port-forward is usually up within a few hundred ms).
+    for _ in $(seq 1 300); do
         if (exec 3<>"/dev/tcp/127.0.0.1/$3") 2>/dev/null; then return 0; fi
         if ! kill -0 "${pids[-1]}" 2>/dev/null; then break; fi
-        sleep 0.5
+        sleep 0.1
     done
     echo "e2e: port-forward to $1/svc/$2:$4 did not come up:" >&2
     cat "$log" >&2
@@ -122,4 +123,4 @@ else
     args+=(--api-url "http://127.0.0.1:$api_port")
 fi
 
-node_modules/.bin/ts-node --transpile-only tools/e2e/check.ts e2e "${args[@]}"
+node -r ./tools/register.js tools/e2e/check.ts e2e "${args[@]}"
