@@ -4,7 +4,8 @@
  * each asserted as what an attacker observes.
  */
 import * as assert from "node:assert/strict";
-import { engineMemoryFor, loadEngine, runCommand } from "../src/runner/engine";
+import { engineMemoryFor, loadEngine } from "../src/runner/engine";
+import { runCommand } from "../src/runner/run";
 import { SandboxPool, WORKER_SOURCE } from "../src/runner/sandbox";
 
 const limits = { maxOutputBytes: 64 * 1024, maxMemoryMb: 64, maxStackKb: 1024 };
