@@ -110,14 +110,31 @@ describe("runner isolation between runs (attack-14s)", function () {
         try {
             const request = (arg: string) => pool.run({ code: "function main() {}", args: [arg], timeoutMs: 500 });
             const [bad, next] = await Promise.all([request("malformed"), request("next")]);
-            assert.deepEqual([bad.exitCode, bad.stderr], [1, "the sandbox gave a malformed answer\n"]);
+            assert.deepEqual([bad.exitCode, bad.stderr, bad.truncated], [1, "the sandbox gave a malformed answer\n", true]);
             assert.deepEqual([next.exitCode, next.stdout, next.killed], [0, "ran next\n", undefined]);
             assert.deepEqual(replaced, ["crash"]);
         } finally {
             await pool.close();
         }
     });
+
+    it("V5: a run the pool ends (backstop) says truncated: what it printed is lost with its worker", async () => {
+        const pool = new SandboxPool({ size: 1, queueSize: 1, queueWaitMs: 10_000, graceMs: 300 });
+        try {
+            // Two lines printed, then an uninterruptible C loop that only the backstop ends.
+            const code = `function main() { console.log("progress 1"); console.log("progress 2"); let o = []; for (let i = 0; i < 40; i++) o = [o, o]; o.flat(Infinity); return 0 }`;
+            const r = await pool.run({ code, args: [], timeoutMs: 500 });
+            assert.deepEqual([r.exitCode, r.killed, r.stdout, r.truncated], [124, "timeout", "", true]);
+        } finally {
+            await pool.close();
+        }
+    });
 });
+
+/** Fills the engine's memory (keeping it full after main returns), then frees ten 16-byte arrays: room for small allocations only (attack-14v). */
+const FILL_MEMORY = `const keep = globalThis.keep = new Array(200000); let k = 0;
+  for (const size of [1 << 20, 1 << 16, 1 << 12, 1 << 8, 1 << 4]) { try { for (;;) keep[k++] = new Uint8Array(size) } catch (e) { k-- } }
+  for (let i = 0; i < 10; i++) keep[--k] = undefined;`;
 
 describe("runner output: nothing dropped silently, guest strings read whole (attack-14s)", function () {
     this.timeout(60_000);
@@ -147,6 +164,36 @@ describe("runner output: nothing dropped silently, guest strings read whole (att
         assert.equal(wide.stdout, 'é\u0000€ \u{1F600}\u0000 {"k":"a\\u0000b"}\n');
         assert.match(wide.stderr, /^Error: bad\u0000news\n {4}at main/);
     });
+
+    it("V6: a leading U+FEFF is kept, and a string starting with one that is cut at the cap sets truncated", async () => {
+        const long = '"\\uFEFF" + "x".repeat(100000) + "LOST-TAIL"';
+        for (const code of [`function main() { console.log(${long}); return 0 }`, `function main() { return ${long} }`]) {
+            const r = await run(code);
+            assert.deepEqual([r.exitCode, Buffer.byteLength(r.stdout), r.stdout.startsWith("\uFEFFxxx"), r.stdout.includes("LOST"), r.truncated], [0, 65536, true, false, true], code);
+        }
+        const small = await run('function main() { console.log("\\uFEFFa", "\\uFEFFb"); return "\\uFEFFret" }');
+        assert.deepEqual([small.exitCode, small.stdout, small.truncated], [0, "\uFEFFa \uFEFFb\n\uFEFFret\n", false]);
+    });
+
+    it("V1: a string too long for the room that the host cannot cut (engine memory full) is the memory limit, and truncated", async () => {
+        const returned = await run(`function main() { const s = "R".repeat(100000); ${FILL_MEMORY} return s }`);
+        assert.deepEqual([returned.exitCode, returned.killed, returned.stdout, returned.truncated], [137, "memory", "", true]);
+        const logged = await run(`function main() { const s = "L".repeat(100000); ${FILL_MEMORY} console.log("before", s, "after"); console.log("next line"); return 0 }`);
+        assert.deepEqual([logged.exitCode, logged.killed, logged.stdout, logged.truncated], [137, "memory", "", true]);
+    });
+
+    it("V1: a string too long for the room logged near the engine's stack limit (the host cannot cut it) sets truncated", async () => {
+        const r = await run(`const s = "S".repeat(70000); let done = false;
+            function f(d) { try { f(d + 1) } catch (e) {} if (!done) { try { console.log(s); done = true } catch (e2) {} } }
+            function main() { f(0); return 0 }`);
+        assert.deepEqual([r.exitCode, r.stdout, r.truncated], [0, "[unprintable]\n", true]);
+    });
+
+    it("V2: a console argument the host cannot read for lack of engine memory is the memory limit, not an engine fault", async () => {
+        // A non-ASCII string: the host's read needs a 40 KB copy in the engine's memory.
+        const r = await run(`function main() { const s = "\\u00e9".repeat(20000); ${FILL_MEMORY} console.log("first line fine"); console.log(s); console.log("after"); return 0 }`);
+        assert.deepEqual([r.exitCode, r.killed, r.stdout, r.stderr, r.truncated], [137, "memory", "first line fine\n", "killed: exceeded the memory limit\n", true]);
+    });
 });
 
 describe("runner engine: the host reads a guest string by its length", () => {
@@ -160,5 +207,11 @@ describe("runner engine: the host reads a guest string by its length", () => {
         bytes[at + text.length] = "Z".charCodeAt(0); // what a guest with write access to its memory could do
         const r = runCommand(engine, { code: "function main() { console.log(s); return 0 }", args: [], timeoutMs: 5000 }, limits);
         assert.deepEqual([r.exitCode, r.stdout.length, r.stdout.slice(-3), r.stdout === `${text}\n`], [0, text.length + 1, "QQ\n", true]);
+    });
+
+    it("V3: an uncaught exception's text is kept up to the stream's cap, not a fixed 64 Ki characters", async () => {
+        const wide = { ...limits, maxOutputBytes: 256 * 1024 };
+        const r = runCommand(await loadEngine(wide), { code: 'function main() { throw new Error("m".repeat(100000) + "TAIL") }', args: [], timeoutMs: 5000 }, wide);
+        assert.deepEqual([r.exitCode, r.stderr.startsWith(`Error: ${"m".repeat(100000)}TAIL\n    at main`), r.truncated], [1, true, false]);
     });
 });
