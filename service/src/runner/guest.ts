@@ -57,6 +57,9 @@ export class CappedStream {
     }
 }
 
+/** What the host prints for a guest value it cannot turn into text. */
+export const UNPRINTABLE = "[unprintable]";
+
 /**
  * Intrinsics removed from every guest before the command runs: none is needed by a command, and each
  * widens the engine's attack surface. SharedArrayBuffer (its growable form overflowed QuickJS's heap:
@@ -87,7 +90,7 @@ const REMOVE_INTRINSICS = REMOVED_INTRINSICS.map((name) => {
 export const HELPERS = `(() => {
   ${REMOVE_INTRINSICS}
   const apply = Reflect.apply, slice = String.prototype.slice, stringify = JSON.stringify, toString = String;
-  const text = (v) => { try { return toString(v); } catch (e) { return "[unprintable]"; } };
+  const text = (v) => { try { return toString(v); } catch (e) { return ${JSON.stringify(UNPRINTABLE)}; } };
   return {
     // console: guest functions that hand the host ONE genuine array (rest parameters) per call, so a
     // call with 60000 arguments costs the host nothing once the stream is full. The host function
@@ -128,7 +131,8 @@ interface ContextInternals {
     ffi: { QTS_GetString(ctx: number, value: number): number; QTS_FreeCString(ctx: number, ptr: number): void };
 }
 
-const utf8 = new TextDecoder();
+/** Keeps a leading U+FEFF (the default decoder drops it: attack-14v V6). */
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /**
  * A guest string of `units` UTF-16 units (its length) as a host string, read by its length: a NUL
@@ -136,12 +140,14 @@ const utf8 = new TextDecoder();
  * byte: attack-14s S3), and the read never goes past 3 bytes per unit even if a guest with write
  * access to its memory removed the terminating zero. QuickJS (JS_ToCStringLen2) writes each unit as
  * one UTF-8 sequence (a lone surrogate as 3 bytes), a surrogate pair as one 4-byte sequence; the
- * bytes are decoded as the library does (TextDecoder: a malformed sequence becomes U+FFFD).
+ * bytes are decoded as the library does (TextDecoder: a malformed sequence becomes U+FFFD), except
+ * that a leading U+FEFF is kept. Undefined when the engine could not make the copy it is read from
+ * (a non-ASCII string needs one; its memory is full).
  */
-export function guestString(context: QuickJSContext, handle: QuickJSHandle, units: number): string {
+export function guestString(context: QuickJSContext, handle: QuickJSHandle, units: number): string | undefined {
     const { ctx, module, ffi } = context as unknown as ContextInternals;
     const ptr = ffi.QTS_GetString(ctx.value, (handle as unknown as { value: number }).value);
-    if (!ptr) throw new Error("the engine could not read a string");
+    if (!ptr) return undefined;
     try {
         const bytes = module.HEAPU8; // after the call: it may have grown the memory
         const limit = Math.min(bytes.length, ptr + 3 * units);

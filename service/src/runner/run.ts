@@ -6,7 +6,7 @@
  */
 import type { QuickJSHandle } from "quickjs-emscripten-core";
 import type { Engine, EngineResult } from "./engine";
-import { CappedStream, guestString } from "./guest";
+import { CappedStream, guestString, UNPRINTABLE } from "./guest";
 import { EXIT_MEMORY, EXIT_TIMEOUT, type SandboxLimits, type SandboxRequest } from "./limits";
 
 /** What the host knows about a run while it goes on; the guest cannot touch it. */
@@ -36,6 +36,11 @@ export function runCommand(engine: Engine, req: SandboxRequest, limits: SandboxL
         ...(killed ? { killed } : {}),
         truncated: stdout.truncated || stderr.truncated,
     });
+    /** The run was killed at its deadline or its memory limit. */
+    const kill = (why: "timeout" | "memory"): EngineResult => {
+        stderr.write(why === "memory" ? "killed: exceeded the memory limit\n" : `killed: exceeded ${req.timeoutMs} ms\n`);
+        return finish(why === "memory" ? EXIT_MEMORY : EXIT_TIMEOUT, why);
+    };
 
     let result: EngineResult;
     try {
@@ -43,15 +48,12 @@ export function runCommand(engine: Engine, req: SandboxRequest, limits: SandboxL
             if (!state.timedOut && Date.now() >= state.deadline) state.timedOut = true;
             return state.timedOut || state.faulted;
         };
-        result = execute(engine, req, { stdout, stderr }, state, finish);
+        result = execute(engine, req, { stdout, stderr }, state, finish, kill);
         // Nothing is disposed: the engine (instance, glue, runtime) is dropped after the run, and its memory zeroed (engineMemoryFor).
     } catch (err) {
         // Only host code runs here (e.g. the host's stack overflowing inside the engine, or the engine
         // aborting when its memory ran out); the engine is dropped anyway, its memory zeroed or dropped.
-        if (engine.outOfMemory) {
-            stderr.write("killed: exceeded the memory limit\n");
-            return finish(EXIT_MEMORY, "memory");
-        }
+        if (engine.outOfMemory) return kill("memory");
         if (!(Date.now() >= state.deadline)) {
             const message = err instanceof RangeError ? "the command exhausted the engine's stack" : "the engine failed";
             stderr.write(`${message}; the sandbox was reset\n`);
@@ -60,13 +62,12 @@ export function runCommand(engine: Engine, req: SandboxRequest, limits: SandboxL
         result = finish(1);
     }
     if (state.timedOut || Date.now() >= state.deadline) {
-        if (result.killed === "timeout") return result;
-        stderr.write(`killed: exceeded ${req.timeoutMs} ms\n`);
-        return finish(EXIT_TIMEOUT, "timeout");
+        return result.killed === "timeout" ? result : kill("timeout");
     }
     if (state.faulted) {
-        // A host exception inside a console call (e.g. the host's stack overflowing in the engine):
-        // the guest was stopped; its answer is not trusted.
+        // A host exception inside a console call: the guest was stopped; its answer is not trusted.
+        // With the engine's memory exhausted, that is the memory limit (attack-14v V2).
+        if (engine.outOfMemory) return kill("memory");
         stderr.write("the engine failed while printing; the sandbox was reset\n");
         return finish(1);
     }
@@ -78,7 +79,8 @@ function execute(
     req: SandboxRequest,
     streams: { stdout: CappedStream; stderr: CappedStream },
     state: RunState,
-    finish: (exitCode: number, killed?: "timeout" | "memory") => EngineResult,
+    finish: (exitCode: number) => EngineResult,
+    kill: (why: "timeout" | "memory") => EngineResult,
 ): EngineResult {
     const timedOut = () => state.timedOut;
     const format = context.getProp(helpers, "format");
@@ -96,14 +98,12 @@ function execute(
             n.dispose();
         }
     };
-    /** A guest value as a host string: only a guest string (per the engine's typeof) is read, at most maxUnits of it. */
-    const readString = (h: QuickJSHandle, maxUnits: number): string | undefined => {
-        if (context.typeof(h) !== "string") return undefined;
-        const length = lengthOf(h);
-        if (length <= maxUnits) return guestString(context, h, length);
+    /** The first maxUnits units of a longer guest string (cut by the guest helper), or undefined when the cut or its read failed. */
+    const headOf = (h: QuickJSHandle, maxUnits: number): string | undefined => {
         const n = context.newNumber(maxUnits);
         const cut = context.callFunction(head, context.undefined, h, n);
         n.dispose();
+        // The cut is a guest call: it fails when the engine's memory is full or its stack nearly exhausted.
         if (cut.error) return (cut.error.dispose(), undefined);
         const value = cut.value;
         try {
@@ -113,12 +113,30 @@ function execute(
             value.dispose();
         }
     };
+    /**
+     * A guest value as a host string, for `stream`: only a guest string (per the engine's typeof) is
+     * read, at most maxUnits of it; undefined for any other value. Whatever of the string is not
+     * returned is output dropped from `stream` (truncated): the rest of a string longer than
+     * maxUnits, or all of one the host could not read ([unprintable]). A read that failed while the
+     * engine's memory is exhausted throws: the run ends at the memory limit (attack-14v V1, V6).
+     */
+    const readString = (h: QuickJSHandle, maxUnits: number, stream: CappedStream): string | undefined => {
+        if (context.typeof(h) !== "string") return undefined;
+        const length = lengthOf(h);
+        const whole = length <= maxUnits;
+        const text = whole ? guestString(context, h, length) : headOf(h, maxUnits);
+        if (whole && text !== undefined) return text;
+        stream.drop();
+        if (text !== undefined) return text;
+        if (state.outOfMemory()) throw new Error("the engine's memory is exhausted: a string could not be read");
+        return UNPRINTABLE;
+    };
     /** Calls a helper on a guest value; its answer must be a guest string. */
-    const helperString = (fn: QuickJSHandle, arg: QuickJSHandle, maxUnits: number, fallback: string): string => {
+    const helperString = (fn: QuickJSHandle, arg: QuickJSHandle, maxUnits: number, stream: CappedStream, fallback: string): string => {
         const r = context.callFunction(fn, context.undefined, arg);
         if (r.error) return (r.error.dispose(), fallback);
         try {
-            return readString(r.value, maxUnits) ?? fallback;
+            return readString(r.value, maxUnits, stream) ?? fallback;
         } finally {
             r.value.dispose();
         }
@@ -155,7 +173,9 @@ function execute(
                 try {
                     const type = context.typeof(arg);
                     const part =
-                        type === "number" ? String(context.getNumber(arg)) : (readString(arg, room) ?? helperString(format, arg, room, "[unprintable]"));
+                        type === "number"
+                            ? String(context.getNumber(arg))
+                            : (readString(arg, room, stream) ?? helperString(format, arg, room, stream, UNPRINTABLE));
                     parts.push(part);
                     room -= part.length + 1;
                 } finally {
@@ -165,9 +185,11 @@ function execute(
             stream.write(`${parts.join(" ")}\n`);
             if (i < count) stream.drop(); // arguments past the cap (attack-14s S2)
         } catch {
-            // Only host code throws here (e.g. the host's stack overflowing inside the engine): the
-            // module's state is unknown. Stop the guest; the run ends as an engine fault.
+            // Only host code throws here (e.g. the host's stack overflowing inside the engine, or a
+            // string unreadable for lack of engine memory): the module's state is unknown. Stop the
+            // guest; the run ends as an engine fault or at the memory limit. This call's line is lost.
             state.faulted = true;
+            stream.drop();
         } finally {
             inConsole = false;
         }
@@ -185,19 +207,11 @@ function execute(
     });
 
     const failed = (error: QuickJSHandle): EngineResult => {
-        if (timedOut()) return killedByTimeout();
-        if (state.outOfMemory()) return killedByMemory();
+        if (timedOut()) return kill("timeout");
+        if (state.outOfMemory()) return kill("memory");
         // The guest's exception, described by the guest helper; it can say anything, decide nothing.
-        streams.stderr.write(`${helperString(describe, error, 64 * 1024, "uncaught exception")}\n`);
+        streams.stderr.write(`${helperString(describe, error, streams.stderr.room, streams.stderr, "uncaught exception")}\n`);
         return finish(1);
-    };
-    const killedByMemory = (): EngineResult => {
-        streams.stderr.write("killed: exceeded the memory limit\n");
-        return finish(EXIT_MEMORY, "memory");
-    };
-    const killedByTimeout = (): EngineResult => {
-        streams.stderr.write(`killed: exceeded ${req.timeoutMs} ms\n`);
-        return finish(EXIT_TIMEOUT, "timeout");
     };
 
     const loaded = context.evalCode(req.code, "command.js", { type: "global" });
@@ -223,13 +237,13 @@ function execute(
             // A job that threw (e.g. a species constructor): nothing to keep; the loop goes on until
             // the promise settles or the deadline passes.
             jobs.error.dispose();
-            if (timedOut()) return killedByTimeout();
-            if (state.outOfMemory()) return killedByMemory();
+            if (timedOut()) return kill("timeout");
+            if (state.outOfMemory()) return kill("memory");
         } else if (jobs.value === 0) {
             streams.stderr.write("main returned a promise that can never settle (nothing left to run)\n");
             return finish(1);
         }
-        if (timedOut()) return killedByTimeout();
+        if (timedOut()) return kill("timeout");
         promise = context.getPromiseState(value);
     }
     if (promise.type === "rejected") return failed(promise.error);
@@ -243,7 +257,7 @@ function execute(
             return finish(1);
         }
         case "string": {
-            const text = readString(value, streams.stdout.room);
+            const text = readString(value, streams.stdout.room, streams.stdout);
             if (text !== undefined) streams.stdout.write(`${text}\n`);
             return finish(0);
         }
