@@ -13,6 +13,7 @@ export interface SandboxResult {
     durationMs: number;
     /** Why the sandbox was killed, if it was. */
     killed?: "timeout" | "memory";
+    /** Output may be missing: some was dropped (a cap, a string the host could not read) or lost with a worker the pool ended. */
     truncated: boolean;
 }
 

@@ -54,7 +54,7 @@ interface Job {
 
 interface Slot {
     worker?: Worker;
-    /** The worker's engine is loaded (it says so after every load). */
+    /** The worker has loaded and warmed up its first engine (it says so once; later engines are prepared between runs). */
     ready: boolean;
     job?: Job;
 }
@@ -97,6 +97,14 @@ function toResult(raw: unknown): SandboxResult | undefined {
         ...(r.killed === undefined ? {} : { killed: r.killed }),
         truncated: r.truncated,
     };
+}
+
+/**
+ * A result the pool makes itself (backstop, worker died, malformed answer, shutdown): whatever the
+ * run printed is lost with its worker, so `truncated` is true (output may be missing; attack-14v V5).
+ */
+function lostRun(exitCode: number, stderr: string, killed?: "timeout"): Omit<SandboxResult, "durationMs"> {
+    return { exitCode, stdout: "", stderr, ...(killed ? { killed } : {}), truncated: true };
 }
 
 export class SandboxPool {
@@ -167,7 +175,7 @@ export class SandboxPool {
             this.slots.map((slot) => {
                 const worker = slot.worker;
                 slot.worker = undefined;
-                if (slot.job) this.settle(slot, { exitCode: 1, stdout: "", stderr: "the runner shut down during the run\n", truncated: false });
+                if (slot.job) this.settle(slot, lostRun(1, "the runner shut down during the run\n"));
                 return worker?.terminate();
             }),
         );
@@ -196,13 +204,13 @@ export class SandboxPool {
             const result = toResult(m.result);
             // Replaced before the slot is settled: settling hands the slot to the next queued run (attack-14s S4).
             if (!result) this.replace(slot, "crash");
-            this.settle(slot, result ?? { exitCode: 1, stdout: "", stderr: "the sandbox gave a malformed answer\n", truncated: false });
+            this.settle(slot, result ?? lostRun(1, "the sandbox gave a malformed answer\n"));
         });
         const died = () => {
             if (slot.worker !== worker) return;
             slot.worker = undefined;
             this.options.onReplace?.("crash");
-            if (slot.job) this.settle(slot, { exitCode: 1, stdout: "", stderr: "the sandbox failed; it was replaced\n", truncated: false });
+            if (slot.job) this.settle(slot, lostRun(1, "the sandbox failed; it was replaced\n"));
         };
         worker.on("error", died);
         worker.on("exit", died);
@@ -231,13 +239,7 @@ export class SandboxPool {
             () => {
                 if (slot.job !== job) return;
                 this.replace(slot, "deadline");
-                this.settle(slot, {
-                    exitCode: EXIT_TIMEOUT,
-                    stdout: "",
-                    stderr: `killed: exceeded ${job.timeoutMs} ms\n`,
-                    killed: "timeout",
-                    truncated: false,
-                });
+                this.settle(slot, lostRun(EXIT_TIMEOUT, `killed: exceeded ${job.timeoutMs} ms\n`, "timeout"));
             },
             job.timeoutMs + this.graceMs + (ready ? 0 : STARTUP_MS),
         );
