@@ -169,7 +169,11 @@ describe("runner output: nothing dropped silently, guest strings read whole (att
         const long = '"\\uFEFF" + "x".repeat(100000) + "LOST-TAIL"';
         for (const code of [`function main() { console.log(${long}); return 0 }`, `function main() { return ${long} }`]) {
             const r = await run(code);
-            assert.deepEqual([r.exitCode, Buffer.byteLength(r.stdout), r.stdout.startsWith("\uFEFFxxx"), r.stdout.includes("LOST"), r.truncated], [0, 65536, true, false, true], code);
+            assert.deepEqual(
+                [r.exitCode, Buffer.byteLength(r.stdout), r.stdout.startsWith("\uFEFFxxx"), r.stdout.includes("LOST"), r.truncated],
+                [0, 65536, true, false, true],
+                code,
+            );
         }
         const small = await run('function main() { console.log("\\uFEFFa", "\\uFEFFb"); return "\\uFEFFret" }');
         assert.deepEqual([small.exitCode, small.stdout, small.truncated], [0, "\uFEFFa \uFEFFb\n\uFEFFret\n", false]);
@@ -178,7 +182,9 @@ describe("runner output: nothing dropped silently, guest strings read whole (att
     it("V1: a string too long for the room that the host cannot cut (engine memory full) is the memory limit, and truncated", async () => {
         const returned = await run(`function main() { const s = "R".repeat(100000); ${FILL_MEMORY} return s }`);
         assert.deepEqual([returned.exitCode, returned.killed, returned.stdout, returned.truncated], [137, "memory", "", true]);
-        const logged = await run(`function main() { const s = "L".repeat(100000); ${FILL_MEMORY} console.log("before", s, "after"); console.log("next line"); return 0 }`);
+        const logged = await run(
+            `function main() { const s = "L".repeat(100000); ${FILL_MEMORY} console.log("before", s, "after"); console.log("next line"); return 0 }`,
+        );
         assert.deepEqual([logged.exitCode, logged.killed, logged.stdout, logged.truncated], [137, "memory", "", true]);
     });
 
@@ -191,8 +197,13 @@ describe("runner output: nothing dropped silently, guest strings read whole (att
 
     it("V2: a console argument the host cannot read for lack of engine memory is the memory limit, not an engine fault", async () => {
         // A non-ASCII string: the host's read needs a 40 KB copy in the engine's memory.
-        const r = await run(`function main() { const s = "\\u00e9".repeat(20000); ${FILL_MEMORY} console.log("first line fine"); console.log(s); console.log("after"); return 0 }`);
-        assert.deepEqual([r.exitCode, r.killed, r.stdout, r.stderr, r.truncated], [137, "memory", "first line fine\n", "killed: exceeded the memory limit\n", true]);
+        const r = await run(
+            `function main() { const s = "\\u00e9".repeat(20000); ${FILL_MEMORY} console.log("first line fine"); console.log(s); console.log("after"); return 0 }`,
+        );
+        assert.deepEqual(
+            [r.exitCode, r.killed, r.stdout, r.stderr, r.truncated],
+            [137, "memory", "first line fine\n", "killed: exceeded the memory limit\n", true],
+        );
     });
 });
 
@@ -211,7 +222,11 @@ describe("runner engine: the host reads a guest string by its length", () => {
 
     it("V3: an uncaught exception's text is kept up to the stream's cap, not a fixed 64 Ki characters", async () => {
         const wide = { ...limits, maxOutputBytes: 256 * 1024 };
-        const r = runCommand(await loadEngine(wide), { code: 'function main() { throw new Error("m".repeat(100000) + "TAIL") }', args: [], timeoutMs: 5000 }, wide);
+        const r = runCommand(
+            await loadEngine(wide),
+            { code: 'function main() { throw new Error("m".repeat(100000) + "TAIL") }', args: [], timeoutMs: 5000 },
+            wide,
+        );
         assert.deepEqual([r.exitCode, r.stderr.startsWith(`Error: ${"m".repeat(100000)}TAIL\n    at main`), r.truncated], [1, true, false]);
     });
 });

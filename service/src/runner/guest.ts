@@ -21,7 +21,7 @@ export class CappedStream {
         return this.full || this.dropped;
     }
 
-    /** Output was dropped (a console argument past the cap, a console call made during formatting). */
+    /** Output was dropped (a console argument past the cap, a console call made during formatting, a string not read whole). */
     drop(): void {
         this.dropped = true;
     }
