@@ -91,4 +91,20 @@ describe("tools/compile-cache.js (V8's code for each module, kept between runs)"
         fs.writeFileSync(module, "module.exports = import('./esm.mjs').then((m) => ({ kind: m.kind, ...require('./required.js') }));");
         for (let i = 0; i < 2; i++) assert.equal(run(module, cache), '{"kind":"esm","required":"esm"}');
     });
+
+    it("a module that only mentions import( in a string or a comment is cached; one that calls it is not", () => {
+        const cache = path.join(dir, "cache");
+        const mentions = path.join(dir, "mentions.js");
+        fs.writeFileSync(mentions, "// import(x) is not called here\nmodule.exports = 'import(' + `import(${1})`;");
+        assert.equal(run(mentions, cache), '"import(import(1)"');
+        const entries = () => fs.readdirSync(cache).filter((f) => f.endsWith(".bin")).length;
+        const cached = entries();
+        const calls = path.join(dir, "calls.js");
+        fs.writeFileSync(calls, "module.exports = import('node:path').then((p) => p.sep);");
+        assert.equal(run(calls, cache), '"/"');
+        assert.equal(entries(), cached, "no entry for the module that calls import()");
+        fs.writeFileSync(path.join(dir, "plain.js"), "module.exports = 1;");
+        run(path.join(dir, "plain.js"), cache);
+        assert.equal(entries(), cached + 1, "one more entry for a module without import(");
+    });
 });

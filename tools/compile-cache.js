@@ -31,24 +31,64 @@ const KEY = `${v8.cachedDataVersionTag()} ${process.arch}\n`;
 
 const DYNAMIC_IMPORT = /\bimport\s*\(/;
 
+/**
+ * Whether a module calls import(). Node 20 gives a vm.Script compiled from cached data no working
+ * import() (the callback is lost with the cache; `USE_MAIN_CONTEXT_DEFAULT_LOADER` is experimental
+ * and has the same flaw), so such a module compiles node's own way. A regex finds the candidates;
+ * sucrase's tokenizer (register.js's compiler) tells a call from the text "import(" in a string or a
+ * comment, which is all typescript.js (9 MB, loaded by @pulumi/pulumi) has. Decided once per source
+ * (by its hash) and kept in the cache dir; a source the tokenizer cannot read counts as calling it.
+ * @param {string} content
+ */
+function callsImport(content) {
+    if (!DYNAMIC_IMPORT.test(content)) return false;
+    const marker = path.join(CACHE_DIR, "imports", crypto.createHash("sha256").update(content).digest("hex"));
+    try {
+        return fs.readFileSync(marker, "utf8") === "1";
+    } catch {
+        // not decided yet
+    }
+    let calls = true;
+    try {
+        const { parse } = require("sucrase/dist/parser");
+        const { TokenType } = require("sucrase/dist/parser/tokenizer/types");
+        const { tokens } = parse(content, false, false, false);
+        calls = tokens.some((t, i) => t.type === TokenType._import && tokens[i + 1]?.type === TokenType.parenL);
+    } catch {
+        // unreadable: assume it does
+    }
+    write(marker, calls ? "1" : "0");
+    return calls;
+}
+
+/** Write-then-rename (concurrent processes never read half a file); a failure only loses the entry. */
+function write(file, data) {
+    try {
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        const tmp = `${file}.${process.pid}.tmp`;
+        fs.writeFileSync(tmp, data);
+        fs.renameSync(tmp, file);
+    } catch {
+        // read-only or missing: the next run compiles again
+    }
+}
+
 /** @type {{ file: string; script: vm.Script }[]} scripts compiled without cached data */
 const pending = [];
 
 function install() {
     const compile = Module.prototype._compile;
     Module.prototype._compile = function (content, filename, format) {
-        // ES modules (require(esm)), shebang scripts and modules that may call import() (which node 20
-        // resolves for a vm.Script only through its experimental loader hooks): node's own way.
-        if (format === "module" || content.startsWith("#!") || DYNAMIC_IMPORT.test(content)) {
-            return compile.call(this, content, filename, format);
-        }
+        // ES modules (require(esm)) and shebang scripts: node's own way.
+        if (format === "module" || content.startsWith("#!")) return compile.call(this, content, filename, format);
         const hash = crypto.createHash("sha256").update(KEY).update(filename).update("\0").update(content).digest("hex");
         const file = path.join(CACHE_DIR, `${hash}.bin`);
         let cachedData;
         try {
             cachedData = fs.readFileSync(file);
         } catch {
-            // not cached yet
+            // Not cached yet (an entry exists only for a module that does not call import()).
+            if (callsImport(content)) return compile.call(this, content, filename, format);
         }
         let script;
         try {
@@ -76,17 +116,7 @@ function makeRequire(mod) {
 }
 
 function save() {
-    if (pending.length === 0) return;
-    try {
-        fs.mkdirSync(CACHE_DIR, { recursive: true });
-        for (const { file, script } of pending) {
-            const tmp = `${file}.${process.pid}.tmp`;
-            fs.writeFileSync(tmp, script.createCachedData());
-            fs.renameSync(tmp, file);
-        }
-    } catch {
-        // read-only or missing: the next run compiles again
-    }
+    for (const { file, script } of pending) write(file, script.createCachedData());
 }
 
 if (!process.env.DISABLE_COMPILE_CACHE && !v8.startupSnapshot?.isBuildingSnapshot?.()) {
