@@ -27,13 +27,12 @@ import {
     DEFAULT_OPTIONS,
     GENERATION_ATTEMPTS,
     GENERATION_SUCCESS,
-    metricSum,
     parseArgs,
-    prometheusValue,
     runChecks,
     type CheckOptions,
     type Mode,
 } from "../tools/e2e/check";
+import { metricSum, prometheusValue } from "../tools/e2e/probes";
 import { boundVolumes, CLUSTER_SCOPED_KINDS, createdObjects, leftovers, type Kubectl } from "../tools/e2e/leftovers";
 import { ROOT } from "./harness";
 

@@ -213,6 +213,7 @@ describe("repository checks", () => {
             "tools/e2e/fake-llm/kustomization.yaml",
             "tools/e2e/e2e.sh",
             "tools/e2e/check.ts",
+            "tools/e2e/probes.ts",
             "tools/e2e/leftovers.ts",
         ])
             assert.ok(fs.existsSync(path.join(ROOT, f)), f);
