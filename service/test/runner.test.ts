@@ -3,7 +3,8 @@ import { createLogger } from "../src/logger";
 import { createRunnerMetrics } from "../src/metrics";
 import { buildRunnerApp } from "../src/runner/app";
 import { SandboxPool } from "../src/runner/sandbox";
-import { type Engine, engineMemoryFor, loadEngine, runCommand } from "../src/runner/engine";
+import { type Engine, engineMemoryFor, loadEngine } from "../src/runner/engine";
+import { runCommand } from "../src/runner/run";
 
 const TOKEN = "runner-token-0123456789abcdef";
 

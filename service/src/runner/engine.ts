@@ -1,6 +1,8 @@
 /**
- * Runs one generated command in QuickJS compiled to WebAssembly: a fresh runtime and context per
- * run, inside the wasm module a pool worker owns. This is the sandbox's boundary. Nothing of the
+ * The sandbox's engine: QuickJS compiled to WebAssembly, prepared afresh for every run (a new wasm
+ * instance, glue, runtime and context on a zeroed memory) by the pool worker that owns it, which
+ * then runs one command on it (run.ts; what the guest gets and how it is read back: guest.ts).
+ * This is the sandbox's boundary. Nothing of the
  * host realm enters the guest: `args` are created as a guest array of guest strings, and the only
  * host functions the guest can reach are `console.*`, which read guest values only after checking
  * (with the engine's own `typeof`) that they are strings. Every limit is enforced here, by the host:
@@ -9,6 +11,7 @@
  * host's console functions. The exit code is computed here from `main`'s return value; the guest
  * never produces anything the host parses.
  */
+import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as v8 from "node:v8";
 import * as vm from "node:vm";
@@ -23,9 +26,11 @@ import {
     type QuickJSRuntime,
     type QuickJSWASMModule,
 } from "quickjs-emscripten-core";
-import { EXIT_MEMORY, EXIT_TIMEOUT, type SandboxLimits, type SandboxRequest } from "./limits";
+import { HELPERS } from "./guest";
+import type { SandboxLimits, SandboxRequest } from "./limits";
+import { runCommand } from "./run";
 
-/** What the engine reports; the pool adds `durationMs`. */
+/** What the engine reports; the worker adds `durationMs` (the run's own time), the pool checks it. */
 export interface EngineResult {
     exitCode: number;
     stdout: string;
@@ -110,6 +115,22 @@ export interface Engine {
     interrupt: () => boolean;
     /** Set by the host when the engine asked for more memory than its limit: the run hit the memory limit. */
     outOfMemory: boolean;
+    /** While set, the engine's clock reads this instead of the time (Math.random's seed; see randomSeedClock). */
+    seedClock?: number;
+}
+
+/**
+ * A clock reading (ms) that carries 53 random bits and no time. QuickJS 2025-09-13 seeds a context's
+ * Math.random (xorshift64*) in JS_NewContext: js_random_init sets its state to gettimeofday's
+ * tv_sec * 1000000 + tv_usec, and the emscripten glue's gettimeofday reads the host's clock import
+ * (Date.now()). Left to the clock, the seed would be the moment the engine was prepared, i.e. when
+ * the previous run on the worker ended (attack-14s S1: that run could predict and steer this run's
+ * Math.random, and this run could learn when it ended). Given an integer ms m below 2^53, the seed
+ * is m * 1000 (tv_sec = m / 1000 < 2^43, so no overflow): 2^53 equally likely seeds of the 2^64
+ * states, none of them derived from the time.
+ */
+export function randomSeedClock(): number {
+    return Number(randomBytes(8).readBigUInt64BE() >> 11n) || 1;
 }
 
 /** An import of the engine's emscripten glue, found by what its (minified) source does. */
@@ -150,11 +171,12 @@ function liveViews(runtime: QuickJSRuntime): void {
  * context with the guest helpers evaluated, ready for one command. Each engine gets a new instance
  * (its own mutable globals, such as the C stack pointer, its own function table, its data segments
  * written afresh), a new emscripten glue and a new quickjs-emscripten-core module around it: nothing
- * of an earlier engine but its zeroed memory. The host wraps two of the glue's imports: the one that
- * grows the memory (to learn from the engine itself that the guest ran out of memory, so no
- * guest-made error can claim it), and the one that
- * starts timers (refused: QuickJS never uses it, and a timer is the only way a dropped instance,
- * which shares the memory, could run again after its run).
+ * of an earlier engine but its zeroed memory. The host wraps three of the glue's imports: the one
+ * that grows the memory (to learn from the engine itself that the guest ran out of memory, so no
+ * guest-made error can claim it), the clock (so that Math.random's seed is random, not the time the
+ * engine was prepared: randomSeedClock), and the one that starts timers (refused: QuickJS never
+ * uses it, and a timer is the only way a dropped instance, which shares the memory, could run again
+ * after its run).
  */
 export async function loadEngine(limits: SandboxLimits, memory: WasmMemory = engineMemoryFor(limits)): Promise<Engine> {
     const engine = { memory, outOfMemory: false, interrupt: () => false } as Engine;
@@ -168,6 +190,9 @@ export async function loadEngine(limits: SandboxLimits, memory: WasmMemory = eng
             if (!grown) engine.outOfMemory = true;
             return grown;
         };
+        // The clock: Math.random's seed while the context is made (randomSeedClock), the time otherwise.
+        const [clock, now] = findImport(env, "read the clock", /Date\.now\(\)/);
+        env[clock] = () => engine.seedClock ?? now();
         const [timer] = findImport(env, "start timers", /setTimeout\(/);
         env[timer] = () => {
             throw new Error("timers are not available in the engine");
@@ -182,7 +207,12 @@ export async function loadEngine(limits: SandboxLimits, memory: WasmMemory = eng
     liveViews(engine.runtime);
     engine.runtime.setMaxStackSize(limits.maxStackKb * 1024);
     engine.runtime.setInterruptHandler(() => engine.interrupt());
-    engine.context = engine.runtime.newContext();
+    engine.seedClock = randomSeedClock();
+    try {
+        engine.context = engine.runtime.newContext();
+    } finally {
+        engine.seedClock = undefined;
+    }
     engine.helpers = engine.context.evalCode(HELPERS, "host.js", { type: "global", strict: true }).unwrap();
     return engine;
 }
@@ -226,340 +256,13 @@ export function serveWorker(): void {
     parentPort!.on("message", (job: WorkerJob) => {
         queue = queue.then(async () => {
             const engine = await next;
+            // durationMs is the run's own time: not the wait for this engine's preparation after the
+            // previous run (slower after a run that grew its memory: attack-14s S5).
+            const started = performance.now();
             const { exitCode, stdout, stderr, killed, truncated } = runCommand(engine, job.request, limits);
-            parentPort!.postMessage({ id: job.id, result: { exitCode, stdout, stderr, killed, truncated } });
+            const durationMs = Math.round(performance.now() - started);
+            parentPort!.postMessage({ id: job.id, result: { exitCode, stdout, stderr, killed, truncated, durationMs } });
             next = prepare(engine);
         });
     });
-}
-
-/** One output stream, capped in UTF-8 bytes; never splits a character. */
-class CappedStream {
-    private readonly chunks: string[] = [];
-    private bytes = 0;
-    truncated = false;
-    constructor(private readonly capBytes: number) {}
-
-    /** Bytes still accepted (0 once full). */
-    get room(): number {
-        return this.truncated ? 0 : this.capBytes - this.bytes;
-    }
-
-    write(text: string): void {
-        if (this.truncated) return;
-        const room = this.capBytes - this.bytes;
-        // A string of n UTF-16 units is at most 3n UTF-8 bytes.
-        if (text.length * 3 <= room) {
-            this.chunks.push(text);
-            this.bytes += Buffer.byteLength(text);
-            return;
-        }
-        const length = Buffer.byteLength(text);
-        if (length <= room) {
-            this.chunks.push(text);
-            this.bytes += length;
-            return;
-        }
-        const { read, written } = new TextEncoder().encodeInto(text, new Uint8Array(room));
-        this.chunks.push(text.slice(0, read));
-        this.bytes += written;
-        this.truncated = true;
-    }
-
-    toString(): string {
-        return this.chunks.join("");
-    }
-}
-
-/**
- * Intrinsics removed from every guest before the command runs: none is needed by a command, and each
- * widens the engine's attack surface. SharedArrayBuffer (its growable form overflowed QuickJS's heap:
- * attack on issue 14, F1) and Atomics; ArrayBuffer's resize and transfer methods (the same resizable-
- * buffer code paths); WeakRef and FinalizationRegistry (garbage-collector-driven callbacks).
- * Documented in service/README.md "Runner".
- */
-export const REMOVED_INTRINSICS = [
-    "SharedArrayBuffer",
-    "Atomics",
-    "WeakRef",
-    "FinalizationRegistry",
-    "ArrayBuffer.prototype.resize",
-    "ArrayBuffer.prototype.transfer",
-    "ArrayBuffer.prototype.transferToFixedLength",
-] as const;
-
-const REMOVE_INTRINSICS = REMOVED_INTRINSICS.map((name) => {
-    const dot = name.lastIndexOf(".");
-    return dot < 0 ? `delete globalThis.${name};` : `delete ${name.slice(0, dot)}.${name.slice(dot + 1)};`;
-}).join(" ");
-
-/**
- * Guest helpers the host calls; written by us, evaluated before the command, reachable only through
- * host handles. They run under the same limits as the command. What they use is captured before the
- * command runs, and the host accepts only a guest string from them.
- */
-const HELPERS = `(() => {
-  ${REMOVE_INTRINSICS}
-  const apply = Reflect.apply, slice = String.prototype.slice, stringify = JSON.stringify, toString = String;
-  const text = (v) => { try { return toString(v); } catch (e) { return "[unprintable]"; } };
-  return {
-    // console: guest functions that hand the host ONE genuine array (rest parameters) per call, so a
-    // call with 60000 arguments costs the host nothing once the stream is full. The host function
-    // stays in this closure; the command cannot reach it.
-    console(write) {
-      const to = (stream) => (...a) => { write(stream, a); };
-      return { log: to(1), info: to(1), debug: to(1), warn: to(2), error: to(2) };
-    },
-    // console.* arguments that are not strings: JSON for objects (like the previous runner), else String(v).
-    format(v) {
-      if (v !== null && typeof v === "object") { try { const s = stringify(v); if (typeof s === "string") return s; } catch (e) {} }
-      return text(v);
-    },
-    // The first n characters of a guest string, so a huge string is never copied out whole.
-    head(s, n) { return apply(slice, s, [0, n]); },
-    // An uncaught exception: "Name: message" and the first lines of the guest stack, or String(value).
-    describe(e) {
-      try {
-        if (e !== null && typeof e === "object") {
-          const name = e.name, message = e.message, stack = e.stack;
-          if (typeof message === "string") {
-            const head = (typeof name === "string" && name !== "" ? name + ": " : "") + message;
-            if (typeof stack !== "string" || stack === "") return head;
-            const lines = stack.split("\\n").filter((l) => l !== "");
-            return [head, ...lines.slice(0, 10), ...(lines.length > 10 ? ["    ... " + (lines.length - 10) + " more"] : [])].join("\\n");
-          }
-        }
-      } catch (x) {}
-      return text(e);
-    },
-  };
-})()`;
-
-/** What the host knows about a run while it goes on; the guest cannot touch it. */
-interface RunState {
-    deadline: number;
-    timedOut: boolean;
-    /** A host exception happened inside a console call: the guest is stopped, its answer not trusted. */
-    faulted: boolean;
-    /** The engine asked for memory beyond its limit (set by the host's wrapper of its resize import). */
-    outOfMemory: () => boolean;
-}
-
-/**
- * Runs `req` on `engine` (fresh, used once: the caller drops it afterwards). Never throws. The answer
- * is decided from the host's own state: past the deadline is a timeout whatever the guest did; a run
- * that fails after the engine asked for memory beyond its limit is the memory limit (a command that
- * catches a failed allocation and finishes keeps its own answer); a guest-made error claims neither.
- */
-export function runCommand(engine: Engine, req: SandboxRequest, limits: SandboxLimits): EngineResult {
-    const stdout = new CappedStream(limits.maxOutputBytes);
-    const stderr = new CappedStream(limits.maxOutputBytes);
-    const state: RunState = { deadline: Date.now() + req.timeoutMs, timedOut: false, faulted: false, outOfMemory: () => engine.outOfMemory };
-    const finish = (exitCode: number, killed?: "timeout" | "memory"): EngineResult => ({
-        exitCode,
-        stdout: stdout.toString(),
-        stderr: stderr.toString(),
-        ...(killed ? { killed } : {}),
-        truncated: stdout.truncated || stderr.truncated,
-    });
-
-    let result: EngineResult;
-    try {
-        engine.interrupt = () => {
-            if (!state.timedOut && Date.now() >= state.deadline) state.timedOut = true;
-            return state.timedOut || state.faulted;
-        };
-        result = execute(engine, req, { stdout, stderr }, state, finish);
-        // Nothing is disposed: the engine (instance, glue, runtime) is dropped after the run, and its memory zeroed (engineMemoryFor).
-    } catch (err) {
-        // Only host code runs here (e.g. the host's stack overflowing inside the engine, or the engine
-        // aborting when its memory ran out); the engine is dropped anyway, its memory zeroed or dropped.
-        if (engine.outOfMemory) {
-            stderr.write("killed: exceeded the memory limit\n");
-            return finish(EXIT_MEMORY, "memory");
-        }
-        if (!(Date.now() >= state.deadline)) {
-            const message = err instanceof RangeError ? "the command exhausted the engine's stack" : "the engine failed";
-            stderr.write(`${message}; the sandbox was reset\n`);
-            return finish(1);
-        }
-        result = finish(1);
-    }
-    if (state.timedOut || Date.now() >= state.deadline) {
-        if (result.killed === "timeout") return result;
-        stderr.write(`killed: exceeded ${req.timeoutMs} ms\n`);
-        return finish(EXIT_TIMEOUT, "timeout");
-    }
-    if (state.faulted) {
-        // A host exception inside a console call (e.g. the host's stack overflowing in the engine):
-        // the guest was stopped; its answer is not trusted.
-        stderr.write("the engine failed while printing; the sandbox was reset\n");
-        return finish(1);
-    }
-    return result;
-}
-
-function execute(
-    { context, runtime, helpers }: Engine,
-    req: SandboxRequest,
-    streams: { stdout: CappedStream; stderr: CappedStream },
-    state: RunState,
-    finish: (exitCode: number, killed?: "timeout" | "memory") => EngineResult,
-): EngineResult {
-    const timedOut = () => state.timedOut;
-    const format = context.getProp(helpers, "format");
-    const head = context.getProp(helpers, "head");
-    const describe = context.getProp(helpers, "describe");
-
-    /** A guest value as a host string: only a guest string (per the engine's typeof) is read. */
-    const readString = (h: QuickJSHandle, maxUnits: number): string | undefined => {
-        if (context.typeof(h) !== "string") return undefined;
-        const length = context.getLength(h) ?? 0;
-        if (length <= maxUnits) return context.getString(h);
-        const n = context.newNumber(maxUnits);
-        const cut = context.callFunction(head, context.undefined, h, n);
-        n.dispose();
-        if (cut.error) return (cut.error.dispose(), undefined);
-        const value = cut.value;
-        try {
-            return context.typeof(value) === "string" && (context.getLength(value) ?? Infinity) <= maxUnits ? context.getString(value) : undefined;
-        } finally {
-            value.dispose();
-        }
-    };
-    /** Calls a helper on a guest value; its answer must be a guest string. */
-    const helperString = (fn: QuickJSHandle, arg: QuickJSHandle, maxUnits: number, fallback: string): string => {
-        const r = context.callFunction(fn, context.undefined, arg);
-        if (r.error) return (r.error.dispose(), fallback);
-        try {
-            return readString(r.value, maxUnits) ?? fallback;
-        } finally {
-            r.value.dispose();
-        }
-    };
-
-    // console.*: one host function behind guest wrappers (see HELPERS). A call made while the host
-    // is formatting (e.g. from a toJSON) is dropped; a call past the deadline stops the guest.
-    let inConsole = false;
-    const write = context.newFunction("write", (streamHandle: QuickJSHandle, list: QuickJSHandle) => {
-        if (inConsole || state.faulted) return;
-        if (state.timedOut || Date.now() >= state.deadline) {
-            // The interrupt handler is polled only every few thousand operations; a loop of costly
-            // console calls would outrun it. Throwing ends the command now (or at its next console call).
-            state.timedOut = true;
-            throw new Error("deadline exceeded");
-        }
-        const stream = context.typeof(streamHandle) === "number" && context.getNumber(streamHandle) === 2 ? streams.stderr : streams.stdout;
-        if (stream.room === 0) {
-            stream.truncated = true; // this call's output is dropped
-            return;
-        }
-        inConsole = true;
-        try {
-            const parts: string[] = [];
-            let room = stream.room;
-            const count = context.typeof(list) === "object" ? (context.getLength(list) ?? 0) : 0;
-            for (let i = 0; i < count && room > 0; i++) {
-                if (Date.now() >= state.deadline) {
-                    state.timedOut = true;
-                    break;
-                }
-                const arg = context.getProp(list, i);
-                try {
-                    const type = context.typeof(arg);
-                    const part =
-                        type === "number" ? String(context.getNumber(arg)) : (readString(arg, room) ?? helperString(format, arg, room, "[unprintable]"));
-                    parts.push(part);
-                    room -= part.length + 1;
-                } finally {
-                    arg.dispose();
-                }
-            }
-            stream.write(`${parts.join(" ")}\n`);
-        } catch {
-            // Only host code throws here (e.g. the host's stack overflowing inside the engine): the
-            // module's state is unknown. Stop the guest; the run ends as an engine fault.
-            state.faulted = true;
-        } finally {
-            inConsole = false;
-        }
-    });
-    const makeConsole = context.getProp(helpers, "console");
-    const consoleMade = context.callFunction(makeConsole, context.undefined, write);
-    context.setProp(context.global, "console", consoleMade.unwrap());
-
-    // args: a guest array of guest strings, built before any command code runs.
-    const args = context.newArray();
-    req.args.forEach((a, i) => {
-        const s = context.newString(a);
-        context.setProp(args, i, s);
-        s.dispose();
-    });
-
-    const failed = (error: QuickJSHandle): EngineResult => {
-        if (timedOut()) return killedByTimeout();
-        if (state.outOfMemory()) return killedByMemory();
-        // The guest's exception, described by the guest helper; it can say anything, decide nothing.
-        streams.stderr.write(`${helperString(describe, error, 64 * 1024, "uncaught exception")}\n`);
-        return finish(1);
-    };
-    const killedByMemory = (): EngineResult => {
-        streams.stderr.write("killed: exceeded the memory limit\n");
-        return finish(EXIT_MEMORY, "memory");
-    };
-    const killedByTimeout = (): EngineResult => {
-        streams.stderr.write(`killed: exceeded ${req.timeoutMs} ms\n`);
-        return finish(EXIT_TIMEOUT, "timeout");
-    };
-
-    const loaded = context.evalCode(req.code, "command.js", { type: "global" });
-    if (loaded.error) return failed(loaded.error);
-
-    const mainLookup = context.evalCode("typeof main === 'function' ? main : undefined", "host.js", { type: "global" });
-    if (mainLookup.error) return failed(mainLookup.error);
-    const main = mainLookup.value;
-    if (context.typeof(main) !== "function") {
-        streams.stderr.write("the command does not define function main(args)\n");
-        return finish(1);
-    }
-
-    const called = context.callFunction(main, context.undefined, args);
-    if (called.error) return failed(called.error);
-    let value = called.value;
-
-    // async main: run pending jobs until its promise settles, the deadline passes or nothing is left to run.
-    let promise = context.getPromiseState(value);
-    while (promise.type === "pending") {
-        const jobs = runtime.executePendingJobs();
-        if (jobs.error) {
-            // A job that threw (e.g. a species constructor): nothing to keep; the loop goes on until
-            // the promise settles or the deadline passes.
-            jobs.error.dispose();
-            if (timedOut()) return killedByTimeout();
-            if (state.outOfMemory()) return killedByMemory();
-        } else if (jobs.value === 0) {
-            streams.stderr.write("main returned a promise that can never settle (nothing left to run)\n");
-            return finish(1);
-        }
-        if (timedOut()) return killedByTimeout();
-        promise = context.getPromiseState(value);
-    }
-    if (promise.type === "rejected") return failed(promise.error);
-    if (!("notAPromise" in promise && promise.notAPromise)) value = promise.value;
-
-    switch (context.typeof(value)) {
-        case "number": {
-            const code = context.getNumber(value);
-            if (Number.isInteger(code) && code >= 0 && code <= 255) return finish(code);
-            streams.stderr.write(`main returned ${code}; an exit code is an integer from 0 to 255\n`);
-            return finish(1);
-        }
-        case "string": {
-            const text = readString(value, streams.stdout.room);
-            if (text !== undefined) streams.stdout.write(`${text}\n`);
-            return finish(0);
-        }
-        default:
-            return finish(0);
-    }
 }

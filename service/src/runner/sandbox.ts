@@ -38,6 +38,8 @@ export interface PoolOptions {
     onReplace?: (reason: "deadline" | "crash") => void;
     /** Called whenever the number of running or waiting runs changes. */
     onChange?: (active: number, queued: number) => void;
+    /** The workers' code (evaluated in each worker). Default: engine.ts's serveWorker. Tests substitute stand-ins. */
+    workerSource?: string;
 }
 
 interface Job {
@@ -66,7 +68,7 @@ interface Waiting {
 
 /** The engine next to this file: engine.js when built, engine.ts under ts-node (tests, bench), registered in the worker. */
 const ENGINE = path.join(__dirname, `engine${path.extname(__filename)}`);
-const WORKER_SOURCE = `${ENGINE.endsWith(".ts") ? 'require("ts-node").register({ transpileOnly: true });' : ""} require(${JSON.stringify(ENGINE)}).serveWorker();`;
+export const WORKER_SOURCE = `${ENGINE.endsWith(".ts") ? 'require("ts-node").register({ transpileOnly: true });' : ""} require(${JSON.stringify(ENGINE)}).serveWorker();`;
 
 /**
  * V8 limits of a worker's own (host) heap; the guest's memory is the engine's limit, not these. The
@@ -81,16 +83,17 @@ const STARTUP_MS = 30_000;
 const isInt = (v: unknown, min: number, max: number): v is number => Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
 
 /** A worker's answer as a SandboxResult, or undefined when it is not exactly that shape. */
-function toResult(raw: unknown, durationMs: number): SandboxResult | undefined {
+function toResult(raw: unknown): SandboxResult | undefined {
     if (typeof raw !== "object" || raw === null) return undefined;
     const r = raw as Record<string, unknown>;
     if (!isInt(r.exitCode, 0, 255) || typeof r.stdout !== "string" || typeof r.stderr !== "string" || typeof r.truncated !== "boolean") return undefined;
     if (r.killed !== undefined && r.killed !== "timeout" && r.killed !== "memory") return undefined;
+    if (!isInt(r.durationMs, 0, 2 ** 31)) return undefined;
     return {
         exitCode: r.exitCode,
         stdout: r.stdout,
         stderr: r.stderr,
-        durationMs,
+        durationMs: r.durationMs,
         ...(r.killed === undefined ? {} : { killed: r.killed }),
         truncated: r.truncated,
     };
@@ -172,7 +175,7 @@ export class SandboxPool {
 
     private spawn(slot: Slot): Worker {
         slot.ready = false;
-        const worker = new Worker(WORKER_SOURCE, {
+        const worker = new Worker(this.options.workerSource ?? WORKER_SOURCE, {
             eval: true,
             env: {},
             stdout: true,
@@ -189,9 +192,11 @@ export class SandboxPool {
             }
             const job = slot.job;
             if (!job || m?.id !== job.id) return;
-            const result = toResult(m.result, Math.round(performance.now() - job.started));
-            this.settle(slot, result ?? { exitCode: 1, stdout: "", stderr: "the sandbox gave a malformed answer\n", truncated: false });
+            // The worker measured the run itself (its durationMs leaves out the engine's preparation).
+            const result = toResult(m.result);
+            // Replaced before the slot is settled: settling hands the slot to the next queued run (attack-14s S4).
             if (!result) this.replace(slot, "crash");
+            this.settle(slot, result ?? { exitCode: 1, stdout: "", stderr: "the sandbox gave a malformed answer\n", truncated: false });
         });
         const died = () => {
             if (slot.worker !== worker) return;

@@ -1,0 +1,156 @@
+/**
+ * What the host puts into every guest and how it reads guest values back: the intrinsics removed
+ * before a command runs, the guest helpers (console wrappers, formatting, exception text), guest
+ * strings read by their length, and the capped output streams. Used by run.ts (each run) and
+ * engine.ts (helpers evaluated when an engine is prepared).
+ */
+import type { QuickJSContext, QuickJSHandle } from "quickjs-emscripten-core";
+
+/** One output stream, capped in UTF-8 bytes; never splits a character. */
+export class CappedStream {
+    private readonly chunks: string[] = [];
+    private bytes = 0;
+    /** The cap was reached: nothing more is written. */
+    private full = false;
+    /** Output was dropped without the stream being full (drop()). */
+    private dropped = false;
+    constructor(private readonly capBytes: number) {}
+
+    /** Some output of the run is not in the stream. */
+    get truncated(): boolean {
+        return this.full || this.dropped;
+    }
+
+    /** Output was dropped (a console argument past the cap, a console call made during formatting). */
+    drop(): void {
+        this.dropped = true;
+    }
+
+    /** Bytes still accepted (0 once full). */
+    get room(): number {
+        return this.full ? 0 : this.capBytes - this.bytes;
+    }
+
+    write(text: string): void {
+        if (this.full) return;
+        const room = this.capBytes - this.bytes;
+        // A string of n UTF-16 units is at most 3n UTF-8 bytes.
+        if (text.length * 3 <= room) {
+            this.chunks.push(text);
+            this.bytes += Buffer.byteLength(text);
+            return;
+        }
+        const length = Buffer.byteLength(text);
+        if (length <= room) {
+            this.chunks.push(text);
+            this.bytes += length;
+            return;
+        }
+        const { read, written } = new TextEncoder().encodeInto(text, new Uint8Array(room));
+        this.chunks.push(text.slice(0, read));
+        this.bytes += written;
+        this.full = true;
+    }
+
+    toString(): string {
+        return this.chunks.join("");
+    }
+}
+
+/**
+ * Intrinsics removed from every guest before the command runs: none is needed by a command, and each
+ * widens the engine's attack surface. SharedArrayBuffer (its growable form overflowed QuickJS's heap:
+ * attack on issue 14, F1) and Atomics; ArrayBuffer's resize and transfer methods (the same resizable-
+ * buffer code paths); WeakRef and FinalizationRegistry (garbage-collector-driven callbacks).
+ * Documented in service/README.md "Runner".
+ */
+export const REMOVED_INTRINSICS = [
+    "SharedArrayBuffer",
+    "Atomics",
+    "WeakRef",
+    "FinalizationRegistry",
+    "ArrayBuffer.prototype.resize",
+    "ArrayBuffer.prototype.transfer",
+    "ArrayBuffer.prototype.transferToFixedLength",
+] as const;
+
+const REMOVE_INTRINSICS = REMOVED_INTRINSICS.map((name) => {
+    const dot = name.lastIndexOf(".");
+    return dot < 0 ? `delete globalThis.${name};` : `delete ${name.slice(0, dot)}.${name.slice(dot + 1)};`;
+}).join(" ");
+
+/**
+ * Guest helpers the host calls; written by us, evaluated before the command, reachable only through
+ * host handles. They run under the same limits as the command. What they use is captured before the
+ * command runs, and the host accepts only a guest string from them.
+ */
+export const HELPERS = `(() => {
+  ${REMOVE_INTRINSICS}
+  const apply = Reflect.apply, slice = String.prototype.slice, stringify = JSON.stringify, toString = String;
+  const text = (v) => { try { return toString(v); } catch (e) { return "[unprintable]"; } };
+  return {
+    // console: guest functions that hand the host ONE genuine array (rest parameters) per call, so a
+    // call with 60000 arguments costs the host nothing once the stream is full. The host function
+    // stays in this closure; the command cannot reach it.
+    console(write) {
+      const to = (stream) => (...a) => { write(stream, a); };
+      return { log: to(1), info: to(1), debug: to(1), warn: to(2), error: to(2) };
+    },
+    // console.* arguments that are not strings: JSON for objects (like the previous runner), else String(v).
+    format(v) {
+      if (v !== null && typeof v === "object") { try { const s = stringify(v); if (typeof s === "string") return s; } catch (e) {} }
+      return text(v);
+    },
+    // The first n characters of a guest string, so a huge string is never copied out whole.
+    head(s, n) { return apply(slice, s, [0, n]); },
+    // An uncaught exception: "Name: message" and the first lines of the guest stack, or String(value).
+    describe(e) {
+      try {
+        if (e !== null && typeof e === "object") {
+          const name = e.name, message = e.message, stack = e.stack;
+          if (typeof message === "string") {
+            const head = (typeof name === "string" && name !== "" ? name + ": " : "") + message;
+            if (typeof stack !== "string" || stack === "") return head;
+            const lines = stack.split("\\n").filter((l) => l !== "");
+            return [head, ...lines.slice(0, 10), ...(lines.length > 10 ? ["    ... " + (lines.length - 10) + " more"] : [])].join("\\n");
+          }
+        }
+      } catch (x) {}
+      return text(e);
+    },
+  };
+})()`;
+
+/** The parts of a quickjs-emscripten-core 0.32.0 context that getString uses (it reads up to the first zero byte). */
+interface ContextInternals {
+    ctx: { value: number };
+    module: { HEAPU8: Uint8Array };
+    ffi: { QTS_GetString(ctx: number, value: number): number; QTS_FreeCString(ctx: number, ptr: number): void };
+}
+
+const utf8 = new TextDecoder();
+
+/**
+ * A guest string of `units` UTF-16 units (its length) as a host string, read by its length: a NUL
+ * in it is the character U+0000, not its end (the library's getString stops at the first zero
+ * byte: attack-14s S3), and the read never goes past 3 bytes per unit even if a guest with write
+ * access to its memory removed the terminating zero. QuickJS (JS_ToCStringLen2) writes each unit as
+ * one UTF-8 sequence (a lone surrogate as 3 bytes), a surrogate pair as one 4-byte sequence; the
+ * bytes are decoded as the library does (TextDecoder: a malformed sequence becomes U+FFFD).
+ */
+export function guestString(context: QuickJSContext, handle: QuickJSHandle, units: number): string {
+    const { ctx, module, ffi } = context as unknown as ContextInternals;
+    const ptr = ffi.QTS_GetString(ctx.value, (handle as unknown as { value: number }).value);
+    if (!ptr) throw new Error("the engine could not read a string");
+    try {
+        const bytes = module.HEAPU8; // after the call: it may have grown the memory
+        const limit = Math.min(bytes.length, ptr + 3 * units);
+        let end = ptr;
+        // Count units by the sequences' lead bytes (a 4-byte sequence is two units), then take the last one's continuation bytes.
+        for (let n = 0; n < units && end < limit; end++) n += bytes[end] >= 0xf0 ? 2 : (bytes[end] & 0xc0) === 0x80 ? 0 : 1;
+        while (end < limit && (bytes[end] & 0xc0) === 0x80) end++;
+        return utf8.decode(bytes.subarray(ptr, end));
+    } finally {
+        ffi.QTS_FreeCString(ctx.value, ptr);
+    }
+}
