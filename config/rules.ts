@@ -141,6 +141,13 @@ export function crossFieldProblems(cfg: PlatformConfig): string[] {
             ),
         );
     }
+    if (cfg.secrets.alertWebhookUrl !== undefined && (!cfg.monitoring.enabled || cfg.monitoring.alertReceiver === "none")) {
+        // Alerts would go nowhere although a URL was given: say so rather than ignore it (the value is a secret: never printed).
+        out.push(
+            `${PROJECT}:alertWebhookUrl = (set): used only when monitoring is enabled and monitoring.alertReceiver is "webhook" or "slack"; ` +
+                `set the receiver or remove it (pulumi config rm alertWebhookUrl)`,
+        );
+    }
     if (cfg.monitoring.enabled && cfg.monitoring.alertReceiver !== "none" && cfg.secrets.alertWebhookUrl === undefined) {
         out.push(
             `${PROJECT}:alertWebhookUrl = (unset): required when monitoring.alertReceiver is "${cfg.monitoring.alertReceiver}" ` +

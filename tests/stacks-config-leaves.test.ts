@@ -38,7 +38,7 @@ const CONSUMED_ELSEWHERE: Record<string, string> = {
     "traffic.tls": "must be true on AWS (every internet-facing listener is HTTPS) and false on local: no stack has another valid value",
     // Optional keys left unset (UNSET):
     alertWebhookUrl:
-        'read only when monitoring.alertReceiver is "webhook" or "slack" (it is "none" in every stack file); changing alertReceiver sets it, and that changes the render',
+        'refused on its own (a config error: it needs monitoring.alertReceiver "webhook" or "slack", "none" in every stack file; tests/config/messages-workloads.test.ts); changing alertReceiver sets it, and that changes the render',
     "local:monitoring.grafanaHost": "needs traffic.enabled, which the local stack leaves off (its api and Grafana are reached by port-forward)",
 };
 

@@ -5,6 +5,9 @@
  * package.json defines it (without npm's own start-up), so a neighbour's load burst hits both alike.
  * Prints the median wall and CPU time of each, peak RSS, resources/s and the ratios.
  *
+ * A third row loads @pulumi/pulumi through tools/compile-cache.js (the V8 code cache the render uses
+ * too), and the last line gives the render's ratios to it: how much of the gap is loading code.
+ *
  * BENCH_BASELINE=<another checkout of this repository, with node_modules> runs that checkout's
  * render script in the same rounds (before/after figures the shared machine's noise cannot fake).
  * BENCH_ROUNDS (default 5).
@@ -68,10 +71,16 @@ function main(): void {
     if (process.env.BENCH_BASELINE) targets.push({ label: `render (baseline ${process.env.BENCH_BASELINE})`, root: path.resolve(process.env.BENCH_BASELINE) });
 
     const floor: Sample[] = [];
+    // The same load through the V8 code cache every TypeScript entry point here uses (tools/register.js
+    // loads tools/compile-cache.js): how much of the ratio is the cache making the SDK's load cheaper.
+    const cachedFloor: Sample[] = [];
+    const CACHED_FLOOR = [process.execPath, ["-r", path.join(ROOT, "tools", "compile-cache.js"), "-e", 'require("@pulumi/pulumi")']] as const;
+    measure(CACHED_FLOOR[0], [...CACHED_FLOOR[1]], ROOT); // warm-up: fills its cache entries
     const renders: Sample[][] = targets.map(() => []);
     measure(...renderCommand(ROOT, stack), ROOT); // warm-up: fills the compile cache and the page cache
     for (let round = 0; round < ROUNDS; round++) {
         floor.push(measure(process.execPath, ["-e", 'require("@pulumi/pulumi")'], ROOT));
+        cachedFloor.push(measure(CACHED_FLOOR[0], [...CACHED_FLOOR[1]], ROOT));
         for (const [i, t] of targets.entries()) renders[i].push(measure(...renderCommand(t.root, stack), t.root));
     }
     const resources = Number(/Stack \S+: (\d+) resources/.exec(renders[0][0].stdout)?.[1]);
@@ -92,7 +101,12 @@ function main(): void {
         console.log(`| ${label} | ${wall.toFixed(2)} | ${cpu.toFixed(2)} | ${rss.toFixed(0)} | ${perS} | ${ratios} |`);
     };
     row("node -e 'require(\"@pulumi/pulumi\")'", floor, false);
+    row("the same through tools/compile-cache.js", cachedFloor, false);
     for (const [i, t] of targets.entries()) row(t.label, renders[i], true);
+    const toCached = (pick: (s: Sample) => number) => median(renders[0].map((s, round) => pick(s) / pick(cachedFloor[round]))).toFixed(2);
+    console.log(
+        `\nrender (this checkout) against loading @pulumi/pulumi through the compile cache: wall ratio ${toCached((s) => s.wallS)}, CPU ratio ${toCached((s) => s.cpuS)}`,
+    );
 }
 
 try {

@@ -14,6 +14,7 @@
  * every render and two zod instances). A differing pin keeps the service's own copy.
  */
 "use strict";
+require("./compile-cache"); // first: every module loaded after it, sucrase's output included, compiles from V8's cache
 const crypto = require("node:crypto");
 const fs = require("node:fs");
 const Module = require("node:module");

@@ -16,7 +16,8 @@ import * as YAML from "yaml";
 import { estimateCost } from "./cost/estimate";
 import { loadPriceTable } from "./cost/price-table";
 import { costFile, formatCostTable } from "./cost/report";
-import { evaluateStack, knownStacks, readStackConfig, type RecordedResource, type StackRender } from "./harness";
+import type { RecordedResource, StackRender } from "./harness";
+import { knownStacks, readStackConfig } from "./stacks";
 
 /** Kubernetes object types: everything from the kubernetes package except providers and Helm releases. */
 export function isKubernetesObject(r: RecordedResource): boolean {
@@ -73,12 +74,13 @@ export function parseArgs(argv: string[]): { stack: string; out?: string } {
 
 async function main(): Promise<void> {
     const { stack, out } = parseArgs(process.argv.slice(2));
+    const region = readStackConfig(stack).config["aws:region"]; // an unknown stack fails here, before the SDK loads
+    const { evaluateStack } = await import("./harness");
     const render = await evaluateStack(stack);
     const dir = path.resolve(out ?? path.join("out", stack));
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(dir, "manifests.yaml"), manifestsYaml(render));
     fs.writeFileSync(path.join(dir, "resources.json"), JSON.stringify(render.resources, null, 2) + "\n");
-    const region = readStackConfig(stack).config["aws:region"];
     const cost = estimateCost(render.resources, { region, table: loadPriceTable(), now: new Date() });
     fs.writeFileSync(path.join(dir, "cost.json"), JSON.stringify(costFile(stack, cost), null, 2) + "\n");
 

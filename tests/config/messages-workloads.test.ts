@@ -1,7 +1,7 @@
 /** Config validation messages: data stores, logging, the service's workloads, traffic, DNS and monitoring, and how errors are reported. */
 import * as assert from "node:assert/strict";
 import { parseConfig } from "../../config";
-import { rawConfig, renderError, stackFile } from "../harness";
+import { rawConfig, renderError, renderWith, stackFile } from "../harness";
 import { errorOf, messageTests, section, workload, type MessageCase } from "./message-cases";
 
 describe("config: validation messages (data, workloads, traffic, monitoring; reporting)", () => {
@@ -212,6 +212,19 @@ describe("config: validation messages (data, workloads, traffic, monitoring; rep
         );
         assert.equal(parseConfig(rawConfig("dev", workload("dev", "runner", { runtimeClassName: "gvisor" }))).service.runner.runtimeClassName, "gvisor");
         assert.equal(parseConfig(rawConfig("dev")).service.runner.runtimeClassName, undefined);
+    });
+
+    it("an alert URL without a receiver is refused, its secret value never printed", async () => {
+        const url = "https://hooks.example.com/alerts/0123456789";
+        const err = await renderWith("dev", { "cli-platform:alertWebhookUrl": url }, { secretKeys: ["cli-platform:alertWebhookUrl"] }).then(
+            () => assert.fail("dev with an alert URL and receiver none evaluated, but it should have failed"),
+            (e: Error) => e,
+        );
+        assert.equal(
+            err.message,
+            `Invalid configuration for stack "dev": cli-platform:alertWebhookUrl = (set): used only when monitoring is enabled and monitoring.alertReceiver is "webhook" or "slack"; set the receiver or remove it (pulumi config rm alertWebhookUrl)`,
+        );
+        assert.ok(!err.message.includes(url));
     });
 
     it("reports every problem at once, in one line", () => {
