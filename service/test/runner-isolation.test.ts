@@ -205,6 +205,36 @@ describe("runner output: nothing dropped silently, guest strings read whole (att
             [137, "memory", "first line fine\n", "killed: exceeded the memory limit\n", true],
         );
     });
+    it("W1: an object or array whose formatting ran out of engine memory is the memory limit, never printed as something else", async () => {
+        const object = await run(`function main() { const big = []; for (let i = 0; i < 200000; i++) big.push(i); const o = { data: big };
+            ${FILL_MEMORY} console.log(o); console.log("after"); return 0 }`);
+        const array = await run(`function main() { const big = []; for (let i = 0; i < 200000; i++) big.push(i);
+            ${FILL_MEMORY} console.log(big); return 0 }`);
+        for (const r of [object, array])
+            assert.deepEqual([r.exitCode, r.killed, r.stdout, r.stderr, r.truncated], [137, "memory", "", "killed: exceeded the memory limit\n", true]);
+    });
+
+    it("W1: a value whose formatting overflowed the engine's stack or passed the deadline sets truncated", async () => {
+        const stack = await run(`let done = false;
+            function f(d) { try { f(d + 1) } catch (e) {} if (!done) { try { console.log({ deep: [1, 2, 3] }); done = true } catch (e2) {} } }
+            function main() { f(0); return 0 }`);
+        assert.deepEqual([stack.exitCode, stack.stdout, stack.truncated], [0, "[unprintable]\n", true]);
+        const late = await pool.run({
+            code: `function main() { console.log("line1"); console.log({ toJSON() { for (;;) {} } }); return 0 }`,
+            args: [],
+            timeoutMs: 500,
+        });
+        assert.deepEqual([late.exitCode, late.killed, late.truncated], [124, "timeout", true]);
+    });
+
+    it("W2: the memory limit is announced once, and a refusal the command caught earlier does not make a later stack failure a memory kill", async () => {
+        const twice = await run(`function main() { const s = "\\u00e9".repeat(20000); ${FILL_MEMORY} console.log("first"); console.log(s); for (;;) {} }`);
+        assert.deepEqual([twice.exitCode, twice.killed, twice.stderr], [137, "memory", "killed: exceeded the memory limit\n"]);
+        const caught = await run(`const s = "S".repeat(70000); let done = false;
+            function f(d) { try { f(d + 1) } catch (e) {} if (!done) { try { console.log(s); done = true } catch (e2) {} } }
+            function main() { try { new ArrayBuffer(2 ** 31 - 1) } catch (e) {} f(0); return 0 }`);
+        assert.deepEqual([caught.exitCode, caught.killed, caught.stdout, caught.truncated], [0, undefined, "[unprintable]\n", true]);
+    });
 });
 
 describe("runner engine: the host reads a guest string by its length", () => {

@@ -115,6 +115,8 @@ export interface Engine {
     interrupt: () => boolean;
     /** Set by the host when the engine asked for more memory than its limit: the run hit the memory limit. */
     outOfMemory: boolean;
+    /** How many times the engine asked for memory beyond its limit (tells a failure during one host read from an earlier, caught one). */
+    memoryRefusals: number;
     /** While set, the engine's clock reads this instead of the time (Math.random's seed; see randomSeedClock). */
     seedClock?: number;
 }
@@ -179,7 +181,7 @@ function liveViews(runtime: QuickJSRuntime): void {
  * after its run).
  */
 export async function loadEngine(limits: SandboxLimits, memory: WasmMemory = engineMemoryFor(limits)): Promise<Engine> {
-    const engine = { memory, outOfMemory: false, interrupt: () => false } as Engine;
+    const engine = { memory, outOfMemory: false, memoryRefusals: 0, interrupt: () => false } as Engine;
     const instantiateWasm = (imports: Record<string, Record<string, unknown>>, ready: (instance: unknown) => void) => {
         const env = imports.a ?? {};
         const [resize, grow] = findImport(env, "grow the memory", /\.grow\(/);
@@ -187,7 +189,10 @@ export async function loadEngine(limits: SandboxLimits, memory: WasmMemory = eng
         // maximum stops it at the limit, and a failed growth is the engine running out of memory.
         env[resize] = (bytes: number) => {
             const grown = grow(bytes);
-            if (!grown) engine.outOfMemory = true;
+            if (!grown) {
+                engine.outOfMemory = true;
+                engine.memoryRefusals++;
+            }
             return grown;
         };
         // The clock: Math.random's seed while the context is made (randomSeedClock), the time otherwise.

@@ -90,7 +90,12 @@ const REMOVE_INTRINSICS = REMOVED_INTRINSICS.map((name) => {
 export const HELPERS = `(() => {
   ${REMOVE_INTRINSICS}
   const apply = Reflect.apply, slice = String.prototype.slice, stringify = JSON.stringify, toString = String;
-  const text = (v) => { try { return toString(v); } catch (e) { return ${JSON.stringify(UNPRINTABLE)}; } };
+  // The engine's own errors (out of memory, stack overflow, interrupted) are InternalErrors: rethrown, so
+  // the host learns the value's text was lost (attack-14w W1). A command's own InternalError only makes
+  // the host report its output as truncated.
+  const internal = InternalError.prototype, protoOf = Object.getPrototypeOf;
+  const engineError = (e) => e !== null && typeof e === "object" && protoOf(e) === internal;
+  const text = (v) => { try { return toString(v); } catch (e) { if (engineError(e)) throw e; return ${JSON.stringify(UNPRINTABLE)}; } };
   return {
     // console: guest functions that hand the host ONE genuine array (rest parameters) per call, so a
     // call with 60000 arguments costs the host nothing once the stream is full. The host function
@@ -101,7 +106,7 @@ export const HELPERS = `(() => {
     },
     // console.* arguments that are not strings: JSON for objects (like the previous runner), else String(v).
     format(v) {
-      if (v !== null && typeof v === "object") { try { const s = stringify(v); if (typeof s === "string") return s; } catch (e) {} }
+      if (v !== null && typeof v === "object") { try { const s = stringify(v); if (typeof s === "string") return s; } catch (e) { if (engineError(e)) throw e; } }
       return text(v);
     },
     // The first n characters of a guest string, so a huge string is never copied out whole.

@@ -17,6 +17,8 @@ interface RunState {
     faulted: boolean;
     /** The engine asked for memory beyond its limit (set by the host's wrapper of its resize import). */
     outOfMemory: () => boolean;
+    /** How many times so far the engine asked for memory beyond its limit. */
+    memoryRefusals: () => number;
 }
 
 /**
@@ -28,7 +30,13 @@ interface RunState {
 export function runCommand(engine: Engine, req: SandboxRequest, limits: SandboxLimits): EngineResult {
     const stdout = new CappedStream(limits.maxOutputBytes);
     const stderr = new CappedStream(limits.maxOutputBytes);
-    const state: RunState = { deadline: Date.now() + req.timeoutMs, timedOut: false, faulted: false, outOfMemory: () => engine.outOfMemory };
+    const state: RunState = {
+        deadline: Date.now() + req.timeoutMs,
+        timedOut: false,
+        faulted: false,
+        outOfMemory: () => engine.outOfMemory,
+        memoryRefusals: () => engine.memoryRefusals,
+    };
     const finish = (exitCode: number, killed?: "timeout" | "memory"): EngineResult => ({
         exitCode,
         stdout: stdout.toString(),
@@ -37,8 +45,11 @@ export function runCommand(engine: Engine, req: SandboxRequest, limits: SandboxL
         truncated: stdout.truncated || stderr.truncated,
     });
     /** The run was killed at its deadline or its memory limit. */
+    const announced = new Set<string>();
     const kill = (why: "timeout" | "memory"): EngineResult => {
-        stderr.write(why === "memory" ? "killed: exceeded the memory limit\n" : `killed: exceeded ${req.timeoutMs} ms\n`);
+        // Each kind's message once, however many paths reach it (attack-14w W2).
+        if (!announced.has(why)) stderr.write(why === "memory" ? "killed: exceeded the memory limit\n" : `killed: exceeded ${req.timeoutMs} ms\n`);
+        announced.add(why);
         return finish(why === "memory" ? EXIT_MEMORY : EXIT_TIMEOUT, why);
     };
 
@@ -67,7 +78,7 @@ export function runCommand(engine: Engine, req: SandboxRequest, limits: SandboxL
     if (state.faulted) {
         // A host exception inside a console call: the guest was stopped; its answer is not trusted.
         // With the engine's memory exhausted, that is the memory limit (attack-14v V2).
-        if (engine.outOfMemory) return kill("memory");
+        if (engine.outOfMemory) return result.killed === "memory" ? result : kill("memory");
         stderr.write("the engine failed while printing; the sandbox was reset\n");
         return finish(1);
     }
@@ -122,19 +133,36 @@ function execute(
      */
     const readString = (h: QuickJSHandle, maxUnits: number, stream: CappedStream): string | undefined => {
         if (context.typeof(h) !== "string") return undefined;
+        const refusals = state.memoryRefusals();
         const length = lengthOf(h);
         const whole = length <= maxUnits;
         const text = whole ? guestString(context, h, length) : headOf(h, maxUnits);
         if (whole && text !== undefined) return text;
         stream.drop();
         if (text !== undefined) return text;
-        if (state.outOfMemory()) throw new Error("the engine's memory is exhausted: a string could not be read");
+        // The memory limit only if the engine was refused memory during this read (a refusal the command caught earlier is not this failure: attack-14w W2).
+        if (state.memoryRefusals() > refusals) throw new Error("the engine's memory is exhausted: a string could not be read");
         return UNPRINTABLE;
     };
-    /** Calls a helper on a guest value; its answer must be a guest string. */
+    /** Calls a helper on a guest value; its answer must be a guest string. Throws, like readString, when the engine ran out of memory during the call. */
     const helperString = (fn: QuickJSHandle, arg: QuickJSHandle, maxUnits: number, stream: CappedStream, fallback: string): string => {
+        const refusals = state.memoryRefusals();
         const r = context.callFunction(fn, context.undefined, arg);
-        if (r.error) return (r.error.dispose(), fallback);
+        // The engine was refused memory while the helper formatted the value: whatever it answered
+        // (QuickJS may have swallowed the failure, e.g. JSON.stringify's, and fallen back to "[object
+        // Object]"), the value's text is lost and the run is at its memory limit (attack-14w W1).
+        if (state.memoryRefusals() > refusals) {
+            (r.error ?? r.value).dispose();
+            stream.drop();
+            throw new Error("the engine's memory is exhausted: a value could not be formatted");
+        }
+        if (r.error) {
+            // The helper failed (the engine's stack or deadline ran out while it formatted the value; it
+            // rethrows the engine's own errors): the value's text is lost (attack-14w W1).
+            r.error.dispose();
+            stream.drop();
+            return fallback;
+        }
         try {
             return readString(r.value, maxUnits, stream) ?? fallback;
         } finally {
