@@ -227,8 +227,21 @@ describe("runner output: nothing dropped silently, guest strings read whole (att
         assert.deepEqual([late.exitCode, late.killed, late.truncated], [124, "timeout", true]);
     });
 
+    it("X2: an uncaught Error with a 16 MB message is described (exit 1, its head kept, truncated), not a memory kill", async () => {
+        const r = await run(`function main() { throw new Error("m".repeat(16e6)) }`);
+        assert.deepEqual([r.exitCode, r.killed, r.stderr.slice(0, 12), r.truncated], [1, undefined, "Error: mmmmm", true]);
+    });
+
+    it("X1: a refusal caught by code the host runs to format a value (a toJSON) still ends the run at the memory limit, as documented", async () => {
+        const r = await run(
+            `function main() { console.log({ toJSON() { try { new ArrayBuffer(200 * 1024 * 1024) } catch (e) {} return "fine" } }); return 0 }`,
+        );
+        assert.deepEqual([r.exitCode, r.killed, r.stdout, r.truncated], [137, "memory", "", true]);
+    });
+
     it("W2: the memory limit is announced once, and a refusal the command caught earlier does not make a later stack failure a memory kill", async () => {
-        const twice = await run(`function main() { const s = "\\u00e9".repeat(20000); ${FILL_MEMORY} console.log("first"); console.log(s); for (;;) {} }`);
+        // A 400 KB copy for the host's read of s: it cannot fit in the filled memory, whatever small holes the layout leaves.
+        const twice = await run(`function main() { const s = "\\u00e9".repeat(200000); ${FILL_MEMORY} console.log("first"); console.log(s); for (;;) {} }`);
         assert.deepEqual([twice.exitCode, twice.killed, twice.stderr], [137, "memory", "killed: exceeded the memory limit\n"]);
         const caught = await run(`const s = "S".repeat(70000); let done = false;
             function f(d) { try { f(d + 1) } catch (e) {} if (!done) { try { console.log(s); done = true } catch (e2) {} } }

@@ -112,18 +112,24 @@ export const HELPERS = `(() => {
     // The first n characters of a guest string, so a huge string is never copied out whole.
     head(s, n) { return apply(slice, s, [0, n]); },
     // An uncaught exception: "Name: message" and the first lines of the guest stack, or String(value).
-    describe(e) {
+    // n: the characters the host can keep; nothing longer is built (a 16 MB message is not copied:
+    // attack-14x X2).
+    describe(e, n) {
       try {
         if (e !== null && typeof e === "object") {
           const name = e.name, message = e.message, stack = e.stack;
           if (typeof message === "string") {
-            const head = (typeof name === "string" && name !== "" ? name + ": " : "") + message;
+            const head = (typeof name === "string" && name !== "" ? apply(slice, name, [0, n]) + ": " : "") + apply(slice, message, [0, n]);
             if (typeof stack !== "string" || stack === "") return head;
-            const lines = stack.split("\\n").filter((l) => l !== "");
-            return [head, ...lines.slice(0, 10), ...(lines.length > 10 ? ["    ... " + (lines.length - 10) + " more"] : [])].join("\\n");
+            const cut = stack.length > n;
+            const lines = apply(slice, stack, [0, n]).split("\\n").filter((l) => l !== "");
+            const more = cut ? ["    ... (cut)"] : lines.length > 10 ? ["    ... " + (lines.length - 10) + " more"] : [];
+            return [head, ...lines.slice(0, 10), ...more].join("\\n");
           }
         }
-      } catch (x) {}
+      } catch (x) {
+        if (engineError(x)) throw x;
+      }
       return text(e);
     },
   };

@@ -147,7 +147,9 @@ function execute(
     /** Calls a helper on a guest value; its answer must be a guest string. Throws, like readString, when the engine ran out of memory during the call. */
     const helperString = (fn: QuickJSHandle, arg: QuickJSHandle, maxUnits: number, stream: CappedStream, fallback: string): string => {
         const refusals = state.memoryRefusals();
-        const r = context.callFunction(fn, context.undefined, arg);
+        const units = context.newNumber(maxUnits); // the helper builds no more text than the host can keep
+        const r = context.callFunction(fn, context.undefined, arg, units);
+        units.dispose();
         // The engine was refused memory while the helper formatted the value: whatever it answered
         // (QuickJS may have swallowed the failure, e.g. JSON.stringify's, and fallen back to "[object
         // Object]"), the value's text is lost and the run is at its memory limit (attack-14w W1).
