@@ -7,31 +7,15 @@
 import { Worker } from "node:worker_threads";
 import { createHttp } from "../src/http";
 import { createLogger } from "../src/logger";
+import { EXIT_MEMORY, EXIT_TIMEOUT, type SandboxRequest, type SandboxResult } from "../src/runner/limits";
 
-interface SandboxRequest {
-    code: string;
-    args: string[];
-    timeoutMs: number;
-}
-
-interface SandboxResult {
-    exitCode: number;
-    stdout: string;
-    stderr: string;
-    durationMs: number;
-    killed?: "timeout" | "memory";
-    truncated: boolean;
-}
-
+/** The old runner's own limits (a V8 heap, not an engine memory); the request, answer and exit codes are the contract's. */
 interface SandboxLimits {
     maxOutputBytes: number;
     maxHeapMb: number;
 }
 
 const SANDBOX_DEFAULTS: SandboxLimits = { maxOutputBytes: 64 * 1024, maxHeapMb: 64 };
-
-const EXIT_TIMEOUT = 124;
-const EXIT_MEMORY = 137;
 
 /** Runs inside the worker (plain JS: workers started with eval take source text). */
 const WORKER_SOURCE = String.raw`

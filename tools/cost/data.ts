@@ -50,33 +50,23 @@ export function priceRds(ctx: Context): void {
 }
 
 export function priceElastiCache(ctx: Context): void {
+    /** One line per replication group or cluster: its node count of one node type, by the hour. */
+    const nodes = (name: string, nodeType: string, count: number) =>
+        line(ctx, {
+            id: `elasticache:${name}`,
+            service: "ElastiCache",
+            resource: name,
+            description: `${count} x ${nodeType}`,
+            quantity: count,
+            unit: "hour",
+            priceKey: `elasticache:${nodeType}`,
+        });
     for (const r of byType(ctx, "aws:elasticache/replicationGroup:ReplicationGroup")) {
-        const nodeType = str(r.inputs.nodeType) ?? "unknown";
         const shards = num(r.inputs.numNodeGroups);
-        const nodes = shards !== undefined ? shards * ((num(r.inputs.replicasPerNodeGroup) ?? 0) + 1) : (num(r.inputs.numCacheClusters) ?? 1);
-        line(ctx, {
-            id: `elasticache:${r.name}`,
-            service: "ElastiCache",
-            resource: r.name,
-            description: `${nodes} x ${nodeType}`,
-            quantity: nodes,
-            unit: "hour",
-            priceKey: `elasticache:${nodeType}`,
-        });
+        const count = shards !== undefined ? shards * ((num(r.inputs.replicasPerNodeGroup) ?? 0) + 1) : (num(r.inputs.numCacheClusters) ?? 1);
+        nodes(r.name, str(r.inputs.nodeType) ?? "unknown", count);
     }
-    for (const r of byType(ctx, "aws:elasticache/cluster:Cluster")) {
-        const nodeType = str(r.inputs.nodeType) ?? "unknown";
-        const nodes = num(r.inputs.numCacheNodes) ?? 1;
-        line(ctx, {
-            id: `elasticache:${r.name}`,
-            service: "ElastiCache",
-            resource: r.name,
-            description: `${nodes} x ${nodeType}`,
-            quantity: nodes,
-            unit: "hour",
-            priceKey: `elasticache:${nodeType}`,
-        });
-    }
+    for (const r of byType(ctx, "aws:elasticache/cluster:Cluster")) nodes(r.name, str(r.inputs.nodeType) ?? "unknown", num(r.inputs.numCacheNodes) ?? 1);
 }
 
 export function priceOpenSearch(ctx: Context): void {
