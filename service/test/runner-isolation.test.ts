@@ -232,6 +232,21 @@ describe("runner output: nothing dropped silently, guest strings read whole (att
         assert.deepEqual([r.exitCode, r.killed, r.stderr.slice(0, 12), r.truncated], [1, undefined, "Error: mmmmm", true]);
     });
 
+    it("Y1: an exception's stack lines after many empty lines are kept", async () => {
+        const r = await run(
+            `function main() { const e = new Error("x"); e.stack = "    at a (command.js:1:1)\\n" + "\\n".repeat(70000) + "    at b (IMPORTANT)\\n"; throw e }`,
+        );
+        assert.deepEqual([r.exitCode, r.stderr, r.truncated], [1, "Error: x\n    at a (command.js:1:1)\n    at b (IMPORTANT)\n", false]);
+    });
+
+    it("Y2/Y3: describing an exception never copies more than the room (a 32 700-line stack near the limit, a 26 MB name)", async () => {
+        const lines = await run(`function main() { const keep = []; for (let i = 0; i < 57; i++) keep.push(new Uint8Array(1 << 20).fill(1));
+            const e = new Error("x"); e.stack = "a\\n".repeat(32700); throw e }`);
+        assert.deepEqual([lines.exitCode, lines.killed, lines.stderr], [1, undefined, `Error: x\n${"a\n".repeat(10)}    ... 32690 more\n`]);
+        const name = await run(`function main() { const e = new Error("x"); e.name = "m".repeat(26e6); e.message = 1; throw e }`);
+        assert.deepEqual([name.exitCode, name.killed, name.stderr.slice(0, 5), name.truncated], [1, undefined, "mmmmm", true]);
+    });
+
     it("X1: a refusal caught by code the host runs to format a value (a toJSON) still ends the run at the memory limit, as documented", async () => {
         const r = await run(
             `function main() { console.log({ toJSON() { try { new ArrayBuffer(200 * 1024 * 1024) } catch (e) {} return "fine" } }); return 0 }`,

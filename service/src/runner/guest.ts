@@ -89,7 +89,7 @@ const REMOVE_INTRINSICS = REMOVED_INTRINSICS.map((name) => {
  */
 export const HELPERS = `(() => {
   ${REMOVE_INTRINSICS}
-  const apply = Reflect.apply, slice = String.prototype.slice, stringify = JSON.stringify, toString = String;
+  const apply = Reflect.apply, slice = String.prototype.slice, indexOf = String.prototype.indexOf, join = Array.prototype.join, min = Math.min, stringify = JSON.stringify, toString = String;
   // The engine's own errors (out of memory, stack overflow, interrupted) are InternalErrors: rethrown, so
   // the host learns the value's text was lost (attack-14w W1). A command's own InternalError only makes
   // the host report its output as truncated.
@@ -111,20 +111,37 @@ export const HELPERS = `(() => {
     },
     // The first n characters of a guest string, so a huge string is never copied out whole.
     head(s, n) { return apply(slice, s, [0, n]); },
-    // An uncaught exception: "Name: message" and the first lines of the guest stack, or String(value).
-    // n: the characters the host can keep; nothing longer is built (a 16 MB message is not copied:
-    // attack-14x X2).
+    // An uncaught exception: "Name: message" and the first 10 non-empty lines of the guest stack, or
+    // String(value). n: the characters the host can keep; no piece is copied longer than that, and the
+    // stack is walked, never split whole (attack-14x X2, attack-14y Y1-Y3). Longer than n: the host
+    // cuts it and reports truncated.
     describe(e, n) {
       try {
         if (e !== null && typeof e === "object") {
           const name = e.name, message = e.message, stack = e.stack;
-          if (typeof message === "string") {
-            const head = (typeof name === "string" && name !== "" ? apply(slice, name, [0, n]) + ": " : "") + apply(slice, message, [0, n]);
+          if (typeof message === "string" || (typeof name === "string" && (message === undefined || (message !== null && typeof message !== "object" && typeof message !== "function")))) {
+            const msg = typeof message === "string" ? message : message === undefined ? "" : text(message);
+            const head = (typeof name === "string" && name !== "" ? apply(slice, name, [0, n]) + ": " : "") + apply(slice, msg, [0, n]);
             if (typeof stack !== "string" || stack === "") return head;
-            const cut = stack.length > n;
-            const lines = apply(slice, stack, [0, n]).split("\\n").filter((l) => l !== "");
-            const more = cut ? ["    ... (cut)"] : lines.length > 10 ? ["    ... " + (lines.length - 10) + " more"] : [];
-            return [head, ...lines.slice(0, 10), ...more].join("\\n");
+            const lines = [head];
+            let size = head.length, more = 0, at = 0;
+            while (at < stack.length) {
+              let end = apply(indexOf, stack, ["\\n", at]);
+              if (end < 0) end = stack.length;
+              if (end > at) {
+                if (lines.length <= 10 && size <= n) {
+                  const line = apply(slice, stack, [at, min(end, at + n)]);
+                  lines[lines.length] = line;
+                  size += line.length + 1;
+                } else if (stack.length - at > n) {
+                  more = -1; // a long rest is not walked just to count it
+                  break;
+                } else more++;
+              }
+              at = end + 1;
+            }
+            if (more !== 0) lines[lines.length] = more > 0 ? "    ... " + more + " more" : "    ... more";
+            return apply(join, lines, ["\\n"]);
           }
         }
       } catch (x) {
