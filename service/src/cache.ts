@@ -28,8 +28,8 @@ export const LOCAL_TTL_MS = 1000;
 const LOCAL_MAX_ENTRIES = 1000;
 
 export class GenerationCache {
-    /** Per-replica micro-cache of GET /commands/:name bodies, in front of Redis. */
-    private readonly local = new Map<string, { body: string; expires: number }>();
+    /** Per-replica micro-cache of GET /commands/:name bodies (their bytes, sent as they are), in front of Redis. */
+    private readonly local = new Map<string, { body: Buffer; expires: number }>();
 
     constructor(
         private readonly redis: Redis,
@@ -54,13 +54,19 @@ export class GenerationCache {
         await this.write(() => this.redis.set(key, JSON.stringify(value), "EX", this.ttlSeconds));
     }
 
-    /** The cached response body of GET /commands/:name, if any. */
-    async getCommand(name: string): Promise<string | undefined> {
+    /** The body of GET /commands/:name this replica holds (fetched less than LOCAL_TTL_MS ago), if any; synchronous. */
+    heldCommand(name: string): Buffer | undefined {
         const local = this.local.get(name);
-        if (local && local.expires > Date.now()) return local.body;
-        let body: string | undefined;
+        return local && local.expires > Date.now() ? local.body : undefined;
+    }
+
+    /** The cached response body of GET /commands/:name, if any: this replica's, else Redis's. */
+    async getCommand(name: string): Promise<Buffer | undefined> {
+        const held = this.heldCommand(name);
+        if (held !== undefined) return held;
+        let body: Buffer | undefined;
         try {
-            body = (await this.redis.get(commandKey(name))) ?? undefined;
+            body = (await this.redis.getBuffer(commandKey(name))) ?? undefined;
         } catch {
             return undefined;
         }
@@ -69,7 +75,7 @@ export class GenerationCache {
     }
 
     async setCommand(name: string, body: string): Promise<void> {
-        this.remember(name, body);
+        this.remember(name, Buffer.from(body));
         await this.write(() => this.redis.set(commandKey(name), body, "EX", this.ttlSeconds));
     }
 
@@ -79,7 +85,7 @@ export class GenerationCache {
         await this.write(() => this.redis.del(commandKey(name)));
     }
 
-    private remember(name: string, body: string): void {
+    private remember(name: string, body: Buffer): void {
         if (this.local.size >= LOCAL_MAX_ENTRIES) this.local.delete(this.local.keys().next().value!);
         this.local.set(name, { body, expires: Date.now() + LOCAL_TTL_MS });
     }

@@ -1,4 +1,5 @@
 /** HTTP plumbing shared by the api and the runner: JSON errors, body parsing, request metrics. */
+import * as http from "node:http";
 import Fastify, { LogController, type FastifyReply } from "fastify";
 import { hasZodFastifySchemaValidationErrors, serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
@@ -49,12 +50,41 @@ export interface HttpOptions {
     bodyLimit: number;
     /** Maps domain errors (database down, LLM timeout...) to HTTP errors; undefined = not mine. */
     mapError?: (err: Error) => HttpError | undefined;
+    /**
+     * Sees each request before fastify does and answers it itself (returning true) only when it
+     * can answer exactly as the route would; else it leaves `res` untouched and returns false.
+     * Reading it is the server's first step; it may be set after createHttp returns.
+     */
+    answerFirst?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
+    /** Request ids (default: fastify's). */
+    genReqId?: () => string;
+}
+
+/** Request ids as fastify makes them by default (`req-1`, `req-2`...), one sequence per app, shared with `answerFirst`. */
+export function requestIds(): () => string {
+    let next = 0;
+    return () => `req-${(next = (next + 1) & 0x7fffffff).toString(36)}`;
 }
 
 export function createHttp(options: HttpOptions) {
     const app = Fastify({
         loggerInstance: options.logger,
         bodyLimit: options.bodyLimit,
+        genReqId: options.genReqId,
+        // fastify's own HTTP/1 server (its settings as fastify applies them), with `answerFirst` in
+        // front of fastify's routing when there is one.
+        serverFactory: (handler, fastifyOptions) => {
+            // fastify's options with its defaults applied (keepAliveTimeout 72 s...).
+            const o = fastifyOptions as { http?: http.ServerOptions; keepAliveTimeout: number; requestTimeout: number; connectionTimeout: number; maxRequestsPerSocket?: number | null };
+            const server = http.createServer(o.http ?? {}, (req, res) => {
+                if (options.answerFirst?.(req, res) !== true) handler(req, res);
+            });
+            server.keepAliveTimeout = o.keepAliveTimeout;
+            server.requestTimeout = o.requestTimeout;
+            server.setTimeout(o.connectionTimeout);
+            if (o.maxRequestsPerSocket) server.maxRequestsPerSocket = o.maxRequestsPerSocket;
+            return server;
+        },
         // Our own onResponse hook logs requests (with route and duration); fastify's are off.
         logController: new LogController({ disableRequestLogging: true }),
         // No per-request child logger (pino children cost a redaction set-up each); request logs

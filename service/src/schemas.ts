@@ -69,10 +69,15 @@ export const notReadySchema = z.object({
 });
 
 /** The path of every /commands/:name route; the valid case skips zod (the cached read is the hottest path). */
-export const commandParamsSchema = withFastCheck(z.object({ name: nameSchema }), (value) => {
-    const name = (value as { name?: unknown }).name;
-    return typeof name === "string" && name.length <= MAX_NAME_LENGTH && NAME_PATTERN.test(name) && Object.keys(value as object).length === 1;
-});
+export const commandParamsSchema = withFastCheck(
+    z.object({ name: nameSchema }),
+    (value) => isCommandName((value as { name?: unknown }).name) && Object.keys(value as object).length === 1,
+);
+
+/** Whether `name` is a command name nameSchema accepts as it is (without zod: the hot paths' check). */
+export function isCommandName(name: unknown): name is string {
+    return typeof name === "string" && name.length <= MAX_NAME_LENGTH && NAME_PATTERN.test(name);
+}
 
 export const evolveBodySchema = z.strictObject({
     description: pgText(z.string().trim().min(1, "must not be empty").max(MAX_DESCRIPTION_LENGTH, `must be at most ${MAX_DESCRIPTION_LENGTH} characters`)),
