@@ -192,7 +192,14 @@ export async function buildApiApp(deps: ApiDeps) {
         metrics.activeConnections.dec();
         // Requests fastify answers before routing (a malformed URL) skip onRequest. The time is
         // fastify's own clock: from the request's arrival to the response's end, in ms.
-        recordRequest(request.id, request.method, request.endpoint || (request.routeOptions.url ?? UNMATCHED), reply.statusCode, request.client, reply.elapsedTime);
+        recordRequest(
+            request.id,
+            request.method,
+            request.endpoint || (request.routeOptions.url ?? UNMATCHED),
+            reply.statusCode,
+            request.client,
+            reply.elapsedTime,
+        );
         done();
     });
 

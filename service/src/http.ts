@@ -75,7 +75,13 @@ export function createHttp(options: HttpOptions) {
         // front of fastify's routing when there is one.
         serverFactory: (handler, fastifyOptions) => {
             // fastify's options with its defaults applied (keepAliveTimeout 72 s...).
-            const o = fastifyOptions as { http?: http.ServerOptions; keepAliveTimeout: number; requestTimeout: number; connectionTimeout: number; maxRequestsPerSocket?: number | null };
+            const o = fastifyOptions as {
+                http?: http.ServerOptions;
+                keepAliveTimeout: number;
+                requestTimeout: number;
+                connectionTimeout: number;
+                maxRequestsPerSocket?: number | null;
+            };
             const server = http.createServer(o.http ?? {}, (req, res) => {
                 if (options.answerFirst?.(req, res) !== true) handler(req, res);
             });

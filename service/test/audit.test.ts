@@ -55,6 +55,69 @@ describe("clients, audit trail, pinned versions and rollback (real PostgreSQL, R
         });
     });
 
+    describe("repeated reads of a command (the hot path)", () => {
+        const read = async (path: string, init: RequestInit = {}) => {
+            const res = await fetch(`${p.apiUrl}${path}`, { ...init, headers: { ...asCi, ...(init.headers as Record<string, string>) } });
+            return { status: res.status, type: res.headers.get("content-type"), length: res.headers.get("content-length"), body: await res.text() };
+        };
+        const counted = async (series: string) => {
+            const text = await p.metrics.registry.metrics();
+            const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+            return line === undefined ? 0 : Number(line.split(" ")[1]);
+        };
+        const reads = 'cli_requests_total{method="GET",endpoint="/commands/:name",status="200",client="ci"}';
+        const timed = 'cli_request_duration_seconds_count{method="GET",endpoint="/commands/:name"}';
+        const isRead = (l: Record<string, unknown>) => l.msg === "request" && l.route === "/commands/:name" && l.client === "ci" && l.status === 200;
+
+        it("a command read again answers as its first read did: same status, headers and bytes; one request line and one count each", async () => {
+            assert.equal((await p.call("POST", "/evolve", { description: "greet someone", name: "read-twice" })).status, 201);
+            const [linesBefore, readsBefore, timedBefore] = [logLines.filter(isRead).length, await counted(reads), await counted(timed)];
+            const answers = [];
+            for (let i = 0; i < 5; i++) answers.push(await read("/commands/read-twice"));
+            const first = answers[0];
+            assert.equal(first.status, 200);
+            assert.equal(first.type, "application/json; charset=utf-8");
+            assert.equal(first.length, String(Buffer.byteLength(first.body)));
+            const body = JSON.parse(first.body) as { name: string; versions: Version[] };
+            assert.equal(body.name, "read-twice");
+            assert.deepEqual(
+                body.versions.map((v) => [v.version, v.createdBy]),
+                [[1, "alice"]],
+            );
+            for (const a of answers.slice(1)) assert.deepEqual(a, first);
+            const lines = logLines.filter(isRead).slice(linesBefore);
+            assert.equal(lines.length, 5, "one request line per read");
+            assert.equal(new Set(lines.map((l) => l.reqId)).size, 5, "each read has its own request id");
+            assert.equal(logLines.filter((l) => lines.some((m) => m.reqId === l.reqId)).length, 5, "request ids are not reused");
+            assert.equal((await counted(reads)) - readsBefore, 5, "cli_requests_total");
+            assert.equal((await counted(timed)) - timedBefore, 5, "cli_request_duration_seconds");
+        });
+
+        it("a command this replica has just read is never answered without a valid token", async () => {
+            assert.equal((await read("/commands/read-twice")).status, 200);
+            for (const authorization of [
+                undefined,
+                "Bearer not-a-configured-token-000",
+                `Basic ${CI_TOKEN}`,
+                `Bearer ${CI_TOKEN.slice(0, -1)}`,
+                `Bearer ${CI_TOKEN}x`,
+            ]) {
+                const res = await fetch(`${p.apiUrl}/commands/read-twice`, { headers: authorization === undefined ? {} : { authorization } });
+                assert.equal(res.status, 401, String(authorization));
+                assert.deepEqual(await res.json(), { error: { code: "unauthorized", message: "missing or invalid bearer token" } });
+            }
+        });
+
+        it("the forms of the path the route decodes, and HEAD, answer as the plain read does", async () => {
+            const plain = await read("/commands/read-twice");
+            for (const path of ["/commands/read-twice?verbose=1", "/commands/read%2Dtwice"]) assert.deepEqual(await read(path), plain, path);
+            const head = await read("/commands/read-twice", { method: "HEAD" });
+            assert.deepEqual(head, { ...plain, body: "" });
+            assert.equal((await read("/commands/read-twice/")).status, 404);
+            assert.equal((await read("/commands/Read-twice")).status, 400);
+        });
+    });
+
     describe("audit trail", () => {
         it("each version says which client stored it", async () => {
             assert.equal((await p.call("POST", "/evolve", { description: "greet someone", name: "hello" })).body.createdBy, "alice");
