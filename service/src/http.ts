@@ -1,6 +1,6 @@
 /** HTTP plumbing shared by the api and the runner: JSON errors, body parsing, request metrics. */
 import * as http from "node:http";
-import Fastify, { LogController, type FastifyReply } from "fastify";
+import Fastify, { LogController, type FastifyReply, type FastifyServerOptions } from "fastify";
 import { hasZodFastifySchemaValidationErrors, serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { fastCheckOf } from "./fastCheck";
@@ -53,7 +53,6 @@ export interface HttpOptions {
     /**
      * Sees each request before fastify does and answers it itself (returning true) only when it
      * can answer exactly as the route would; else it leaves `res` untouched and returns false.
-     * Reading it is the server's first step; it may be set after createHttp returns.
      */
     answerFirst?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
     /** Request ids (default: fastify's). */
@@ -66,31 +65,35 @@ export function requestIds(): () => string {
     return () => `req-${(next = (next + 1) & 0x7fffffff).toString(36)}`;
 }
 
+function serverWithAnswerFirst(answerFirst: NonNullable<HttpOptions["answerFirst"]>): FastifyServerOptions["serverFactory"] {
+    return (handler, fastifyOptions) => {
+        // fastify's options with its defaults applied (keepAliveTimeout 72 s...).
+        const o = fastifyOptions as {
+            http?: http.ServerOptions;
+            keepAliveTimeout: number;
+            requestTimeout: number;
+            connectionTimeout: number;
+            maxRequestsPerSocket?: number | null;
+        };
+        const server = http.createServer(o.http ?? {}, (req, res) => {
+            if (!answerFirst(req, res)) handler(req, res);
+        });
+        server.keepAliveTimeout = o.keepAliveTimeout;
+        server.requestTimeout = o.requestTimeout;
+        server.setTimeout(o.connectionTimeout);
+        if (o.maxRequestsPerSocket) server.maxRequestsPerSocket = o.maxRequestsPerSocket;
+        return server;
+    };
+}
+
 export function createHttp(options: HttpOptions) {
     const app = Fastify({
         loggerInstance: options.logger,
         bodyLimit: options.bodyLimit,
         genReqId: options.genReqId,
-        // fastify's own HTTP/1 server (its settings as fastify applies them), with `answerFirst` in
-        // front of fastify's routing when there is one.
-        serverFactory: (handler, fastifyOptions) => {
-            // fastify's options with its defaults applied (keepAliveTimeout 72 s...).
-            const o = fastifyOptions as {
-                http?: http.ServerOptions;
-                keepAliveTimeout: number;
-                requestTimeout: number;
-                connectionTimeout: number;
-                maxRequestsPerSocket?: number | null;
-            };
-            const server = http.createServer(o.http ?? {}, (req, res) => {
-                if (options.answerFirst?.(req, res) !== true) handler(req, res);
-            });
-            server.keepAliveTimeout = o.keepAliveTimeout;
-            server.requestTimeout = o.requestTimeout;
-            server.setTimeout(o.connectionTimeout);
-            if (o.maxRequestsPerSocket) server.maxRequestsPerSocket = o.maxRequestsPerSocket;
-            return server;
-        },
+        // With `answerFirst`: fastify's HTTP/1 server, set up as fastify sets up its own
+        // (lib/server.js getServerInstance, fastify 5.12.8), with `answerFirst` in front of the routing.
+        serverFactory: options.answerFirst && serverWithAnswerFirst(options.answerFirst),
         // Our own onResponse hook logs requests (with route and duration); fastify's are off.
         logController: new LogController({ disableRequestLogging: true }),
         // No per-request child logger (pino children cost a redaction set-up each); request logs

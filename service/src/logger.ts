@@ -29,13 +29,63 @@ export type Logger = pino.Logger;
 export const LOG_BATCH_BYTES = 4096;
 export const LOG_FLUSH_INTERVAL_MS = 250;
 
+type SonicBoom = ReturnType<typeof pino.destination>;
+
 /**
- * stdout (or `fd`) through sonic-boom with `sync: false`: lines collect in memory and leave in one write(2)
- * per 4 KiB (about 15 request lines), issued off the event loop; at low traffic a timer writes what
- * is buffered every 250 ms. Unbounded: a line is never dropped. `flushLogs` waits until it drained.
+ * The lines logged within one event-loop turn, handed to sonic-boom as one string when the turn
+ * ends (setImmediate) or before a flush: sonic-boom measures its pending string on every write
+ * (`Buffer.byteLength` of a growing concatenation, flattened each time), which at thousands of lines
+ * a second cost ~4 µs a line; one write per turn pays it once for all of them. Order is kept: every
+ * line of the logger goes through here.
  */
-export function asyncDestination(fd = 1): ReturnType<typeof pino.destination> {
-    return pino.destination({ dest: fd, sync: false, minLength: LOG_BATCH_BYTES, periodicFlush: LOG_FLUSH_INTERVAL_MS });
+export class TurnBatchedDestination {
+    private lines: string[] = [];
+    private scheduled = false;
+
+    constructor(readonly sonic: SonicBoom) {}
+
+    write(line: string): boolean {
+        this.lines.push(line);
+        if (!this.scheduled) {
+            this.scheduled = true;
+            setImmediate(this.release);
+        }
+        return true;
+    }
+
+    /** Hands the turn's lines to sonic-boom. */
+    private readonly release = (): void => {
+        this.scheduled = false;
+        if (this.lines.length === 0) return;
+        const text = this.lines.join("");
+        this.lines = [];
+        this.sonic.write(text);
+    };
+
+    flush(cb: (err?: Error) => void): void {
+        this.release();
+        this.sonic.flush(cb);
+    }
+
+    flushSync(): void {
+        this.release();
+        this.sonic.flushSync();
+    }
+
+    end(): void {
+        this.release();
+        this.sonic.end();
+    }
+}
+
+/**
+ * stdout (or `fd`) through sonic-boom with `sync: false`, behind a TurnBatchedDestination: lines
+ * collect in memory and leave in one write(2) per 4 KiB (about 20 request lines), issued off the
+ * event loop; at low traffic a timer writes what is buffered every 250 ms. Unbounded: a line is never
+ * dropped. `flushLogs` waits until it drained.
+ */
+export function asyncDestination(fd = 1): TurnBatchedDestination {
+    return new TurnBatchedDestination(pino.destination({ dest: fd, sync: false, minLength: LOG_BATCH_BYTES, periodicFlush: LOG_FLUSH_INTERVAL_MS }));
 }
 
 let lastMs = -1;

@@ -64,7 +64,7 @@ describe("logger", () => {
             file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "logger-")), "out.log");
             dest = asyncDestination(fs.openSync(file, "w"));
         });
-        afterEach(() => new Promise((resolve) => (dest.once("close", resolve), dest.end())));
+        afterEach(() => new Promise((resolve) => (dest.sonic.once("close", resolve), dest.end())));
 
         it("logging calls do not wait for their writes; flushLogs resolves once every line is out, in order", async () => {
             const log = createLogger("info", dest);
