@@ -154,6 +154,13 @@ export async function buildApiApp(deps: ApiDeps) {
     // Declared, so that setting it keeps the request objects' shape (an undeclared property per request
     // made every hook that reads the request slower).
     app.decorateRequest("endpoint", "");
+    // answerHeldCommand takes every GET /commands/<name> as this route's: a route that fastify would
+    // prefer for such a path (a static /commands/<word>) must not be added unnoticed.
+    app.addHook("onRoute", (route) => {
+        const rest = route.url.startsWith(COMMAND_PATH_PREFIX) ? route.url.slice(COMMAND_PATH_PREFIX.length) : "/";
+        if (route.url !== COMMAND_ROUTE && !rest.includes("/"))
+            throw new Error(`route ${route.url} would be shadowed by answerHeldCommand for GET ${COMMAND_PATH_PREFIX}<name>`);
+    });
     // Metric children cached per label set: prom-client hashes label objects on every call otherwise.
     const requestCounters = new Map<string, ReturnType<ApiMetrics["requests"]["labels"]>>();
     const durationHistograms = new Map<string, ReturnType<ApiMetrics["requestDuration"]["labels"]>>();
