@@ -11,6 +11,7 @@ import * as crypto from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as sdkDebuggable from "@pulumi/pulumi/runtime/debuggable";
 import * as mocks from "./mocks";
+import { withPlainStructs } from "./plain-structs";
 import { type ConfigOverrides, projectName, readStackConfig, ROOT } from "./stacks";
 
 // What the stack files are and how they are read, in tools/stacks.ts (no SDK: a CLI checks a stack
@@ -68,6 +69,13 @@ export interface EvaluateOptions {
      * @default false
      */
     sdkStackCapture?: boolean;
+    /**
+     * Keep google-protobuf's encoding of the property maps between the SDK and the mock monitor
+     * (see `withPlainStructs` in tools/plain-structs.ts). Only the test that proves it changes
+     * nothing of a render needs it.
+     * @default false
+     */
+    sdkStructs?: boolean;
 }
 
 /** What a value built from a missing output or a stringified object reads like. */
@@ -267,7 +275,8 @@ export async function evaluateStack(stack: string, options: EvaluateOptions = {}
     if (running) throw new Error("harness: evaluateStack is not re-entrant; await the previous evaluation first");
     running = true;
     try {
-        return await (options.sdkStackCapture ? evaluate(stack, options) : withoutStackCapture(() => evaluate(stack, options)));
+        const structs = options.sdkStructs ? () => evaluate(stack, options) : () => withPlainStructs(() => evaluate(stack, options));
+        return await (options.sdkStackCapture ? structs() : withoutStackCapture(structs));
     } finally {
         running = false;
     }
