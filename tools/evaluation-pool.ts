@@ -35,9 +35,11 @@ interface Pending {
 
 /**
  * Node flags of a worker: a larger young generation (an evaluation allocates ~50 MB of short-lived
- * objects; with the default 16 MB semi-space, scavenges were a third of a worker's CPU).
+ * objects; with the default 16 MB semi-space, scavenges were a third of a worker's CPU), collected
+ * on the worker's own thread: V8's parallel GC helpers cost CPU (≈ 10 % of a warm evaluation's,
+ * README "Development") and only pay off on idle cores, which the pool is there to fill.
  */
-const WORKER_NODE_OPTIONS = ["--max-semi-space-size=64"];
+const WORKER_NODE_OPTIONS = ["--max-semi-space-size=64", "--single-threaded-gc"];
 
 export class EvaluationPool {
     private readonly queue: Pending[] = [];

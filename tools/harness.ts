@@ -81,6 +81,17 @@ export interface EvaluateOptions {
 /** What a value built from a missing output or a stringified object reads like. */
 export const BROKEN_VALUE = /\bundefined\b|\[object Object\]|\bNaN\b/;
 
+/** `Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, fn(v)]))` without the arrays in between. */
+function mapValues(obj: Record<string, unknown>, fn: (value: unknown) => unknown): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(obj)) {
+        // A key "__proto__" is an own property there, not the prototype.
+        if (key === "__proto__") Object.defineProperty(out, key, { value: fn(obj[key]), enumerable: true, writable: true, configurable: true });
+        else out[key] = fn(obj[key]);
+    }
+    return out;
+}
+
 /**
  * A secret's value with every leaf replaced by "[secret]": its shape (map keys) stays readable. A
  * leaf built from a missing value (`undefined`, `[object Object]`, `NaN`) is shown as such, so a
@@ -91,7 +102,7 @@ function mask(value: unknown): unknown {
     if (value && typeof value === "object") {
         const obj = value as Record<string, unknown>;
         if (obj[SIG_KEY] === SIG_SECRET) return mask(obj.value);
-        return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, mask(v)]));
+        return mapValues(obj, mask);
     }
     const broken = value === undefined || (typeof value === "number" && Number.isNaN(value)) ? String(value) : BROKEN_VALUE.exec(String(value))?.[0];
     return broken ? `${SECRET} (broken: ${broken})` : SECRET;
@@ -112,7 +123,7 @@ export function redact(value: unknown): unknown {
             case SIG_ARCHIVE:
                 return { asset: obj.path ?? obj.uri ?? "(inline)" };
             default:
-                return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, redact(v)]));
+                return mapValues(obj, redact);
         }
     }
     return value;
