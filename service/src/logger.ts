@@ -67,11 +67,6 @@ export class TurnBatchedDestination {
         this.sonic.flush(cb);
     }
 
-    flushSync(): void {
-        this.release();
-        this.sonic.flushSync();
-    }
-
     end(): void {
         this.release();
         this.sonic.end();
