@@ -146,6 +146,8 @@ export async function buildApiApp(deps: ApiDeps) {
     const app = createHttp({ logger: deps.log, bodyLimit: deps.bodyLimit, mapError, genReqId: nextRequestId, answerFirst: answerHeldCommand });
     const { metrics } = deps;
     let draining = false;
+    /** Set when the app starts closing (fastify then answers 503, Connection: close: so must every request). */
+    let closing = false;
     const readyTimeout = deps.readyTimeoutMs ?? 1000;
 
     const clientOf = clientMatcher(deps.apiClients);
@@ -183,6 +185,11 @@ export async function buildApiApp(deps: ApiDeps) {
         else requestLog.info(entry);
     }
 
+    app.addHook("preClose", (done) => {
+        closing = true;
+        done();
+    });
+
     // Callback-style hooks: they run on every request, and skip a promise each.
     app.addHook("onRequest", (request, _reply, done) => {
         metrics.activeConnections.inc();
@@ -216,12 +223,14 @@ export async function buildApiApp(deps: ApiDeps) {
      * cost). It answers only what the route would answer with a 200 and the held bytes, with the same
      * headers, request line, metrics and request id sequence; anything else (another method or path,
      * a name the route would reject or decode, a request body, no or a bad token, a body not held,
-     * draining) goes to fastify untouched. The token is checked before the cache is looked at, so a
+     * draining or closing, a response queued behind an earlier one on a pipelined connection: answered
+     * by fastify when its turn comes, so its line and timing say when it was sent) goes to fastify
+     * untouched. The token is checked before the cache is looked at, so a
      * caller without one cannot time whether a name is held. `cli_active_connections` is not moved:
      * the request is answered within one synchronous step, so no scrape could see it in flight.
      */
     function answerHeldCommand(req: IncomingMessage, res: ServerResponse): boolean {
-        if (req.method !== "GET" || draining) return false;
+        if (req.method !== "GET" || draining || closing || res.socket === null) return false;
         const url = req.url;
         if (url === undefined || !url.startsWith(COMMAND_PATH_PREFIX)) return false;
         const name = url.slice(COMMAND_PATH_PREFIX.length);

@@ -1,6 +1,6 @@
 /** HTTP plumbing shared by the api and the runner: JSON errors, body parsing, request metrics. */
-import * as http from "node:http";
-import Fastify, { LogController, type FastifyReply, type FastifyServerOptions } from "fastify";
+import type * as http from "node:http";
+import Fastify, { LogController, type FastifyReply } from "fastify";
 import { hasZodFastifySchemaValidationErrors, serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { fastCheckOf } from "./fastCheck";
@@ -65,25 +65,20 @@ export function requestIds(): () => string {
     return () => `req-${(next = (next + 1) & 0x7fffffff).toString(36)}`;
 }
 
-function serverWithAnswerFirst(answerFirst: NonNullable<HttpOptions["answerFirst"]>): FastifyServerOptions["serverFactory"] {
-    return (handler, fastifyOptions) => {
-        // fastify's options with its defaults applied (keepAliveTimeout 72 s...).
-        const o = fastifyOptions as {
-            http?: http.ServerOptions;
-            keepAliveTimeout: number;
-            requestTimeout: number;
-            connectionTimeout: number;
-            maxRequestsPerSocket?: number | null;
-        };
-        const server = http.createServer(o.http ?? {}, (req, res) => {
-            if (!answerFirst(req, res)) handler(req, res);
-        });
-        server.keepAliveTimeout = o.keepAliveTimeout;
-        server.requestTimeout = o.requestTimeout;
-        server.setTimeout(o.connectionTimeout);
-        if (o.maxRequestsPerSocket) server.maxRequestsPerSocket = o.maxRequestsPerSocket;
-        return server;
-    };
+/**
+ * Puts `answerFirst` in front of fastify's request handler on fastify's own server (so its timeouts,
+ * clientError handling and close behaviour stay fastify's). Servers fastify adds for a host name's
+ * other addresses (e.g. "localhost" on ::1 too) get fastify's handler alone: the same answers, on the
+ * slower path.
+ */
+function answerBeforeRouting(server: http.Server, answerFirst: NonNullable<HttpOptions["answerFirst"]>): void {
+    const listeners = server.listeners("request") as ((req: http.IncomingMessage, res: http.ServerResponse) => void)[];
+    if (listeners.length !== 1) throw new Error(`http: expected fastify's one request listener on its server, found ${listeners.length}`);
+    const [route] = listeners;
+    server.removeListener("request", route);
+    server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+        if (!answerFirst(req, res)) route(req, res);
+    });
 }
 
 export function createHttp(options: HttpOptions) {
@@ -91,9 +86,6 @@ export function createHttp(options: HttpOptions) {
         loggerInstance: options.logger,
         bodyLimit: options.bodyLimit,
         genReqId: options.genReqId,
-        // With `answerFirst`: fastify's HTTP/1 server, set up as fastify sets up its own
-        // (lib/server.js getServerInstance, fastify 5.12.8), with `answerFirst` in front of the routing.
-        serverFactory: options.answerFirst && serverWithAnswerFirst(options.answerFirst),
         // Our own onResponse hook logs requests (with route and duration); fastify's are off.
         logController: new LogController({ disableRequestLogging: true }),
         // No per-request child logger (pino children cost a redaction set-up each); request logs
@@ -108,6 +100,8 @@ export function createHttp(options: HttpOptions) {
             sendError(reply, 400, "bad_request", err.message);
         },
     });
+
+    if (options.answerFirst) answerBeforeRouting(app.server, options.answerFirst);
 
     // Route schemas are zod (fastify-type-provider-zod): requests are validated and responses
     // serialized from the schemas declared on each route, which also yield the handlers' types.

@@ -6,6 +6,10 @@
  */
 import pino from "pino";
 
+/** on-exit-leak-free (pino's own exit hook; no type declarations): runs `fn` at exit for objects still alive, without holding them. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const onExit = require("on-exit-leak-free") as { register<T extends object>(obj: T, fn: (obj: T) => void): void };
+
 export const REDACT_PATHS = [
     "req.headers.authorization",
     'req.headers["x-runner-token"]',
@@ -42,7 +46,12 @@ export class TurnBatchedDestination {
     private lines: string[] = [];
     private scheduled = false;
 
-    constructor(readonly sonic: SonicBoom) {}
+    constructor(readonly sonic: SonicBoom) {
+        // A process that ends in the turn that logged (process.exit, an uncaught error) never reaches
+        // the setImmediate: its last lines, the ones that say why, are written at exit. pino flushes
+        // the sonic-boom itself the same way; a write after that flush is flushed here.
+        onExit.register(this, (destination) => destination.flushSync());
+    }
 
     write(line: string): boolean {
         this.lines.push(line);
@@ -61,6 +70,16 @@ export class TurnBatchedDestination {
         this.lines = [];
         this.sonic.write(text);
     };
+
+    /** Writes every line now, synchronously (at exit, when no event loop is left). */
+    flushSync(): void {
+        try {
+            this.release();
+            this.sonic.flushSync();
+        } catch {
+            // already ended or closed: nothing is left to write to
+        }
+    }
 
     flush(cb: (err?: Error) => void): void {
         this.release();

@@ -1,0 +1,201 @@
+/**
+ * The held-command answer (answerHeldCommand in src/app.ts: a cached GET /commands/:name answered in
+ * front of fastify's routing) on a real socket, where it runs (`app.inject()` never reaches it): the
+ * cases an attack on it found (/work/team/attack-42.md F1-F4), each asserted by what a client or an
+ * operator sees. In-memory repository and Redis: nothing here needs PostgreSQL.
+ */
+import * as assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import dns from "node:dns";
+import * as net from "node:net";
+import * as path from "node:path";
+import { Writable } from "node:stream";
+import type { Redis } from "ioredis";
+import { buildApiApp, type ApiDeps } from "../src/app";
+import { GenerationCache } from "../src/cache";
+import { createLogger } from "../src/logger";
+import { createApiMetrics } from "../src/metrics";
+
+const TOKEN = "held-command-token-0123456789";
+const SLOW_MS = 300;
+
+const version = (name: string) => ({
+    name,
+    version: 1,
+    description: "d",
+    code: "console.log('hi')",
+    model: "m",
+    validation: { enabled: true, strictMode: true, valid: true, problems: [] },
+    createdBy: "alice",
+    rolledBackFrom: null,
+    createdAt: "2026-01-01T00:00:00.000Z",
+});
+
+class MemoryRedis {
+    private readonly values = new Map<string, string>();
+    async get(key: string) {
+        return this.values.get(key) ?? null;
+    }
+    async getBuffer(key: string) {
+        const value = this.values.get(key);
+        return value === undefined ? null : Buffer.from(value);
+    }
+    async set(key: string, value: string) {
+        this.values.set(key, String(value));
+        return "OK";
+    }
+    async del(key: string) {
+        return this.values.delete(key) ? 1 : 0;
+    }
+}
+
+/** The api with a repository holding "hello" (answered at once) and names starting "slow" (answered after SLOW_MS, 404). */
+async function startApi() {
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+        write(chunk, _encoding, done) {
+            for (const line of String(chunk).split("\n")) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
+            done();
+        },
+    });
+    const log = createLogger("info", sink);
+    const metrics = createApiMetrics(false);
+    const repo = {
+        async versions(name: string) {
+            if (name.startsWith("slow")) await new Promise((resolve) => setTimeout(resolve, SLOW_MS));
+            return name === "hello" ? [version(name)] : [];
+        },
+        async latest() {
+            return undefined;
+        },
+    };
+    const api = await buildApiApp({
+        log,
+        metrics,
+        repo: repo as unknown as ApiDeps["repo"],
+        cache: new GenerationCache(new MemoryRedis() as unknown as Redis, 3600, log, metrics),
+        llm: { model: "m" } as unknown as ApiDeps["llm"],
+        runner: {} as ApiDeps["runner"],
+        runs: { record() {}, flush: async () => undefined },
+        redisPing: async () => "PONG",
+        apiClients: [{ name: "alice", token: TOKEN }],
+        validation: { enabled: true, strictMode: true },
+        security: { sandboxEnabled: true, maxExecutionTimeMs: 1000 },
+        version: "1.0.0",
+        bodyLimit: 64 * 1024,
+    });
+    return { api, lines };
+}
+
+const get = (name: string, extra = "") => `GET /commands/${name} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\n${extra}\r\n`;
+
+/** Sends `requests` on one connection and resolves with what arrived when `count` responses are in (or the socket closed). */
+function exchange(port: number, requests: string, count: number, host = "127.0.0.1"): Promise<string> {
+    return new Promise((resolve, reject) => {
+        const socket = net.connect(port, host);
+        let received = "";
+        const done = () => {
+            socket.destroy();
+            resolve(received);
+        };
+        socket.on("data", (data) => {
+            received += data.toString("latin1");
+            if ((received.match(/HTTP\/1\.1 \d{3} /g) ?? []).length >= count && /\r\n\r\n[^]*\}$/.test(received)) done();
+        });
+        socket.on("close", done);
+        socket.on("error", reject);
+        socket.on("connect", () => socket.write(requests));
+    });
+}
+
+const statuses = (text: string) => [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
+const requestLines = (lines: Record<string, unknown>[]) => lines.filter((l) => l.msg === "request");
+
+describe("the held-command answer in front of fastify (real socket)", () => {
+    it("a held command pipelined behind a slow request is logged and timed when it is sent, in request order (F2)", async () => {
+        const { api, lines } = await startApi();
+        try {
+            await api.app.listen({ port: 0, host: "127.0.0.1" });
+            const { port } = api.app.server.address() as net.AddressInfo;
+            assert.deepEqual(statuses(await exchange(port, get("hello"), 1)), [200]); // now held
+            const received = await exchange(port, get("slow-one") + get("hello"), 2);
+            assert.deepEqual(statuses(received), [404, 200]);
+            // Logged in request order: the slow request's line first.
+            const [slow, held] = requestLines(lines).slice(1);
+            assert.deepEqual([slow.status, held.status], [404, 200]);
+            assert.ok(Number(held.durationMs) >= SLOW_MS - 50, `the held answer waited behind the slow one: durationMs ${String(held.durationMs)}`);
+        } finally {
+            await api.close();
+        }
+    });
+
+    it("once the app is closing, a held command on a kept-alive connection is answered 503 with Connection: close, like every request (F3)", async () => {
+        const { api } = await startApi();
+        await api.app.listen({ port: 0, host: "127.0.0.1" });
+        const { port } = api.app.server.address() as net.AddressInfo;
+        assert.deepEqual(statuses(await exchange(port, get("hello"), 1)), [200]); // now held
+        // A connection kept open by a slow request, then close() (without beginShutdown), then the held read on it.
+        const socket = net.connect(port, "127.0.0.1");
+        await new Promise((resolve) => socket.on("connect", resolve));
+        let received = "";
+        socket.on("data", (data) => (received += data.toString("latin1")));
+        const closed = new Promise((resolve) => socket.on("close", resolve));
+        socket.write(get("slow-two"));
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        const closing = api.close();
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        socket.write(get("hello"));
+        await closed;
+        await closing;
+        assert.deepEqual(statuses(received), [404, 503]);
+        assert.match(received.slice(received.lastIndexOf("HTTP/1.1 ")), /\r\nConnection: close\r\n/i);
+    });
+
+    it('listening on "localhost" answers on each of its addresses, as fastify binds them all (F4)', async () => {
+        // "localhost" with two addresses, as in a dual-stack hosts file (127.0.0.1 and ::1; fastify binds
+        // every address of "localhost"); 127.0.0.2 is loopback too, so no IPv6 is needed.
+        const lookup = dns.lookup;
+        (dns as { lookup: unknown }).lookup = (host: string, options: unknown, callback?: unknown) => {
+            if (host !== "localhost") return (lookup as (...args: unknown[]) => void)(host, options, callback);
+            const cb = (typeof options === "function" ? options : callback) as (...args: unknown[]) => void;
+            const all = typeof options === "object" && options !== null && (options as { all?: boolean }).all;
+            if (all)
+                process.nextTick(cb, null, [
+                    { address: "127.0.0.1", family: 4 },
+                    { address: "127.0.0.2", family: 4 },
+                ]);
+            else process.nextTick(cb, null, "127.0.0.1", 4);
+        };
+        const { api } = await startApi();
+        try {
+            await api.app.listen({ port: 0, host: "localhost" });
+            const { port } = api.app.server.address() as net.AddressInfo;
+            for (const host of ["127.0.0.1", "127.0.0.2"]) {
+                assert.deepEqual(statuses(await exchange(port, get("hello"), 1, host)), [200], host);
+                assert.deepEqual(statuses(await exchange(port, get("hello"), 1, host)), [200], `${host}, held`);
+            }
+        } finally {
+            (dns as { lookup: unknown }).lookup = lookup;
+            await api.close();
+        }
+    });
+
+    it("a process that exits in the turn it logged still writes those lines (F1)", () => {
+        const script = `
+            const { createLogger } = require(${JSON.stringify(path.join(__dirname, "../src/logger"))});
+            const log = createLogger("info");
+            log.info("first");
+            log.error("the line that says why");
+            process.exit(3);`;
+        const child = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", script], {
+            encoding: "utf8",
+            cwd: path.join(__dirname, ".."),
+        });
+        assert.equal(child.status, 3, child.stderr);
+        const messages = child.stdout
+            .split("\n")
+            .filter(Boolean)
+            .map((l) => (JSON.parse(l) as { msg: string }).msg);
+        assert.deepEqual(messages, ["first", "the line that says why"]);
+    });
+});
