@@ -37,7 +37,7 @@ interface Pending {
  * Node flags of a worker: a larger young generation (an evaluation allocates ~50 MB of short-lived
  * objects; with the default 16 MB semi-space, scavenges were a third of a worker's CPU).
  */
-const WORKER_NODE_OPTIONS = ["--max-semi-space-size=64"];
+const WORKER_NODE_OPTIONS = process.env.XOPT ? process.env.XOPT.split(" ") : ["--max-semi-space-size=64"];
 
 export class EvaluationPool {
     private readonly queue: Pending[] = [];
