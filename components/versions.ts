@@ -81,7 +81,11 @@ export const IMAGES = {
     redisExporter: "docker.io/oliver006/redis_exporter:v1.80.0",
     /** Runs the OpenSearch bootstrap job (stdlib-only Python: SigV4 requests with IRSA credentials). */
     python: "docker.io/library/python:3.12.12-slim-bookworm",
-    /** kube-prometheus-stack's CRD upgrade job unpacks the CRDs with busybox (the chart defaults to "latest"). */
+    /**
+     * kube-prometheus-stack's CRD upgrade job unpacks the CRDs with busybox (the chart defaults to "latest").
+     * 1.37.0 is the official image's stable line (docker-library/official-images library/busybox at 37079fb:
+     * amd64 and arm64v8 among its architectures); 1.38.0 is tagged "unstable" there.
+     */
     busyboxTag: "1.37.0",
 } as const;
 

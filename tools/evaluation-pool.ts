@@ -34,12 +34,16 @@ interface Pending {
 }
 
 /**
- * Node flags of a worker: a larger young generation (an evaluation allocates ~50 MB of short-lived
- * objects; with the default 16 MB semi-space, scavenges were a third of a worker's CPU), and GC on
- * the worker's own thread: the pool runs beside the mocha process on every core, so V8's parallel
- * GC helpers found no idle core and only added CPU (the leaf sweep: ~7 % less CPU without them).
+ * Node flags of a worker. An evaluation allocates ~50 MB of objects that stay alive until it ends:
+ * a young generation large enough for a whole evaluation (with the default 16 MB semi-space,
+ * scavenges were a third of a worker's CPU) and kept that large (V8 shrinks it after the cheap
+ * scavenges below, and then scavenges in the middle of evaluations again), emptied by the worker
+ * between two evaluations (`gc`, exposed for that: little is alive then, so the scavenge is cheap,
+ * instead of copying a half-built evaluation), and collected on the worker's own thread (V8's
+ * parallel GC helpers cost CPU and only pay off on idle cores, which the pool is there to fill).
+ * README "Development".
  */
-const WORKER_NODE_OPTIONS = ["--max-semi-space-size=64", "--single-threaded-gc"];
+const WORKER_NODE_OPTIONS = ["--max-semi-space-size=128", "--min-semi-space-size=64", "--single-threaded-gc", "--expose-gc"];
 
 export class EvaluationPool {
     private readonly queue: Pending[] = [];

@@ -11,6 +11,7 @@ import * as crypto from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as sdkDebuggable from "@pulumi/pulumi/runtime/debuggable";
 import * as mocks from "./mocks";
+import { withPlainStructs } from "./plain-structs";
 import { type ConfigOverrides, projectName, readStackConfig, ROOT } from "./stacks";
 
 // What the stack files are and how they are read, in tools/stacks.ts (no SDK: a CLI checks a stack
@@ -68,10 +69,28 @@ export interface EvaluateOptions {
      * @default false
      */
     sdkStackCapture?: boolean;
+    /**
+     * Keep google-protobuf's encoding of the property maps between the SDK and the mock monitor
+     * (see `withPlainStructs` in tools/plain-structs.ts). Only the test that proves it changes
+     * nothing of a render needs it.
+     * @default false
+     */
+    sdkStructs?: boolean;
 }
 
 /** What a value built from a missing output or a stringified object reads like. */
 export const BROKEN_VALUE = /\bundefined\b|\[object Object\]|\bNaN\b/;
+
+/** `Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, fn(v)]))` without the arrays in between. */
+function mapValues(obj: Record<string, unknown>, fn: (value: unknown) => unknown): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(obj)) {
+        // A key "__proto__" is an own property there, not the prototype.
+        if (key === "__proto__") Object.defineProperty(out, key, { value: fn(obj[key]), enumerable: true, writable: true, configurable: true });
+        else out[key] = fn(obj[key]);
+    }
+    return out;
+}
 
 /**
  * A secret's value with every leaf replaced by "[secret]": its shape (map keys) stays readable. A
@@ -83,7 +102,7 @@ function mask(value: unknown): unknown {
     if (value && typeof value === "object") {
         const obj = value as Record<string, unknown>;
         if (obj[SIG_KEY] === SIG_SECRET) return mask(obj.value);
-        return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, mask(v)]));
+        return mapValues(obj, mask);
     }
     const broken = value === undefined || (typeof value === "number" && Number.isNaN(value)) ? String(value) : BROKEN_VALUE.exec(String(value))?.[0];
     return broken ? `${SECRET} (broken: ${broken})` : SECRET;
@@ -104,7 +123,7 @@ export function redact(value: unknown): unknown {
             case SIG_ARCHIVE:
                 return { asset: obj.path ?? obj.uri ?? "(inline)" };
             default:
-                return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, redact(v)]));
+                return mapValues(obj, redact);
         }
     }
     return value;
@@ -267,7 +286,8 @@ export async function evaluateStack(stack: string, options: EvaluateOptions = {}
     if (running) throw new Error("harness: evaluateStack is not re-entrant; await the previous evaluation first");
     running = true;
     try {
-        return await (options.sdkStackCapture ? evaluate(stack, options) : withoutStackCapture(() => evaluate(stack, options)));
+        const structs = options.sdkStructs ? () => evaluate(stack, options) : () => withPlainStructs(() => evaluate(stack, options));
+        return await (options.sdkStackCapture ? structs() : withoutStackCapture(structs));
     } finally {
         running = false;
     }

@@ -25,8 +25,16 @@ export const REGION_AZS: Record<string, string[]> = {
     "ap-northeast-1": ["a", "c", "d"],
 };
 
+/** sha256 of each seed, kept for the process: every evaluation of a stack asks for the same few hundred. */
+const digests = new Map<string, string>();
+
 export function hex(seed: string, length: number): string {
-    return createHash("sha256").update(seed).digest("hex").slice(0, length);
+    let digest = digests.get(seed);
+    if (digest === undefined) {
+        digest = createHash("sha256").update(seed).digest("hex");
+        digests.set(seed, digest);
+    }
+    return digest.slice(0, length);
 }
 
 /** The physical name Pulumi's auto-naming would give: logical name plus a random (here: stable) suffix. */
