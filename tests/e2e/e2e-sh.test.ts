@@ -30,7 +30,7 @@ describe("tools/e2e/e2e.sh (stand-ins for kubectl and pulumi; port-forwards are 
         fs.mkdirSync(bin);
         const log = path.join(dir, "calls.log");
         // The stand-ins are bash (jq records each call's arguments as a JSON line): a node start-up is ~0.1 s
-        // of CPU, and a run makes up to six calls. Only a port-forward, a TCP proxy, runs node.
+        // of CPU, and a run makes up to three calls besides its port-forwards. A port-forward, a TCP proxy, runs node.
         const record = (name: string) => `jq -cn '$ARGS.positional' --args -- ${name} "$@" >> ${JSON.stringify(log)}`;
         const proxy = `const net = require("node:net");
 const [ns, ...a] = process.argv.slice(1);
