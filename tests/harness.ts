@@ -56,18 +56,27 @@ function canonical(value: unknown): string {
     return JSON.stringify(value);
 }
 
+/** `value`, frozen all the way down: a test that changed a shared render would throw instead of changing what other tests read. */
+function deepFreeze<T>(value: T): T {
+    if (value && typeof value === "object" && !Object.isFrozen(value)) {
+        Object.freeze(value);
+        for (const child of Object.values(value)) deepFreeze(child);
+    }
+    return value;
+}
+
 /** Evaluates `stack` with `options` once per process; every later call with equal options gets the same render (or the same failure). */
 function evaluateOnce(stack: StackName, options: EvaluateOptions): Promise<StackRender> {
     const key = `${stack} ${canonical(options)}`;
     let rendered = cache.get(key);
     if (!rendered) {
-        rendered = serial(() => evaluateStack(stack, options));
+        rendered = serial(() => evaluateStack(stack, options).then(deepFreeze));
         cache.set(key, rendered);
     }
     return rendered;
 }
 
-/** The stack as its Pulumi.<stack>.yaml defines it (evaluated once per process). Renders are shared: tests read them, never change them. */
+/** The stack as its Pulumi.<stack>.yaml defines it (evaluated once per process). Renders are shared and frozen: tests read them, never change them. */
 export function render(stack: StackName): Promise<StackRender> {
     return evaluateOnce(stack, {});
 }
