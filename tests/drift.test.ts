@@ -41,18 +41,22 @@ function drift(args: string[], preview: { rc: number; output: string }, openIssu
             { mode: 0o755 },
         );
         // gh: records its arguments (body files inlined) as JSON lines; `issue list` applies --jq to the open issues.
+        // A bash script (jq writes the JSON): a node stand-in cost a node start-up, ~0.1 s of CPU, per call.
         fs.writeFileSync(
             path.join(bin, "gh"),
             [
-                "#!/usr/bin/env node",
-                "const fs = require('fs'); const { execFileSync } = require('child_process');",
-                "const args = process.argv.slice(2).map((a, i, all) => (all[i - 1] === '--body-file' ? 'FILE:' + fs.readFileSync(a, 'utf8') : a));",
-                `fs.appendFileSync(${JSON.stringify(path.join(dir, "gh.log"))}, JSON.stringify(args) + '\\n');`,
-                "if (args[0] === 'issue' && args[1] === 'list') {",
-                `  const filter = args[args.indexOf('--jq') + 1];`,
-                `  process.stdout.write(execFileSync('jq', ['-r', filter], { input: fs.readFileSync(${JSON.stringify(path.join(dir, "issues.json"))}) }));`,
-                "}",
-                "if (args[0] === 'issue' && args[1] === 'create') process.stdout.write('https://github.com/o/r/issues/99\\n');",
+                "#!/usr/bin/env bash",
+                "set -e", // a failing jq fails the call, as gh's does
+                'args=(); prev=""; filter=""',
+                'for a in "$@"; do',
+                // `$(cat; echo .)` and the strip keep the body's trailing newlines.
+                '    if [[ "$prev" == --body-file ]]; then body="$(cat "$a"; echo .)"; args+=("FILE:${body%.}"); else args+=("$a"); fi',
+                '    if [[ "$prev" == --jq ]]; then filter="$a"; fi',
+                '    prev="$a"',
+                "done",
+                `jq -cn '$ARGS.positional' --args -- "\${args[@]}" >> ${JSON.stringify(path.join(dir, "gh.log"))}`,
+                `if [[ "$1" == issue && "$2" == list ]]; then jq -r "$filter" ${JSON.stringify(path.join(dir, "issues.json"))}; fi`,
+                'if [[ "$1" == issue && "$2" == create ]]; then echo https://github.com/o/r/issues/99; fi',
             ].join("\n"),
             { mode: 0o755 },
         );

@@ -4,9 +4,11 @@
  * what they registered.
  */
 import * as assert from "node:assert/strict";
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import Ajv, { type ValidateFunction } from "ajv";
+import standaloneCode from "ajv/dist/standalone";
 import * as YAML from "yaml";
 import { type AwsPlatformConfig, parseConfig, type RawConfig } from "../config";
 import { schemaPath } from "../tools/crd-schemas";
@@ -26,6 +28,7 @@ export type { RecordedResource, StackRender } from "../tools/harness";
 export const STACKS = ["dev", "staging", "prod", "local"] as const;
 export type StackName = (typeof STACKS)[number];
 
+/** Renders of this process, by stack and options (`key`): each variant is evaluated once and shared by every test that asks for it. */
 const cache = new Map<string, Promise<StackRender>>();
 let queue: Promise<unknown> = Promise.resolve();
 
@@ -36,19 +39,51 @@ function serial<T>(fn: () => Promise<T>): Promise<T> {
     return next;
 }
 
-/** The stack as its Pulumi.<stack>.yaml defines it (evaluated once per process). */
-export function render(stack: StackName): Promise<StackRender> {
-    if (!cache.has(stack))
-        cache.set(
-            stack,
-            serial(() => evaluateStack(stack)),
-        );
-    return cache.get(stack)!;
+/**
+ * `value` as text with object keys sorted and `undefined` spelled out (a config key set to
+ * `undefined` is not the same change as a key left out): equal for equal options, whatever the key order.
+ */
+function canonical(value: unknown): string {
+    if (value === undefined) return "undefined";
+    if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+    if (value && typeof value === "object") {
+        const obj = value as Record<string, unknown>;
+        return `{${Object.keys(obj)
+            .sort()
+            .map((k) => `${JSON.stringify(k)}:${canonical(obj[k])}`)
+            .join(",")}}`;
+    }
+    return JSON.stringify(value);
 }
 
-/** The stack with config changes applied (not cached). */
+/** `value`, frozen all the way down: a test that changed a shared render would throw instead of changing what other tests read. */
+function deepFreeze<T>(value: T): T {
+    if (value && typeof value === "object" && !Object.isFrozen(value)) {
+        Object.freeze(value);
+        for (const child of Object.values(value)) deepFreeze(child);
+    }
+    return value;
+}
+
+/** Evaluates `stack` with `options` once per process; every later call with equal options gets the same render (or the same failure). */
+function evaluateOnce(stack: StackName, options: EvaluateOptions): Promise<StackRender> {
+    const key = `${stack} ${canonical(options)}`;
+    let rendered = cache.get(key);
+    if (!rendered) {
+        rendered = serial(() => evaluateStack(stack, options).then(deepFreeze));
+        cache.set(key, rendered);
+    }
+    return rendered;
+}
+
+/** The stack as its Pulumi.<stack>.yaml defines it (evaluated once per process). Renders are shared and frozen: tests read them, never change them. */
+export function render(stack: StackName): Promise<StackRender> {
+    return evaluateOnce(stack, {});
+}
+
+/** The stack with config changes applied (evaluated once per process for equal changes and options, like `render`). */
 export function renderWith(stack: StackName, config: ConfigOverrides, options: Omit<EvaluateOptions, "config"> = {}): Promise<StackRender> {
-    return serial(() => evaluateStack(stack, { ...options, config }));
+    return evaluateOnce(stack, { ...options, config });
 }
 
 /** Evaluates a variant that must fail; returns the error (with what was registered before it). */
@@ -128,15 +163,44 @@ export function json<T = Record<string, unknown>>(value: unknown): T {
     return JSON.parse(value as string) as T;
 }
 
-const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
+const AJV_OPTIONS = { strict: false, allErrors: true, validateFormats: false } as const;
+/** `code.source` keeps each validator's generated code, which `crdSchemaValidator` caches. */
+const ajv = new Ajv({ ...AJV_OPTIONS, code: { source: true } });
 const crdValidators = new Map<string, ValidateFunction>();
+/** Compiled CRD validators (git-ignored), as ajv's standalone code, keyed by ajv's version, its options and the schema. */
+const AJV_CACHE = path.join(ROOT, ".build", "ajv");
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const AJV_KEY = `ajv ${(require("ajv/package.json") as { version: string }).version} ${JSON.stringify(AJV_OPTIONS)}\n`;
 
-/** A validator from a committed CRD schema (tools/crd-schemas.ts), for kinds no @kubernetes-models package has. */
+/**
+ * A validator from a committed CRD schema (tools/crd-schemas.ts), for kinds no @kubernetes-models package has.
+ * Compiling Envoy Gateway's EnvoyProxy schema takes ajv ~1 s (2.9 MB of code), so the generated
+ * code is kept in .build/ajv/ and loaded from there by later runs (~20 ms): the same code, so the
+ * same verdicts and messages. A missing or unreadable entry is compiled again.
+ */
 function crdSchemaValidator(kind: string): ValidateFunction | undefined {
     if (!crdValidators.has(kind)) {
         const file = schemaPath(kind);
         if (!fs.existsSync(file)) return undefined;
-        crdValidators.set(kind, ajv.compile((JSON.parse(fs.readFileSync(file, "utf8")) as { schema: object }).schema));
+        const text = fs.readFileSync(file, "utf8");
+        const cached = path.join(AJV_CACHE, `${crypto.createHash("sha256").update(AJV_KEY).update(text).digest("hex")}.js`);
+        let validate: ValidateFunction;
+        try {
+            // eslint-disable-next-line @typescript-eslint/no-require-imports
+            validate = require(cached) as ValidateFunction;
+        } catch {
+            validate = ajv.compile((JSON.parse(text) as { schema: object }).schema);
+            try {
+                // Write-then-rename: a concurrent run never loads half a file.
+                fs.mkdirSync(AJV_CACHE, { recursive: true });
+                const tmp = `${cached}.${process.pid}.tmp`;
+                fs.writeFileSync(tmp, standaloneCode(ajv, validate));
+                fs.renameSync(tmp, cached);
+            } catch {
+                // read-only checkout: the next run compiles again
+            }
+        }
+        crdValidators.set(kind, validate);
     }
     return crdValidators.get(kind);
 }

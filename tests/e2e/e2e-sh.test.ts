@@ -9,6 +9,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { CLI, E2E, GATEWAY_HOST, TOKEN, useStandIns, type Platform } from "./stand-in";
 
+/** `text` as one bash word. */
+const shellQuote = (text: string) => `'${text.replaceAll("'", `'\\''`)}'`;
+
 describe("tools/e2e/e2e.sh (stand-ins for kubectl and pulumi; port-forwards are real TCP proxies to the stand-in platform)", () => {
     let platform: Platform;
     useStandIns({ platform: (p) => (platform = p) });
@@ -26,36 +29,43 @@ describe("tools/e2e/e2e.sh (stand-ins for kubectl and pulumi; port-forwards are 
         const bin = path.join(dir, "bin");
         fs.mkdirSync(bin);
         const log = path.join(dir, "calls.log");
-        const record = `require("fs").appendFileSync(${JSON.stringify(log)}, JSON.stringify(process.argv.slice(1)) + "\\n");`;
-        fs.writeFileSync(
-            path.join(bin, "kubectl"),
-            `#!/usr/bin/env node
-process.argv[1] = "kubectl"; ${record}
-const net = require("node:net");
-let a = process.argv.slice(2);
-if (a[0] === "--context") a = a.slice(2);
-let ns;
-if (a[0] === "-n") { ns = a[1]; a = a.slice(2); }
-if (a[0] === "port-forward") {
+        // The stand-ins are bash (jq records each call's arguments as a JSON line): a node start-up is ~0.1 s
+        // of CPU, and a run makes up to three calls besides its port-forwards. A port-forward, a TCP proxy, runs node.
+        const record = (name: string) => `jq -cn '$ARGS.positional' --args -- ${name} "$@" >> ${JSON.stringify(log)}`;
+        const proxy = `const net = require("node:net");
+const [ns, ...a] = process.argv.slice(1);
 const svc = a[3].replace(/^svc\\//, ""); const [local, remote] = a[4].split(":");
 const target = JSON.parse(process.env.FAKE_TARGETS)[ns + "/" + svc + ":" + remote];
 if (!target) { console.error('error: services "' + svc + '" not found'); process.exit(1); }
 const u = new URL(target);
 net.createServer((c) => { const t = net.connect(Number(u.port), u.hostname); c.pipe(t).pipe(c); t.on("error", () => c.destroy()); c.on("error", () => t.destroy()); })
-    .listen(Number(local), "127.0.0.1", () => console.log("Forwarding from 127.0.0.1:" + local + " -> " + remote));
-} else if (a[0] === "get" && a[1] === "svc") process.stdout.write(process.env.FAKE_GATEWAYS);
-else { console.error("fake kubectl: unexpected " + a.join(" ")); process.exit(1); }
+    .listen(Number(local), "127.0.0.1", () => console.log("Forwarding from 127.0.0.1:" + local + " -> " + remote));`;
+        fs.writeFileSync(
+            path.join(bin, "kubectl"),
+            `#!/usr/bin/env bash
+set -e
+${record("kubectl")}
+a=("$@")
+if [[ "\${a[0]-}" == --context ]]; then a=("\${a[@]:2}"); fi
+ns=""
+if [[ "\${a[0]-}" == -n ]]; then ns="\${a[1]}"; a=("\${a[@]:2}"); fi
+if [[ "\${a[0]-}" == port-forward ]]; then exec node -e ${shellQuote(proxy)} "$ns" "\${a[@]}"; fi
+if [[ "\${a[0]-}" == get && "\${a[1]-}" == svc ]]; then printf '%s' "$FAKE_GATEWAYS"; exit 0; fi
+echo "fake kubectl: unexpected \${a[*]}" >&2
+exit 1
 `,
             { mode: 0o755 },
         );
         fs.writeFileSync(
             path.join(bin, "pulumi"),
-            `#!/usr/bin/env node
-process.argv[1] = "pulumi"; ${record}
-const a = process.argv.slice(2).join(" ");
-if (a === "stack output apiToken --show-secrets --stack local") console.log(${JSON.stringify(TOKEN)});
-else if (a === "stack output apiUrl --stack local") console.log(process.env.FAKE_API_URL);
-else { console.error("fake pulumi: unexpected " + a); process.exit(1); }
+            `#!/usr/bin/env bash
+set -e
+${record("pulumi")}
+case "$*" in
+"stack output apiToken --show-secrets --stack local") echo ${shellQuote(TOKEN)} ;;
+"stack output apiUrl --stack local") echo "$FAKE_API_URL" ;;
+*) echo "fake pulumi: unexpected $*" >&2; exit 1 ;;
+esac
 `,
             { mode: 0o755 },
         );
