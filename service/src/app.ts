@@ -82,9 +82,14 @@ function errors(...statuses: number[]): Record<number, typeof errorSchema> {
 
 const JSON_TYPE = "application/json; charset=utf-8";
 
-/** Sends JSON that is already text or bytes (serialized from the route's schema when it was cached): fastify sends them as they are. */
+/**
+ * Sends JSON that is already text or bytes (serialized from the route's schema when it was cached):
+ * fastify sends them as they are. A response queued behind another on a pipelined connection gets
+ * text: node 20 writes a queued response's headers with a Buffer body ahead of the `100 Continue`
+ * it had already buffered for it, which corrupts the connection (attack-42b G1).
+ */
 function sendJsonText(reply: FastifyReply, text: string | Buffer): FastifyReply {
-    return reply.type(JSON_TYPE).send(text);
+    return reply.type(JSON_TYPE).send(Buffer.isBuffer(text) && reply.raw.socket === null ? text.toString("utf8") : text);
 }
 
 /** The route answerHeldCommand answers, and the path prefix it takes the name from. */
@@ -242,9 +247,13 @@ export async function buildApiApp(deps: ApiDeps) {
         if (client === undefined) return false;
         const held = deps.cache.heldCommand(name);
         if (held === undefined) return false;
+        const reqId = nextRequestId();
         res.writeHead(200, { "content-type": JSON_TYPE, "content-length": held.length });
         res.end(held);
-        recordRequest(nextRequestId(), "GET", COMMAND_ROUTE, 200, client, performance.now() - started);
+        const record = () => recordRequest(reqId, "GET", COMMAND_ROUTE, 200, client, performance.now() - started);
+        // A body the socket did not take at once (a slow reader) is done when the response closes, as fastify times it.
+        if (res.socket !== null && res.socket.writableLength > 0) res.once("close", record);
+        else record();
         return true;
     }
 

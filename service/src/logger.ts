@@ -6,9 +6,27 @@
  */
 import pino from "pino";
 
-/** on-exit-leak-free (pino's own exit hook; no type declarations): runs `fn` at exit for objects still alive, without holding them. */
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const onExit = require("on-exit-leak-free") as { register<T extends object>(obj: T, fn: (obj: T) => void): void };
+/**
+ * The TurnBatchedDestinations still alive, written out at process exit, held weakly (a dropped logger
+ * is collected as before). Not on-exit-leak-free (pino's own exit hook): its clean-up of a collected
+ * object, 2.1.2's `splice(index, index + 1)`, also drops the registrations after it, pino's included.
+ */
+const liveDestinations = new Set<WeakRef<TurnBatchedDestination>>();
+const collected = new FinalizationRegistry<WeakRef<TurnBatchedDestination>>((ref) => liveDestinations.delete(ref));
+let exitHooked = false;
+function flushAtExit(destination: TurnBatchedDestination): void {
+    const ref = new WeakRef(destination);
+    liveDestinations.add(ref);
+    collected.register(destination, ref);
+    if (exitHooked) return;
+    exitHooked = true;
+    process.on("exit", () => {
+        for (const live of liveDestinations) live.deref()?.flushSync();
+    });
+}
+
+/** The most handed to sonic-boom in one write: its own split size, so an exit during a write loses at most that (sonic-boom 4's MAX_WRITE). */
+const MAX_WRITE_BYTES = 16 * 1024;
 
 export const REDACT_PATHS = [
     "req.headers.authorization",
@@ -50,7 +68,7 @@ export class TurnBatchedDestination {
         // A process that ends in the turn that logged (process.exit, an uncaught error) never reaches
         // the setImmediate: its last lines, the ones that say why, are written at exit. pino flushes
         // the sonic-boom itself the same way; a write after that flush is flushed here.
-        onExit.register(this, (destination) => destination.flushSync());
+        flushAtExit(this);
     }
 
     write(line: string): boolean {
@@ -62,13 +80,24 @@ export class TurnBatchedDestination {
         return true;
     }
 
-    /** Hands the turn's lines to sonic-boom. */
+    /** Hands the turn's lines to sonic-boom, in writes of at most MAX_WRITE_BYTES cut at line ends (a longer line alone). */
     private readonly release = (): void => {
         this.scheduled = false;
         if (this.lines.length === 0) return;
-        const text = this.lines.join("");
+        const lines = this.lines;
         this.lines = [];
-        this.sonic.write(text);
+        let start = 0;
+        let length = 0;
+        for (let i = 0; i < lines.length; i++) {
+            const bytes = Buffer.byteLength(lines[i]);
+            if (i > start && length + bytes > MAX_WRITE_BYTES) {
+                this.sonic.write(lines.slice(start, i).join(""));
+                start = i;
+                length = 0;
+            }
+            length += bytes;
+        }
+        this.sonic.write(start === 0 ? lines.join("") : lines.slice(start).join(""));
     };
 
     /** Writes every line now, synchronously (at exit, when no event loop is left). */
@@ -83,7 +112,10 @@ export class TurnBatchedDestination {
 
     flush(cb: (err?: Error) => void): void {
         this.release();
-        this.sonic.flush(cb);
+        // sonic-boom 4.2.1 emits 'drain', which its flush waits for, once less than minLength is left
+        // (index.js release: `len > this.minLength` writes on, else drain): after several writes the
+        // rest is still buffered then. The second flush writes it (or an empty write) and drains.
+        this.sonic.flush((err) => (err ? cb(err) : this.sonic.flush(cb)));
     }
 
     end(): void {
