@@ -100,13 +100,21 @@ export class TurnBatchedDestination {
         this.sonic.write(start === 0 ? lines.join("") : lines.slice(start).join(""));
     };
 
-    /** Writes every line now, synchronously (at exit, when no event loop is left). */
+    /** Writes every line now, synchronously: at exit (no event loop is left) and after a `fatal` line (pino calls it). */
     flushSync(): void {
+        // Buffer only while handing over the lines: a write(2) started now would run on libuv's pool
+        // after the synchronous writes below, putting these lines after later ones (attack-42c H2). A
+        // write already in flight from an earlier turn cannot be recalled: its lines may land after these.
+        const sonic = this.sonic as unknown as { minLength: number };
+        const minLength = sonic.minLength;
+        sonic.minLength = Number.MAX_SAFE_INTEGER;
         try {
             this.release();
             this.sonic.flushSync();
         } catch {
             // already ended or closed: nothing is left to write to
+        } finally {
+            sonic.minLength = minLength;
         }
     }
 
@@ -114,8 +122,10 @@ export class TurnBatchedDestination {
         this.release();
         // sonic-boom 4.2.1 emits 'drain', which its flush waits for, once less than minLength is left
         // (index.js release: `len > this.minLength` writes on, else drain): after several writes the
-        // rest is still buffered then. The second flush writes it (or an empty write) and drains.
-        this.sonic.flush((err) => (err ? cb(err) : this.sonic.flush(cb)));
+        // rest is still buffered then. The second flush writes it (or an empty write) and drains. It runs
+        // whatever the first answered: on a pipe (a container's stdout) the fsync after a flush fails
+        // with EINVAL (attack-42c H1).
+        this.sonic.flush(() => this.sonic.flush(cb));
     }
 
     end(): void {

@@ -1,7 +1,7 @@
 /**
  * The held-command answer (answerHeldCommand in src/app.ts: a cached GET /commands/:name answered in
  * front of fastify's routing) on a real socket, where it runs (`app.inject()` never reaches it): the
- * cases two attacks on it found (/work/team/attack-42.md F1-F4, attack-42b.md G1-G4), each asserted
+ * cases three attacks on it found (/work/team/attack-42.md F1-F4, -42b.md G1-G4, -42c.md H1-H2), each asserted
  * by what a client or an operator sees. In-memory repository and Redis: nothing here needs PostgreSQL.
  */
 import * as assert from "node:assert/strict";
@@ -335,5 +335,54 @@ describe("the held-command answer in front of fastify (real socket)", () => {
         );
         // At most one write in flight is lost at exit: sonic-boom's 16 KiB, ≈ 17 of these lines.
         assert.ok(earlier.length >= 300 - 17, `earlier lines kept: ${earlier.length}/300`);
+    });
+
+    /** Runs `script` (CommonJS, with `createLogger`/`flushLogs` of src/logger in scope) with stdout a pipe, as a container's is. */
+    const runLogging = (script: string) => {
+        const prelude = `const { createLogger, flushLogs, requestLogger } = require(${JSON.stringify(path.join(__dirname, "../src/logger"))});`;
+        const child = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", prelude + script], {
+            encoding: "utf8",
+            cwd: path.join(__dirname, ".."),
+        });
+        return { status: child.status, stderr: child.stderr, lines: child.stdout.split("\n").filter(Boolean) };
+    };
+
+    it("flushLogs on a pipe resolves only once every line logged before it is written (H1)", () => {
+        // One turn of ≈ 18 KiB (45 lines of ≈ 400 bytes): a 16 KiB write and a rest of ≈ 2 KiB, below
+        // sonic-boom's minLength (4 KiB) when the first write drains.
+        const { status, stderr, lines } = runLogging(`
+            const log = createLogger("info");
+            const pad = "x".repeat(300);
+            (async () => {
+                for (let i = 0; i < 45; i++) log.info({ i, pad }, "line");
+                await flushLogs(log);
+                require("node:fs").writeSync(1, "FLUSHED\\n");
+                setTimeout(() => process.exit(0), 300);
+            })();`);
+        assert.equal(status, 0, stderr);
+        const mark = lines.indexOf("FLUSHED");
+        assert.ok(mark >= 0, "the marker was written");
+        assert.deepEqual(
+            lines.slice(0, mark).map((l) => (JSON.parse(l) as { i: number }).i),
+            Array.from({ length: 45 }, (_, i) => i),
+        );
+        assert.deepEqual(lines.slice(mark + 1), [], "nothing after the flush resolved");
+    });
+
+    it("a process that exits in the turn it logged, with libuv's pool busy, writes those lines in order (H2)", () => {
+        const { status, stderr, lines } = runLogging(`
+            const log = createLogger("info");
+            setTimeout(() => {
+                for (let i = 0; i < 4; i++) require("node:crypto").pbkdf2("x", "y", 3000000, 32, "sha256", () => {});
+                const requests = requestLogger(log);
+                for (let i = 0; i < 100; i++) requests.info({ reqId: "req-" + i, client: "alice", method: "GET", route: "/commands/:name", status: 200, durationMs: 0 });
+                log.error({ reqId: "req-100" }, "the line that says why");
+                process.exit(1);
+            }, 50);`);
+        assert.equal(status, 1, stderr);
+        assert.deepEqual(
+            lines.map((l) => (JSON.parse(l) as { reqId: string }).reqId),
+            Array.from({ length: 101 }, (_, i) => `req-${i}`),
+        );
     });
 });
