@@ -86,6 +86,10 @@ export class TurnBatchedDestination {
         if (this.lines.length === 0) return;
         const lines = this.lines;
         this.lines = [];
+        // After end() nothing can be written: the lines are dropped, never thrown from the setImmediate
+        // that releases them (an uncaught error there ended the process; attack-42d).
+        const state = this.sonic as unknown as { destroyed: boolean; _ending: boolean };
+        if (state.destroyed || state._ending) return;
         let start = 0;
         let length = 0;
         for (let i = 0; i < lines.length; i++) {

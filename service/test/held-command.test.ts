@@ -385,4 +385,24 @@ describe("the held-command answer in front of fastify (real socket)", () => {
             Array.from({ length: 101 }, (_, i) => `req-${i}`),
         );
     });
+
+    it("a line logged after the destination ended is dropped; the process goes on (attack-42d)", () => {
+        const { status, stderr, lines } = runLogging(`
+            const log = createLogger("info");
+            log.info("before the end");
+            setTimeout(() => {
+                log[require("pino").symbols.streamSym].end();
+                log.info("after the end");
+                setTimeout(() => {
+                    require("node:fs").writeSync(2, "still running\\n");
+                    process.exit(0);
+                }, 100);
+            }, 50);`);
+        assert.equal(status, 0, stderr);
+        assert.match(stderr, /still running/);
+        assert.deepEqual(
+            lines.map((l) => (JSON.parse(l) as { msg: string }).msg),
+            ["before the end"],
+        );
+    });
 });
