@@ -109,6 +109,16 @@ function exchange(port: number, requests: string, count: number, host = "127.0.0
     });
 }
 
+/** Runs `script` (CommonJS, with `createLogger`, `flushLogs` and `requestLogger` of src/logger in scope) in a node whose stdout is a pipe, as a container's is. */
+function runLogging(script: string, nodeArgs: string[] = []) {
+    const prelude = `const { createLogger, flushLogs, requestLogger } = require(${JSON.stringify(path.join(__dirname, "../src/logger"))});`;
+    const child = spawnSync(process.execPath, [...nodeArgs, "-r", "ts-node/register/transpile-only", "-e", prelude + script], {
+        encoding: "utf8",
+        cwd: path.join(__dirname, ".."),
+    });
+    return { status: child.status, stderr: child.stderr, lines: child.stdout.split("\n").filter(Boolean) };
+}
+
 const statuses = (text: string) => [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
 const requestLines = (lines: Record<string, unknown>[]) => lines.filter((l) => l.msg === "request");
 
@@ -182,21 +192,13 @@ describe("the held-command answer in front of fastify (real socket)", () => {
     });
 
     it("a process that exits in the turn it logged still writes those lines (F1)", () => {
-        const script = `
-            const { createLogger } = require(${JSON.stringify(path.join(__dirname, "../src/logger"))});
+        const { status, stderr, lines } = runLogging(`
             const log = createLogger("info");
             log.info("first");
             log.error("the line that says why");
-            process.exit(3);`;
-        const child = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", script], {
-            encoding: "utf8",
-            cwd: path.join(__dirname, ".."),
-        });
-        assert.equal(child.status, 3, child.stderr);
-        const messages = child.stdout
-            .split("\n")
-            .filter(Boolean)
-            .map((l) => (JSON.parse(l) as { msg: string }).msg);
+            process.exit(3);`);
+        assert.equal(status, 3, stderr);
+        const messages = lines.map((l) => (JSON.parse(l) as { msg: string }).msg);
         assert.deepEqual(messages, ["first", "the line that says why"]);
     });
 
@@ -266,8 +268,8 @@ describe("the held-command answer in front of fastify (real socket)", () => {
     });
 
     it("a process with many loggers, some dropped and collected, writes every kept logger's last lines at exit (G2)", () => {
-        const script = `
-            const { createLogger } = require(${JSON.stringify(path.join(__dirname, "../src/logger"))});
+        const { status, stderr, lines } = runLogging(
+            `
             let loggers = Array.from({ length: 100 }, () => createLogger("info"));
             const kept = loggers.filter((_, i) => i % 2 === 0);
             loggers = null;
@@ -275,17 +277,11 @@ describe("the held-command answer in front of fastify (real socket)", () => {
                 for (let i = 0; i < 5; i++) { global.gc(); await new Promise((r) => setTimeout(r, 20)); }
                 kept.forEach((log, i) => log.info({ i }, "kept"));
                 process.exit(0);
-            })();`;
-        const child = spawnSync(process.execPath, ["--expose-gc", "-r", "ts-node/register/transpile-only", "-e", script], {
-            encoding: "utf8",
-            cwd: path.join(__dirname, ".."),
-        });
-        assert.equal(child.status, 0, child.stderr);
-        const kept = child.stdout
-            .split("\n")
-            .filter(Boolean)
-            .map((l) => (JSON.parse(l) as { i: number }).i)
-            .sort((a, b) => a - b);
+            })();`,
+            ["--expose-gc"],
+        );
+        assert.equal(status, 0, stderr);
+        const kept = lines.map((l) => (JSON.parse(l) as { i: number }).i).sort((a, b) => a - b);
         assert.deepEqual(
             kept,
             Array.from({ length: 50 }, (_, i) => i),
@@ -336,16 +332,6 @@ describe("the held-command answer in front of fastify (real socket)", () => {
         // At most one write in flight is lost at exit: sonic-boom's 16 KiB, ≈ 17 of these lines.
         assert.ok(earlier.length >= 300 - 17, `earlier lines kept: ${earlier.length}/300`);
     });
-
-    /** Runs `script` (CommonJS, with `createLogger`/`flushLogs` of src/logger in scope) with stdout a pipe, as a container's is. */
-    const runLogging = (script: string) => {
-        const prelude = `const { createLogger, flushLogs, requestLogger } = require(${JSON.stringify(path.join(__dirname, "../src/logger"))});`;
-        const child = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", prelude + script], {
-            encoding: "utf8",
-            cwd: path.join(__dirname, ".."),
-        });
-        return { status: child.status, stderr: child.stderr, lines: child.stdout.split("\n").filter(Boolean) };
-    };
 
     it("flushLogs on a pipe resolves only once every line logged before it is written (H1)", () => {
         // One turn of ≈ 18 KiB (45 lines of ≈ 400 bytes): a 16 KiB write and a rest of ≈ 2 KiB, below
